@@ -1,0 +1,285 @@
+"""Market data and the read-only views a strategy sees, which end at the current bar.
+
+A view never hands out a value after the cursor: integer indexes are relative to the current bar
+when negative (`x[-1]` is now, `x[-2]` the bar before) and absolute from the first bar when not
+negative, slices are clipped at the current bar, and arrays handed out are read-only copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from app.engine.errors import MarketDataError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+OHLCV = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MarketData:
+    """One symbol's bars as parallel arrays; times are bar open times in epoch ns, UTC.
+
+    `funding_times`/`funding_rates` optionally carry the exchange's funding-rate series; when
+    absent the run's constant rate is used.
+    """
+
+    time: IntArray
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    symbol: str = "BTCUSDT"
+    funding_times: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    funding_rates: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+
+    def __post_init__(self) -> None:
+        n = len(self.time)
+        if n == 0:
+            raise MarketDataError("the market data has no bars")
+        for name in OHLCV:
+            values = getattr(self, name)
+            if len(values) != n:
+                raise MarketDataError(f"column '{name}' has {len(values)} values for {n} bars")
+            if not np.all(np.isfinite(values)):
+                bad = int(np.flatnonzero(~np.isfinite(values))[0])
+                raise MarketDataError(f"column '{name}' is not a finite number at bar {bad}")
+            values.setflags(write=False)
+        if np.any(np.diff(self.time) <= 0):
+            bad = int(np.flatnonzero(np.diff(self.time) <= 0)[0]) + 1
+            raise MarketDataError(f"bar times must strictly increase; bar {bad} does not")
+        if np.any(self.low <= 0):
+            raise MarketDataError("prices must be positive")
+        if len(self.funding_times) != len(self.funding_rates):
+            raise MarketDataError("funding times and rates differ in length")
+        self.time.setflags(write=False)
+
+    @classmethod
+    def from_frame(
+        cls, frame: pd.DataFrame, *, symbol: str = "BTCUSDT", funding: pd.Series | None = None
+    ) -> MarketData:
+        """Build from a DataFrame indexed by a UTC DatetimeIndex with OHLCV columns."""
+        missing = [name for name in OHLCV if name not in frame.columns]
+        if missing:
+            raise MarketDataError(f"missing columns: {', '.join(missing)}")
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise MarketDataError("the frame must be indexed by time")
+        index = frame.index.tz_localize("UTC") if frame.index.tz is None else frame.index
+        times = _as_ns(index)
+        arrays = {name: frame[name].to_numpy(dtype=np.float64, copy=True) for name in OHLCV}
+        funding_times: IntArray = np.empty(0, dtype=np.int64)
+        funding_rates: FloatArray = np.empty(0, dtype=np.float64)
+        if funding is not None and len(funding):
+            funding_index = funding.index
+            if not isinstance(funding_index, pd.DatetimeIndex):
+                raise MarketDataError("the funding series must be indexed by time")
+            if funding_index.tz is None:
+                funding_index = funding_index.tz_localize("UTC")
+            funding_times = _as_ns(funding_index)
+            funding_rates = funding.to_numpy(dtype=np.float64, copy=True)
+        return cls(
+            time=times,
+            symbol=symbol,
+            funding_times=funding_times,
+            funding_rates=funding_rates,
+            **arrays,
+        )
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    @property
+    def bar_ns(self) -> int:
+        """The base timeframe in nanoseconds (the most common spacing between bars)."""
+        if len(self.time) < 2:
+            return 60_000_000_000
+        values, counts = np.unique(
+            np.diff(self.time[: min(len(self.time), 10_001)]), return_counts=True
+        )
+        return int(values[int(np.argmax(counts))])
+
+    def to_frame(self) -> pd.DataFrame:
+        index = pd.DatetimeIndex(pd.to_datetime(self.time, unit="ns", utc=True), name="time")
+        return pd.DataFrame({name: getattr(self, name) for name in OHLCV}, index=index)
+
+
+def _as_ns(index: pd.DatetimeIndex) -> IntArray:
+    return np.asarray(index.tz_convert("UTC").as_unit("ns").asi8, dtype=np.int64).copy()
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """Epoch nanoseconds to an aware UTC datetime (microsecond precision)."""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def ns_to_iso(ns: int) -> str:
+    """Epoch nanoseconds to ISO 8601 UTC, e.g. 2024-01-01T00:00:00Z."""
+    return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Cursor:
+    """The engine's position in the data: `end` is the number of bars visible (current + 1)."""
+
+    __slots__ = ("end",)
+
+    def __init__(self) -> None:
+        self.end = 0
+
+
+class SeriesView:
+    """A read-only window on one series, ending at the current bar (backtesting.py-style)."""
+
+    __slots__ = ("_cursor", "_memory", "_name", "_values")
+
+    def __init__(self, values: FloatArray, cursor: Cursor, name: str) -> None:
+        self._values = values
+        # Indexing a memoryview yields Python floats about twice as fast as ndarray.item().
+        self._memory = memoryview(values).toreadonly()
+        self._cursor = cursor
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __len__(self) -> int:
+        return self._cursor.end
+
+    def __getitem__(self, key: int | slice) -> Any:
+        end = self._cursor.end
+        if type(key) is int and -end <= key < 0:  # the hot path: x[-1], x[-2], ...
+            return self._memory[end + key]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(end)
+            window = self._values[start:stop:step].copy()
+            window.setflags(write=False)
+            return window
+        index = int(key)
+        position = end + index if index < 0 else index
+        if position < 0 or position >= end:
+            raise IndexError(
+                f"{self._name}[{index}] is not available: {end} bars are visible "
+                "(x[-1] is the current bar, nothing after it can be read)"
+            )
+        return self._memory[position]
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._values[: self._cursor.end].tolist())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> FloatArray:
+        window = self._values[: self._cursor.end].copy()
+        return window if dtype is None else window.astype(dtype)
+
+    @property
+    def values(self) -> FloatArray:
+        """A read-only copy of every visible value (oldest first)."""
+        return self[:]  # type: ignore[no-any-return]
+
+    def to_list(self) -> list[float]:
+        return self._values[: self._cursor.end].tolist()  # type: ignore[no-any-return]
+
+    def __float__(self) -> float:
+        return float(self._values[self._cursor.end - 1])
+
+    def __repr__(self) -> str:
+        end = self._cursor.end
+        last = f"{self._values[end - 1]:.6g}" if end else "-"
+        return f"<{self._name}: {end} bars, last {last}>"
+
+    # Comparisons against the current value make `if self.rsi < 30:` read naturally.
+    def __lt__(self, other: object) -> bool:
+        return float(self) < _scalar(other)
+
+    def __le__(self, other: object) -> bool:
+        return float(self) <= _scalar(other)
+
+    def __gt__(self, other: object) -> bool:
+        return float(self) > _scalar(other)
+
+    def __ge__(self, other: object) -> bool:
+        return float(self) >= _scalar(other)
+
+
+def _scalar(value: object) -> float:
+    if isinstance(value, SeriesView):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    raise TypeError(f"cannot compare a series with {type(value).__name__}")
+
+
+class DataView:
+    """The strategy's `self.data`: OHLCV series and bar times, each ending at the current bar."""
+
+    __slots__ = ("_cursor", "_market", "close", "high", "low", "open", "volume")
+
+    def __init__(self, market: MarketData, cursor: Cursor) -> None:
+        self._market = market
+        self._cursor = cursor
+        self.open = SeriesView(market.open, cursor, "open")
+        self.high = SeriesView(market.high, cursor, "high")
+        self.low = SeriesView(market.low, cursor, "low")
+        self.close = SeriesView(market.close, cursor, "close")
+        self.volume = SeriesView(market.volume, cursor, "volume")
+
+    @property
+    def symbol(self) -> str:
+        return self._market.symbol
+
+    @property
+    def time(self) -> datetime:
+        """The current bar's open time (UTC)."""
+        return ns_to_datetime(int(self._market.time[self._cursor.end - 1]))
+
+    def __len__(self) -> int:
+        return self._cursor.end
+
+
+class Bar:
+    """The bar that just closed, handed to `on_data`; its fields are read on demand."""
+
+    __slots__ = ("_market", "index")
+
+    def __init__(self, market: MarketData, index: int) -> None:
+        self._market = market
+        self.index = index
+
+    @property
+    def time(self) -> datetime:
+        return ns_to_datetime(int(self._market.time[self.index]))
+
+    @property
+    def open(self) -> float:
+        return float(self._market.open[self.index])
+
+    @property
+    def high(self) -> float:
+        return float(self._market.high[self.index])
+
+    @property
+    def low(self) -> float:
+        return float(self._market.low[self.index])
+
+    @property
+    def close(self) -> float:
+        return float(self._market.close[self.index])
+
+    @property
+    def volume(self) -> float:
+        return float(self._market.volume[self.index])
+
+    def __repr__(self) -> str:
+        return (
+            f"Bar(index={self.index}, time={self.time.isoformat()}, open={self.open:g}, "
+            f"high={self.high:g}, low={self.low:g}, close={self.close:g}, "
+            f"volume={self.volume:g})"
+        )

@@ -1,0 +1,238 @@
+"""The bar loop: runs one strategy over one market from start to end, deterministically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine.broker import Broker
+from app.engine.config import ParamValue, RunConfig
+from app.engine.context import StrategyContext
+from app.engine.errors import (
+    ConfigError,
+    EngineError,
+    StrategyDefinitionError,
+    StrategyRuntimeError,
+)
+from app.engine.feed import Bar, Cursor, MarketData, ns_to_iso
+from app.engine.logbook import LogSink
+from app.engine.metrics import compute_metrics
+from app.engine.results import EquityLedger, RunResult
+from app.engine.strategy import Strategy, coerce_params
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress report: bars done of the total, and equity at the last bar's close."""
+
+    bars_done: int
+    bars_total: int
+    time: int
+    equity: float
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def run_backtest(
+    strategy_class: type[Strategy],
+    market: MarketData,
+    config: RunConfig,
+    *,
+    on_progress: ProgressCallback | None = None,
+    progress_every: int = 0,
+) -> RunResult:
+    """Run `strategy_class` on `market` under `config`; same inputs, same result.
+
+    `config.params` override the class's `params` (each taking its default's type). Bars after
+    `config.end` are cut before anything sees them; bars before `config.start` warm indicators
+    up but are not traded. `on_progress` is called every `progress_every` bars (default: about
+    200 times per run) and at the end.
+    """
+    market = _cut_after_end(market, config.end)
+    start = _first_traded_index(market, config.start)
+    params = coerce_params(_class_params(strategy_class), config.param_dict)
+    cursor = Cursor()
+    log = LogSink(config.max_log_lines)
+    broker = Broker(market, config, log)
+    context = StrategyContext(market, cursor, broker, log)
+    strategy = _instantiate(strategy_class, context, params)
+    cursor.end = start + 1
+    log.time, log.index = int(market.time[start]), start
+    _call(strategy.initialize, "initialize()", None, market)
+    context.end_initialization()
+    ledger = EquityLedger()
+    ledger.mark(start, config.cash, 0.0, 0.0, 0.0)
+    total = len(market) - start
+    every = progress_every or max(1, total // 200)
+    _loop(strategy, market, broker, cursor, log, ledger, start, every, on_progress)
+    last = len(market) - 1
+    broker.close_out(last)
+    _mark(ledger, broker, last)
+    return _result(strategy_class, params, config, market, broker, log, ledger, start)
+
+
+def _loop(
+    strategy: Strategy,
+    market: MarketData,
+    broker: Broker,
+    cursor: Cursor,
+    log: LogSink,
+    ledger: EquityLedger,
+    start: int,
+    every: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    on_data = strategy.on_data
+    times = market.time
+    total = len(market) - start
+    stop = len(market)
+    for index in range(start, stop):
+        cursor.end = index + 1
+        if broker.has_work(index):
+            log.time, log.index = int(times[index]), index
+            broker.process_bar(index)
+            _mark(ledger, broker, index)
+        log.time, log.index = int(times[index]), index
+        try:
+            on_data(Bar(market, index))
+        except Exception as error:
+            raise _runtime_error(error, "on_data()", index, market) from error
+        if on_progress is not None and (index - start + 1) % every == 0:
+            price = float(market.close[index])
+            on_progress(
+                Progress(
+                    index - start + 1, total, int(times[index]), broker.portfolio.equity(price)
+                )
+            )
+    if on_progress is not None:
+        price = float(market.close[stop - 1])
+        on_progress(Progress(total, total, int(times[stop - 1]), broker.portfolio.equity(price)))
+
+
+def _mark(ledger: EquityLedger, broker: Broker, index: int) -> None:
+    portfolio = broker.portfolio
+    position = portfolio.position
+    ledger.mark(
+        index, portfolio.cash, position.margin, position.side * position.size, position.entry_price
+    )
+
+
+def _call(method: Callable[[], None], phase: str, index: int | None, market: MarketData) -> None:
+    try:
+        method()
+    except EngineError:
+        raise
+    except Exception as error:
+        raise _runtime_error(error, phase, index, market) from error
+
+
+def _runtime_error(
+    error: Exception, phase: str, index: int | None, market: MarketData
+) -> StrategyRuntimeError:
+    if isinstance(error, StrategyRuntimeError):
+        return error
+    return StrategyRuntimeError(
+        exc_type=type(error).__name__,
+        message=str(error),
+        bar_index=index,
+        bar_time=ns_to_iso(int(market.time[index])) if index is not None else None,
+        phase=phase,
+    )
+
+
+def _class_params(strategy_class: type[Strategy]) -> dict[str, ParamValue]:
+    params = getattr(strategy_class, "params", {})
+    if not isinstance(params, dict):
+        raise StrategyDefinitionError("`params` must be a dict of name -> default value")
+    for name, value in params.items():
+        if not isinstance(name, str) or not isinstance(value, bool | int | float | str):
+            raise StrategyDefinitionError(
+                f"parameter {name!r}: defaults must be numbers, bools or strings"
+            )
+    return params
+
+
+def _instantiate(
+    strategy_class: type[Strategy], context: StrategyContext, params: dict[str, ParamValue]
+) -> Strategy:
+    if not (isinstance(strategy_class, type) and issubclass(strategy_class, Strategy)):
+        raise StrategyDefinitionError("the strategy must be a class derived from Strategy")
+    if strategy_class.on_data is Strategy.on_data:
+        raise StrategyDefinitionError(f"{strategy_class.__name__} has no on_data(self, bar) method")
+    strategy = object.__new__(strategy_class)
+    object.__setattr__(strategy, "_context", context)
+    object.__setattr__(strategy, "params", dict(params))
+    return strategy
+
+
+def _cut_after_end(market: MarketData, end: int | None) -> MarketData:
+    if end is None or int(market.time[-1]) <= end:
+        return market
+    stop = int(np.searchsorted(market.time, end, side="right"))
+    if stop == 0:
+        raise ConfigError("end", "the period ends before the first bar of the data")
+    return MarketData(
+        time=market.time[:stop].copy(),
+        open=market.open[:stop].copy(),
+        high=market.high[:stop].copy(),
+        low=market.low[:stop].copy(),
+        close=market.close[:stop].copy(),
+        volume=market.volume[:stop].copy(),
+        symbol=market.symbol,
+        funding_times=market.funding_times,
+        funding_rates=market.funding_rates,
+    )
+
+
+def _first_traded_index(market: MarketData, start: int | None) -> int:
+    if start is None:
+        return 0
+    index = int(np.searchsorted(market.time, start, side="left"))
+    if index >= len(market):
+        raise ConfigError("start", "the period starts after the last bar of the data")
+    return index
+
+
+def _result(
+    strategy_class: type[Strategy],
+    params: dict[str, ParamValue],
+    config: RunConfig,
+    market: MarketData,
+    broker: Broker,
+    log: LogSink,
+    ledger: EquityLedger,
+    start: int,
+) -> RunResult:
+    curve = ledger.curve(market.time, market.close, start, len(market))
+    portfolio = broker.portfolio
+    orders = sorted([*broker.finished, *broker.working], key=lambda order: order.id)
+    trades = tuple(broker.trades)
+    metrics = compute_metrics(
+        initial=config.cash,
+        times=curve.time,
+        equity=curve.equity,
+        exposed=curve.position != 0.0,
+        trades=trades,
+        closes=market.close[start:],
+        bar_ns=market.bar_ns,
+        days_per_year=config.trading_days_per_year,
+        risk_free_rate=config.risk_free_rate,
+        fees_paid=portfolio.fees_paid,
+        funding_paid=portfolio.funding_paid,
+        liquidations=portfolio.liquidations,
+    )
+    return RunResult(
+        strategy=strategy_class.__name__,
+        params=dict(params),
+        config=config,
+        bars_total=len(market) - start,
+        equity=curve,
+        trades=trades,
+        orders=tuple(order.record() for order in orders),
+        logs=tuple(log.lines),
+        logs_dropped=log.dropped,
+        metrics=metrics,
+    )

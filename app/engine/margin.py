@@ -1,0 +1,138 @@
+"""Futures margin arithmetic: maintenance tiers, liquidation price and margin ratio.
+
+Formulas follow Binance's published rules for USDⓈ-M (USDT-margined linear) perpetuals in
+one-way mode with isolated margin:
+- "Leverage and Margin of USDⓈ-M Futures" (binance.com/en/support/faq/360033162192):
+  maintenance margin = notional x maintenance-margin rate - maintenance amount, with the bracket
+  chosen by position notional; maintenance amount of bracket k is
+  amount(k-1) + floor(k) x (rate(k) - rate(k-1)).
+- "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts" (binance.com/en/support/faq/
+  b3c689c1f50a44cabb3a84e663b81d93): LP = (WB + cum - side x Q x EP) / (Q x MMR - side x Q),
+  where, for an isolated position, WB is the position's isolated margin, cum the maintenance amount,
+  side +1 long / -1 short, Q the absolute size and EP the entry price.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from app.engine.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class MarginTier:
+    """One notional bracket: from `notional_floor` (quote units) up to the next tier's floor."""
+
+    notional_floor: float
+    maintenance_rate: float  # fraction, e.g. 0.004 = 0.4 %
+    max_leverage: float
+    maintenance_amount: float = 0.0  # derived by `build_tiers`; quote units
+
+
+def build_tiers(rows: tuple[tuple[float, float, float], ...]) -> tuple[MarginTier, ...]:
+    """Make a tier table from (notional_floor, maintenance_rate, max_leverage) rows.
+
+    The maintenance amount of each tier is derived so the maintenance margin is continuous in
+    notional, as Binance publishes it.
+    """
+    if not rows:
+        raise ConfigError("margin_tiers", "the tier table is empty")
+    tiers: list[MarginTier] = []
+    amount = 0.0
+    previous_rate = 0.0
+    for position, (floor, rate, max_leverage) in enumerate(rows):
+        if position == 0 and floor != 0:
+            raise ConfigError("margin_tiers", "the first tier must start at notional 0")
+        if tiers and floor <= tiers[-1].notional_floor:
+            raise ConfigError("margin_tiers", f"tier {position + 1} floors must increase")
+        if not (0 < rate < 1) or not (1 <= max_leverage <= 125):
+            raise ConfigError(
+                "margin_tiers",
+                f"tier {position + 1}: rate must be in (0, 1) and max leverage in [1, 125]",
+            )
+        amount += floor * (rate - previous_rate)
+        tiers.append(MarginTier(float(floor), float(rate), float(max_leverage), amount))
+        previous_rate = rate
+    return tuple(tiers)
+
+
+# Binance BTCUSDT USDⓈ-M perpetual brackets (notional floor in USDT, maintenance rate, max
+# leverage) as published on the "Leverage & Margin" page; maintenance amounts are derived.
+BINANCE_BTCUSDT_TIERS: tuple[MarginTier, ...] = build_tiers(
+    (
+        (0, 0.004, 125),
+        (50_000, 0.005, 100),
+        (250_000, 0.01, 50),
+        (3_000_000, 0.025, 20),
+        (15_000_000, 0.05, 10),
+        (30_000_000, 0.10, 5),
+        (80_000_000, 0.125, 4),
+        (100_000_000, 0.15, 3),
+        (200_000_000, 0.25, 2),
+        (300_000_000, 0.50, 1),
+    )
+)
+
+
+def tier_for(notional: float, tiers: tuple[MarginTier, ...]) -> MarginTier:
+    """The bracket whose range holds `notional` (absolute, quote units)."""
+    chosen = tiers[0]
+    for tier in tiers:
+        if notional >= tier.notional_floor:
+            chosen = tier
+        else:
+            break
+    return chosen
+
+
+def maintenance_margin(notional: float, tiers: tuple[MarginTier, ...]) -> float:
+    """Maintenance margin in quote units for a position of this absolute notional."""
+    tier = tier_for(notional, tiers)
+    return max(notional * tier.maintenance_rate - tier.maintenance_amount, 0.0)
+
+
+def _liquidation_price_in_tier(
+    side: int, size: float, entry_price: float, margin: float, tier: MarginTier
+) -> float:
+    numerator = margin + tier.maintenance_amount - side * size * entry_price
+    denominator = size * tier.maintenance_rate - side * size
+    return numerator / denominator
+
+
+def liquidation_price(
+    side: int, size: float, entry_price: float, margin: float, tiers: tuple[MarginTier, ...]
+) -> float:
+    """Isolated one-way liquidation price; 0.0 when a long can never be liquidated.
+
+    `side` is +1 for long and -1 for short, `size` the absolute base amount, `margin` the
+    position's isolated margin in quote units. The bracket is the one at the liquidation price's
+    notional: we start from the entry notional's tier and move to the tier that the resulting
+    price falls in until it is consistent (Binance: "the maintenance margin rate of the tier at
+    the liquidation price").
+    """
+    if size <= 0:
+        return 0.0
+    tier = tier_for(size * entry_price, tiers)
+    price = _liquidation_price_in_tier(side, size, entry_price, margin, tier)
+    for _ in range(len(tiers)):
+        at_price = tier_for(size * max(price, 0.0), tiers)
+        if at_price == tier:
+            break
+        tier = at_price
+        price = _liquidation_price_in_tier(side, size, entry_price, margin, tier)
+    if side > 0 and price <= 0:
+        return 0.0
+    return price if math.isfinite(price) else 0.0
+
+
+def margin_ratio(
+    notional: float, isolated_margin: float, unrealized_pnl: float, tiers: tuple[MarginTier, ...]
+) -> float:
+    """Maintenance margin over margin balance; the position is liquidated at 1.0 (100 %)."""
+    balance = isolated_margin + unrealized_pnl
+    if notional <= 0:
+        return 0.0
+    if balance <= 0:
+        return math.inf
+    return maintenance_margin(notional, tiers) / balance

@@ -1,0 +1,150 @@
+"""Performance metrics of a finished run, each with its stated convention.
+
+Conventions (DESIGN.md): daily returns are the changes between consecutive UTC day-end equities
+(the equity at the close of the last bar that opens on each UTC day); Sharpe = mean excess daily
+return / its sample standard deviation (ddof=1) x sqrt(D), D = 365 for 24/7 markets or 252;
+Sortino's downside deviation is the root mean square of min(excess return, 0) over all days;
+volatility = sample std of daily returns x sqrt(D); CAGR uses calendar time (365.25-day years);
+Calmar = CAGR / |max drawdown|; max drawdown and its duration come from the bar-by-bar
+marked-to-market equity, starting from the initial cash. Undefined figures are None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from app.engine.feed import FloatArray, IntArray
+from app.engine.types import ExitReason, Trade
+
+NS_PER_DAY = 86_400_000_000_000
+DAYS_PER_CALENDAR_YEAR = 365.25
+
+MetricValue = float | int | str | None
+
+DEFINITIONS: dict[str, str] = {
+    "total_return": "final equity / initial cash - 1",
+    "cagr": "(final / initial) ^ (365.25 / calendar days) - 1",
+    "volatility": "sample std (ddof=1) of daily returns x sqrt(D)",
+    "sharpe": "mean(daily excess return) / std(ddof=1) x sqrt(D)",
+    "sortino": "mean(daily excess return) / sqrt(mean(min(r, 0)^2)) x sqrt(D)",
+    "calmar": "CAGR / |max drawdown|",
+    "max_drawdown": "largest fall of bar-by-bar equity from its running peak (fraction, <= 0)",
+    "max_drawdown_days": "longest time from a peak to the recovery of that peak (or the end)",
+    "trades": "closed trades; a partial close counts as one",
+    "win_rate": "trades with pnl > 0 / trades",
+    "profit_factor": "sum of winning pnl / |sum of losing pnl|",
+    "expectancy": "mean net pnl per trade, quote units",
+    "avg_trade_pct": "mean of pnl / (size x entry price) per trade, percent",
+    "exposure": "share of bars that closed with a position open",
+    "fees_paid": "all trading fees, incl. liquidation clearance fees, quote units",
+    "funding_paid": "net funding paid (negative: received), quote units",
+    "liquidations": "positions liquidated",
+    "buy_and_hold_return": "last close / first close - 1 over the traded period",
+}
+
+
+def daily_returns(times: IntArray, equity: FloatArray) -> FloatArray:
+    """Changes between consecutive UTC day-end equities."""
+    if len(times) == 0:
+        return np.empty(0)
+    days = times // NS_PER_DAY
+    last_of_day = np.flatnonzero(np.diff(days, append=days[-1] + 1) != 0)
+    day_end = equity[last_of_day]
+    if len(day_end) < 2:
+        return np.empty(0)
+    return np.diff(day_end) / day_end[:-1]
+
+
+def drawdown(initial: float, equity: FloatArray) -> FloatArray:
+    """Fractional distance below the running peak (<= 0), bar by bar."""
+    peaks = np.maximum.accumulate(np.concatenate(([initial], equity)))[1:]
+    return equity / peaks - 1.0  # type: ignore[no-any-return]
+
+
+def _max_drawdown_days(initial: float, times: IntArray, equity: FloatArray, bar_ns: int) -> float:
+    series = np.concatenate(([initial], equity))
+    peaks = np.maximum.accumulate(series)
+    at_peak = series >= peaks
+    peak_positions = np.flatnonzero(at_peak)
+    clock = np.concatenate(([times[0]], times + bar_ns))  # equity is marked at each bar close
+    ends = np.append(peak_positions[1:], len(series) - 1)
+    longest = int(np.max(clock[ends] - clock[peak_positions])) if len(ends) else 0
+    return longest / NS_PER_DAY
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    if denominator == 0 or not math.isfinite(denominator):
+        return None
+    value = numerator / denominator
+    return value if math.isfinite(value) else None
+
+
+def compute_metrics(
+    *,
+    initial: float,
+    times: IntArray,
+    equity: FloatArray,
+    exposed: npt.NDArray[np.bool_],
+    trades: Sequence[Trade],
+    closes: FloatArray,
+    bar_ns: int,
+    days_per_year: int,
+    risk_free_rate: float,
+    fees_paid: float,
+    funding_paid: float,
+    liquidations: int,
+) -> dict[str, MetricValue]:
+    """All run metrics; see DEFINITIONS and the module docstring for each convention."""
+    final = float(equity[-1]) if len(equity) else initial
+    calendar_days = (int(times[-1]) + bar_ns - int(times[0])) / NS_PER_DAY if len(times) else 0
+    total_return = final / initial - 1.0
+    cagr = (
+        (final / initial) ** (DAYS_PER_CALENDAR_YEAR / calendar_days) - 1.0
+        if calendar_days > 0 and final > 0
+        else None
+    )
+    returns = daily_returns(times, equity)
+    excess = returns - risk_free_rate / days_per_year
+    annual = math.sqrt(days_per_year)
+    std = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(returns) else 0.0
+    mean_excess = float(np.mean(excess)) if len(returns) else 0.0
+    max_dd = float(np.min(drawdown(initial, equity))) if len(equity) else 0.0
+    sharpe = _ratio(mean_excess, std)
+    sortino = _ratio(mean_excess, downside)
+    pnls = np.array([t.pnl for t in trades], dtype=np.float64)
+    wins = pnls[pnls > 0]
+    losses = pnls[pnls < 0]
+    notionals = np.array([t.size * t.entry_price for t in trades], dtype=np.float64)
+    return {
+        "start": int(times[0]) if len(times) else None,
+        "end": int(times[-1]) if len(times) else None,
+        "bars": len(times),
+        "initial_equity": initial,
+        "final_equity": final,
+        "total_return": total_return,
+        "cagr": cagr,
+        "volatility": std * annual if len(returns) > 1 else None,
+        "sharpe": sharpe * annual if sharpe is not None else None,
+        "sortino": sortino * annual if sortino is not None else None,
+        "calmar": _ratio(cagr, abs(max_dd)) if cagr is not None else None,
+        "max_drawdown": max_dd,
+        "max_drawdown_days": (
+            _max_drawdown_days(initial, times, equity, bar_ns) if len(times) else 0.0
+        ),
+        "trades": len(trades),
+        "win_rate": len(wins) / len(trades) if trades else None,
+        "profit_factor": _ratio(float(wins.sum()), abs(float(losses.sum()))),
+        "expectancy": float(pnls.mean()) if trades else None,
+        "avg_trade_pct": float(np.mean(pnls / notionals) * 100) if trades else None,
+        "exposure": float(np.mean(exposed)) if len(exposed) else 0.0,
+        "fees_paid": fees_paid,
+        "funding_paid": funding_paid,
+        "liquidations": liquidations,
+        "end_of_data_closes": sum(1 for t in trades if t.exit_reason is ExitReason.END_OF_DATA),
+        "buy_and_hold_return": (float(closes[-1] / closes[0] - 1.0) if len(closes) else None),
+    }

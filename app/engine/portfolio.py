@@ -1,0 +1,269 @@
+"""The account: cash, one isolated position per run, and the arithmetic of fills on them.
+
+Identity kept after every operation: equity = cash + margin + unrealised PnL, where `margin` is
+the position's isolated margin (in spot mode, its cost basis: spot is a long-only position at
+leverage 1 that is never liquidated). Losses on a liquidated position are capped at its margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.engine.config import RunConfig
+from app.engine.margin import liquidation_price, margin_ratio, tier_for
+from app.engine.types import ExitReason, Mode, PositionSide, Trade
+
+SIZE_EPSILON = 1e-12
+
+
+@dataclass(slots=True)
+class Position:
+    """The open position (side 0 when flat). Engine-owned and mutable; strategies see snapshots."""
+
+    side: int = 0  # +1 long, -1 short, 0 flat
+    size: float = 0.0  # absolute base units
+    entry_price: float = 0.0  # size-weighted average
+    margin: float = 0.0  # isolated margin, quote units
+    open_fees: float = 0.0  # entry fees not yet attributed to a closed trade
+    entry_time: int = 0
+    entry_index: int = 0
+    liquidation_price: float = 0.0  # 0.0 when it cannot be liquidated
+    stop_loss: float | None = None
+    take_profit: float | None = None
+
+    def unrealized(self, price: float) -> float:
+        return self.side * self.size * (price - self.entry_price)
+
+
+@dataclass(frozen=True, slots=True)
+class FillResult:
+    """What a fill did: the trades it closed, the amount it executed, and a refusal if any."""
+
+    trades: tuple[Trade, ...]
+    filled: float
+    fee: float
+    denied: str | None = None
+
+
+class Portfolio:
+    """Cash and the position; every change of either goes through these methods."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.cash = config.cash
+        self.position = Position()
+        self.fees_paid = 0.0
+        self.funding_paid = 0.0
+        self.liquidations = 0
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def equity(self, price: float) -> float:
+        return self.cash + self.position.margin + self.position.unrealized(price)
+
+    def margin_ratio(self, price: float) -> float:
+        position = self.position
+        if position.side == 0 or self.config.mode is Mode.SPOT:
+            return 0.0
+        return margin_ratio(
+            position.size * price,
+            position.margin,
+            position.unrealized(price),
+            self.config.margin_tiers,
+        )
+
+    # -- fills ------------------------------------------------------------------------------
+
+    def fill(
+        self,
+        direction: int,
+        amount: float,
+        price: float,
+        fee_rate: float,
+        leverage: float,
+        time: int,
+        index: int,
+        reason: ExitReason,
+    ) -> FillResult:
+        """Execute `amount` base units in `direction` (+1 buy, -1 sell) at `price`.
+
+        An order against the position closes it first (a trade row per close, `reason` as its
+        exit reason); what remains opens or adds to a position at `leverage`. A refusal
+        (margin, spot short, tier leverage) leaves the account untouched for the refused part.
+        """
+        position = self.position
+        trades: list[Trade] = []
+        filled = 0.0
+        fee = 0.0
+        remaining = amount
+        if position.side == -direction:
+            if self.config.mode is Mode.SPOT and remaining > position.size * (1 + 1e-9):
+                return FillResult((), 0.0, 0.0, self._spot_oversell(remaining))
+            closed = min(remaining, position.size)
+            trade, close_fee = self._reduce(closed, price, fee_rate, time, index, reason)
+            trades.append(trade)
+            filled += closed
+            fee += close_fee
+            remaining -= closed
+        if remaining <= SIZE_EPSILON * max(amount, 1.0):
+            return FillResult(tuple(trades), filled, fee)
+        if self.config.mode is Mode.SPOT and direction < 0:
+            return FillResult(tuple(trades), filled, fee, self._spot_oversell(remaining))
+        denied = self._check_increase(direction, remaining, price, fee_rate, leverage)
+        if denied is not None:
+            return FillResult(tuple(trades), filled, fee, denied)
+        fee += self._increase(direction, remaining, price, fee_rate, leverage, time, index)
+        return FillResult(tuple(trades), filled + remaining, fee)
+
+    def _spot_oversell(self, amount: float) -> str:
+        held = self.position.size if self.position.side > 0 else 0.0
+        return (
+            f"spot mode cannot sell {amount:g} when {held:g} is held: shorting needs futures mode"
+        )
+
+    def _check_increase(
+        self, direction: int, amount: float, price: float, fee_rate: float, leverage: float
+    ) -> str | None:
+        position = self.position
+        notional = amount * price
+        margin = notional / leverage
+        fee = notional * fee_rate
+        if margin + fee > self.cash * (1 + 1e-12):
+            return (
+                f"not enough cash: needs {margin + fee:,.2f} (margin {margin:,.2f} + fee "
+                f"{fee:,.2f}), {max(self.cash, 0.0):,.2f} available"
+            )
+        if self.config.mode is Mode.FUTURES:
+            total_notional = (position.size if position.side == direction else 0.0) * price
+            total_notional += notional
+            tier = tier_for(total_notional, self.config.margin_tiers)
+            if leverage > tier.max_leverage:
+                return (
+                    f"leverage {leverage:g}x is above the {tier.max_leverage:g}x allowed "
+                    f"for a {total_notional:,.0f} notional position"
+                )
+        return None
+
+    def _increase(
+        self,
+        direction: int,
+        amount: float,
+        price: float,
+        fee_rate: float,
+        leverage: float,
+        time: int,
+        index: int,
+    ) -> float:
+        position = self.position
+        notional = amount * price
+        margin = notional / leverage
+        fee = notional * fee_rate
+        if position.side == 0:
+            position.side = direction
+            position.entry_time = time
+            position.entry_index = index
+        new_size = position.size + amount
+        position.entry_price = (position.size * position.entry_price + notional) / new_size
+        position.size = new_size
+        position.margin += margin
+        position.open_fees += fee
+        self.cash -= margin + fee
+        self.fees_paid += fee
+        self._refresh_liquidation_price()
+        return fee
+
+    def _reduce(
+        self,
+        amount: float,
+        price: float,
+        fee_rate: float,
+        time: int,
+        index: int,
+        reason: ExitReason,
+    ) -> tuple[Trade, float]:
+        position = self.position
+        fraction = amount / position.size
+        released = position.margin * fraction
+        entry_fees = position.open_fees * fraction
+        price_pnl = position.side * amount * (price - position.entry_price)
+        fee = amount * price * fee_rate
+        trade = Trade(
+            entry_time=position.entry_time,
+            exit_time=time,
+            entry_index=position.entry_index,
+            exit_index=index,
+            side=PositionSide.LONG if position.side > 0 else PositionSide.SHORT,
+            size=amount,
+            entry_price=position.entry_price,
+            exit_price=price,
+            pnl=price_pnl - entry_fees - fee,
+            fees=entry_fees + fee,
+            exit_reason=reason,
+        )
+        self.cash += released + price_pnl - fee
+        self.fees_paid += fee
+        if fraction >= 1.0 - 1e-12:
+            self.position = Position()
+        else:
+            position.size -= amount
+            position.margin -= released
+            position.open_fees -= entry_fees
+            self._refresh_liquidation_price()
+        return trade, fee
+
+    def liquidate(self, time: int, index: int) -> Trade:
+        """Close the whole position at its liquidation price, losing its isolated margin.
+
+        As on Binance, what is left of the margin at the liquidation price goes to the
+        insurance fund (the clearance fee), so the trade's loss is the margin plus entry fees.
+        """
+        position = self.position
+        price = position.liquidation_price
+        price_pnl = position.side * position.size * (price - position.entry_price)
+        clearance = max(position.margin + price_pnl, 0.0)
+        trade = Trade(
+            entry_time=position.entry_time,
+            exit_time=time,
+            entry_index=position.entry_index,
+            exit_index=index,
+            side=PositionSide.LONG if position.side > 0 else PositionSide.SHORT,
+            size=position.size,
+            entry_price=position.entry_price,
+            exit_price=price,
+            pnl=-position.margin - position.open_fees,
+            fees=position.open_fees + clearance,
+            exit_reason=ExitReason.LIQUIDATION,
+        )
+        self.fees_paid += clearance
+        self.liquidations += 1
+        self.position = Position()
+        return trade
+
+    def settle_funding(self, rate: float, mark_price: float) -> float:
+        """Funding on the open futures position at a funding time; returns what it paid.
+
+        payment = size x mark price x rate; longs pay shorts when the rate is positive. It is
+        settled against the position's isolated margin (as Binance does in isolated mode), so it
+        moves the liquidation price.
+        """
+        position = self.position
+        if position.side == 0 or self.config.mode is Mode.SPOT or rate == 0.0:
+            return 0.0
+        payment = position.side * position.size * mark_price * rate
+        position.margin -= payment
+        self.funding_paid += payment
+        self._refresh_liquidation_price()
+        return payment
+
+    def _refresh_liquidation_price(self) -> None:
+        position = self.position
+        if self.config.mode is Mode.SPOT or position.side == 0:
+            position.liquidation_price = 0.0
+            return
+        position.liquidation_price = liquidation_price(
+            position.side,
+            position.size,
+            position.entry_price,
+            position.margin,
+            self.config.margin_tiers,
+        )

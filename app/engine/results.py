@@ -1,0 +1,91 @@
+"""What a finished run hands back: equity curve, trades, orders, logs and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.engine.config import ParamValue, RunConfig
+from app.engine.feed import FloatArray, IntArray
+from app.engine.metrics import MetricValue
+from app.engine.types import LogLine, OrderRecord, Trade
+
+PRICE_SOURCE = "trade price (no mark-price series given): liquidation and funding use it"
+
+
+@dataclass(frozen=True, slots=True)
+class EquityCurve:
+    """Per traded bar, marked at its close: equity = cash + margin + unrealized."""
+
+    time: IntArray  # bar open times, epoch ns UTC
+    cash: FloatArray
+    margin: FloatArray
+    unrealized: FloatArray
+    equity: FloatArray
+    position: FloatArray  # signed size in base units
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    strategy: str
+    params: dict[str, ParamValue]
+    config: RunConfig
+    bars_total: int
+    equity: EquityCurve
+    trades: tuple[Trade, ...]
+    orders: tuple[OrderRecord, ...]
+    logs: tuple[LogLine, ...]
+    logs_dropped: int
+    metrics: dict[str, MetricValue]
+    price_source: str = PRICE_SOURCE
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class EquityLedger:
+    """Records the account only when it changes and rebuilds the bar-by-bar curve at the end.
+
+    Between changes cash, margin and the position are constant and unrealised PnL follows the
+    close, so the loop pays nothing per quiet bar.
+    """
+
+    __slots__ = ("_cash", "_entry", "_index", "_margin", "_signed_size")
+
+    def __init__(self) -> None:
+        self._index: list[int] = []
+        self._cash: list[float] = []
+        self._margin: list[float] = []
+        self._signed_size: list[float] = []
+        self._entry: list[float] = []
+
+    def mark(
+        self, index: int, cash: float, margin: float, signed_size: float, entry_price: float
+    ) -> None:
+        """The state after bar `index` (a later mark at the same index replaces it)."""
+        if self._index and self._index[-1] == index:
+            self._cash[-1], self._margin[-1] = cash, margin
+            self._signed_size[-1], self._entry[-1] = signed_size, entry_price
+            return
+        self._index.append(index)
+        self._cash.append(cash)
+        self._margin.append(margin)
+        self._signed_size.append(signed_size)
+        self._entry.append(entry_price)
+
+    def curve(self, time: IntArray, close: FloatArray, start: int, stop: int) -> EquityCurve:
+        bars = np.arange(start, stop)
+        which = np.searchsorted(np.asarray(self._index), bars, side="right") - 1
+        cash = np.asarray(self._cash)[which]
+        margin = np.asarray(self._margin)[which]
+        size = np.asarray(self._signed_size)[which]
+        entry = np.asarray(self._entry)[which]
+        unrealized = size * (close[start:stop] - entry)
+        return EquityCurve(
+            time=time[start:stop].copy(),
+            cash=cash,
+            margin=margin,
+            unrealized=unrealized,
+            equity=cash + margin + unrealized,
+            position=size,
+        )

@@ -1,0 +1,214 @@
+"""The strategy contract users write against: the `Strategy` base class and the helpers that
+are injected beside it (`crossover`, `crossunder`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from app.engine.config import ParamValue
+from app.engine.context import PositionInfo, StrategyContext
+from app.engine.errors import StrategyDefinitionError
+from app.engine.feed import Bar, DataView, SeriesView
+from app.engine.indicators import IndicatorFrame
+from app.engine.orders import OrderTicket
+
+
+class Strategy:
+    """Subclass this, set `params`, and write `initialize` and `on_data`.
+
+    Series read like backtesting.py: `x[-1]` is the current bar, `x[-2]` the one before. Orders
+    placed in `on_data` at bar t fill at bar t+1. Amounts are in base units (1.0 = one BTC).
+    """
+
+    params: ClassVar[dict[str, ParamValue]] = {}
+
+    _context: StrategyContext
+
+    def initialize(self) -> None:
+        """Called once before the first bar: declare indicators here."""
+
+    def on_data(self, bar: Bar) -> None:
+        """Called once per bar, after it closes."""
+        raise NotImplementedError
+
+    # -- data -------------------------------------------------------------------------------
+
+    @property
+    def data(self) -> DataView:
+        return self._context.data
+
+    def indicator(self, name: str, **kwargs: Any) -> SeriesView | IndicatorFrame:
+        """A pandas-ta indicator by name (`"sma"`, `"macd"`, ...), with its keyword settings."""
+        return self._context.indicator(name, kwargs)
+
+    # -- trading ----------------------------------------------------------------------------
+
+    def buy(
+        self,
+        amount: float,
+        leverage: float = 1.0,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+    ) -> OrderTicket | None:
+        """Buy `amount` base units (market, or at `limit`, or once `stop` trades)."""
+        return self._context.place(
+            1,
+            amount,
+            leverage,
+            {"limit": limit, "stop": stop, "stop_loss": stop_loss, "take_profit": take_profit},
+        )
+
+    def sell(
+        self,
+        amount: float,
+        leverage: float = 1.0,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+    ) -> OrderTicket | None:
+        """Sell `amount` base units; in futures mode a sell beyond the long opens a short."""
+        return self._context.place(
+            -1,
+            amount,
+            leverage,
+            {"limit": limit, "stop": stop, "stop_loss": stop_loss, "take_profit": take_profit},
+        )
+
+    def close_position(self, percentage: float = 100.0) -> OrderTicket | None:
+        """Close `percentage` of the open position at the next bar's open."""
+        return self._context.close_position(percentage)
+
+    def cancel(self, order: OrderTicket) -> bool:
+        """Cancel a working order; False when it already filled or ended."""
+        return self._context.cancel(order)
+
+    # -- information ------------------------------------------------------------------------
+
+    @property
+    def position(self) -> PositionInfo:
+        return self._context.position()
+
+    @property
+    def open_orders(self) -> list[OrderTicket]:
+        return self._context.open_orders()
+
+    def get_position_size(self) -> float:
+        """Signed position size in base units (negative when short)."""
+        return self._context.position_size()
+
+    def get_cash(self) -> float:
+        """Free cash in quote units (not counting margin locked in the position)."""
+        return self._context.cash()
+
+    def get_equity(self) -> float:
+        """Cash + margin + unrealised PnL at the current close."""
+        return self._context.equity()
+
+    def get_margin_ratio(self) -> float:
+        """Maintenance margin / margin balance; liquidation happens at 1.0."""
+        return self._context.margin_ratio()
+
+    def log(self, *parts: object) -> None:
+        """A line for the run's log and the live view."""
+        self._context.log(parts)
+
+
+def _last_two(value: object) -> tuple[float, float]:
+    if type(value) is SeriesView:  # the hot path: read the window directly
+        end = value._cursor.end
+        if end < 2:
+            return math.nan, math.nan
+        memory = value._memory
+        return memory[end - 2], memory[end - 1]
+    if isinstance(value, int | float):
+        return float(value), float(value)
+    if isinstance(value, Sequence) or hasattr(value, "__getitem__"):
+        try:
+            return float(value[-2]), float(value[-1])
+        except (IndexError, TypeError, ValueError):
+            return math.nan, math.nan
+    raise TypeError(f"crossover needs series or numbers, got {type(value).__name__}")
+
+
+def crossover(a: object, b: object) -> bool:
+    """True when `a` was below `b` on the previous bar and is above it now."""
+    if type(a) is SeriesView and type(b) is SeriesView and a._cursor is b._cursor:  # hot path
+        end = a._cursor.end
+        if end < 2:
+            return False
+        a_mem, b_mem = a._memory, b._memory
+        return bool(a_mem[end - 2] < b_mem[end - 2] and a_mem[end - 1] > b_mem[end - 1])
+    a_prev, a_now = _last_two(a)
+    b_prev, b_now = _last_two(b)
+    return a_prev < b_prev and a_now > b_now
+
+
+def crossunder(a: object, b: object) -> bool:
+    """True when `a` was above `b` on the previous bar and is below it now."""
+    return crossover(b, a)
+
+
+def coerce_params(
+    defaults: Mapping[str, ParamValue], overrides: Mapping[str, object]
+) -> dict[str, ParamValue]:
+    """Defaults with overrides applied; an override takes the type of its default.
+
+    Strings (from a command line) are parsed: "12" for an int, "0.5" for a float,
+    "true/false/yes/no/1/0" for a bool.
+    """
+    merged: dict[str, ParamValue] = dict(defaults)
+    for name, raw in overrides.items():
+        if name not in defaults:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise StrategyDefinitionError(
+                f"unknown parameter '{name}'; this strategy's parameters are: {known}"
+            )
+        merged[name] = _coerce(name, defaults[name], raw)
+    return merged
+
+
+_KIND_WORDS: dict[type, str] = {
+    bool: "a bool (true/false)",
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+}
+
+
+def _coerce(name: str, default: ParamValue, raw: object) -> ParamValue:
+    kind = type(default)
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("true", "yes", "1", "on"):
+                return True
+            if text in ("false", "no", "0", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            if isinstance(raw, float) and raw.is_integer():
+                return int(raw)
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(str(raw).strip()) if isinstance(raw, str) else int(raw)  # type: ignore[call-overload]
+        if kind is float:
+            value = float(raw)  # type: ignore[arg-type]
+            if not math.isfinite(value):
+                raise ValueError(raw)
+            return value
+        return str(raw)
+    except (TypeError, ValueError):
+        raise StrategyDefinitionError(
+            f"parameter '{name}' takes {_KIND_WORDS[kind]} like its default {default!r}; "
+            f"got {raw!r}"
+        ) from None

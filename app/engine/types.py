@@ -1,0 +1,103 @@
+"""The engine's domain vocabulary: enums and the frozen records a run produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """Market type: spot (no leverage, no shorts) or a USDT-margined linear perpetual."""
+
+    SPOT = "spot"
+    FUTURES = "futures"
+
+
+class OrderSide(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class PositionSide(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+class ExitReason(StrEnum):
+    SIGNAL = "signal"
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    LIQUIDATION = "liquidation"
+    END_OF_DATA = "end_of_data"
+
+
+class LogLevel(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One closed slice of a position; a partial close is its own trade.
+
+    `pnl` is net of `fees` (the entry fees for this slice plus the exit fee, or for a liquidation
+    the clearance fee: the margin left at the liquidation price). Funding is not in `pnl`: it is
+    settled against the position's margin and reported as funding paid.
+    """
+
+    entry_time: int  # epoch nanoseconds, UTC
+    exit_time: int
+    entry_index: int
+    exit_index: int
+    side: PositionSide
+    size: float  # base units
+    entry_price: float
+    exit_price: float
+    pnl: float  # quote units, net of fees
+    fees: float
+    exit_reason: ExitReason
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """The final state of one order the strategy placed (or a protective exit the engine made)."""
+
+    id: int
+    created_time: int
+    created_index: int
+    side: OrderSide
+    type: OrderType
+    amount: float  # base units requested; 0 for a percentage close resolved at fill
+    limit_price: float | None
+    stop_price: float | None
+    leverage: float
+    stop_loss: float | None
+    take_profit: float | None
+    status: OrderStatus
+    filled_time: int | None
+    filled_price: float | None
+    filled_amount: float
+    fee: float
+    reason: str  # why it was rejected/cancelled/expired, or what it was for
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    time: int
+    bar_index: int
+    level: LogLevel
+    message: str

@@ -1,0 +1,145 @@
+"""`strategylab run`: files written, reruns byte-identical, parameters typed, and every kind of
+bad input answered with one sentence and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import EXIT_BAD_INPUT, EXIT_STRATEGY_FAILED, cli_app
+from app.data import generate_ohlcv
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
+SMA = EXAMPLES / "sma_crossover.py"
+OUTPUT_FILES = {"trades.csv", "orders.csv", "equity.csv", "metrics.json", "log.txt",
+                "provenance.json"}
+
+
+@pytest.fixture(scope="module")
+def data_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "btc-1h.csv"
+    frame = generate_ohlcv(bars=1_500, timeframe="1h", seed=3)
+    frame.index = frame.index.as_unit("ms").asi8  # epoch ms, as the issue allows
+    frame.index.name = "time"
+    frame.to_csv(path)
+    return path
+
+
+def run(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(cli_app, [str(arg) for arg in args])
+    return result.exit_code, result.output
+
+
+def test_run_writes_every_file_with_the_trades_columns(data_csv: Path, tmp_path: Path) -> None:
+    code, output = run("run", SMA, "--data", data_csv, "--out", tmp_path / "out")
+    assert code == 0, output
+    assert "final equity" in output
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUT_FILES
+    lines = (tmp_path / "out" / "trades.csv").read_text().splitlines()
+    assert lines[0] == "entry_time,exit_time,side,size,entry_price,exit_price,pnl,fees,exit_reason"
+    assert len(lines) > 10
+    first = lines[1].split(",")
+    assert first[0].endswith("Z") and first[2] in ("long", "short")
+
+
+def test_reruns_are_byte_identical(data_csv: Path, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        code, output = run("run", SMA, "--data", data_csv, "--slippage-bps", "2",
+                           "--out", tmp_path / name)
+        assert code == 0, output
+    for file in OUTPUT_FILES:
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+def test_params_take_the_type_of_their_default(data_csv: Path, tmp_path: Path) -> None:
+    code, output = run("run", SMA, "--data", data_csv, "--param", "fast=5", "--param",
+                       "amount=0.2", "--out", tmp_path)
+    assert code == 0, output
+    provenance = (tmp_path / "provenance.json").read_text()
+    assert '"fast": 5,' in provenance and '"amount": 0.2,' in provenance
+
+
+def test_period_limits_the_traded_bars(data_csv: Path, tmp_path: Path) -> None:
+    code, output = run("run", SMA, "--data", data_csv, "--start", "2023-01-10",
+                       "--end", "2023-01-20T23:00", "--out", tmp_path)
+    assert code == 0, output
+    equity = (tmp_path / "equity.csv").read_text().splitlines()
+    assert equity[1].startswith("2023-01-10T00:00:00Z")
+    assert equity[-1].startswith("2023-01-20T23:00:00Z")
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+BROKEN_STRATEGIES = {
+    "syntax": ("class A(Strategy):\n    def on_data(self, bar)\n        pass\n", "line|:2:"),
+    "no_strategy": ("x = 1\n", "no class derived from Strategy"),
+    "two_strategies": ("class A(Strategy):\n    def on_data(self, bar): pass\n"
+                       "class B(Strategy):\n    def on_data(self, bar): pass\n", "A, B"),
+    "no_on_data": ("class A(Strategy):\n    pass\n", "on_data"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_STRATEGIES))
+def test_a_broken_strategy_gets_one_clear_sentence(case: str, data_csv: Path,
+                                                   tmp_path: Path) -> None:
+    source, expected = BROKEN_STRATEGIES[case]
+    code, output = run("run", write(tmp_path, "s.py", source), "--data", data_csv)
+    assert code == EXIT_BAD_INPUT
+    assert "Traceback" not in output
+    assert any(part in output for part in expected.split("|")), output
+
+
+def test_unknown_parameter_names_the_known_ones(data_csv: Path) -> None:
+    code, output = run("run", SMA, "--data", data_csv, "--param", "fats=3")
+    assert code == EXIT_BAD_INPUT
+    assert "unknown parameter 'fats'" in output and "fast" in output
+
+
+def test_parameter_of_the_wrong_type_is_refused(data_csv: Path) -> None:
+    code, output = run("run", SMA, "--data", data_csv, "--param", "fast=ten")
+    assert code == EXIT_BAD_INPUT
+    assert "takes a whole number like its default 10" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--data", "missing.csv"], "missing.csv"),
+        (["--data", "DATA", "--cash", "-5"], "--cash"),
+        (["--data", "DATA", "--leverage-max", "500"], "--leverage-max"),
+        (["--data", "DATA", "--start", "not-a-date"], "--start"),
+        (["--data", "DATA", "--funding-interval-h", "3"], "funding"),
+        (["--data", "DATA", "--param", "novalue"], "name=value"),
+    ],
+)
+def test_bad_options_are_explained(args: list[str], expected: str, data_csv: Path) -> None:
+    code, output = run("run", SMA, *[str(data_csv) if a == "DATA" else a for a in args])
+    assert code == EXIT_BAD_INPUT, output
+    assert expected in output and "Traceback" not in output
+
+
+def test_missing_strategy_file_is_named(data_csv: Path) -> None:
+    code, output = run("run", "nowhere.py", "--data", data_csv)
+    assert code == EXIT_BAD_INPUT
+    assert "nowhere.py" in output and "does not exist" in output
+
+
+def test_malformed_csv_is_explained(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.csv", "time,open,high,low,close\n2023-01-01,1,2,0.5,1.5\n")
+    code, output = run("run", SMA, "--data", bad)
+    assert code == EXIT_BAD_INPUT
+    assert "volume" in output and "Traceback" not in output
+
+
+def test_a_strategy_that_raises_reports_its_bar(data_csv: Path, tmp_path: Path) -> None:
+    source = ("class A(Strategy):\n    def on_data(self, bar):\n"
+              "        if bar.index == 7:\n            raise ValueError('boom')\n")
+    code, output = run("run", write(tmp_path, "s.py", source), "--data", data_csv)
+    assert code == EXIT_STRATEGY_FAILED
+    assert "ValueError: boom" in output and "bar 7" in output and "Traceback" not in output

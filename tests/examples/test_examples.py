@@ -1,0 +1,127 @@
+"""Every example strategy runs end to end and its result is what the strategy intends."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandas_ta as ta
+import pytest
+
+from app.engine import ExitReason, MarketData, Mode, RunConfig, RunResult, run_backtest
+from app.runner import load_strategy
+from tests.examples.conftest import EXAMPLES_DIR
+
+TAKER = 0.0005
+
+
+def run_example(name: str, frame: pd.DataFrame, **config: object) -> RunResult:
+    strategy = load_strategy(EXAMPLES_DIR / f"{name}.py").strategy_class
+    settings: dict[str, object] = {"cash": 10_000.0, "fee_taker": TAKER, **config}
+    return run_backtest(strategy, MarketData.from_frame(frame), RunConfig(**settings))  # type: ignore[arg-type]
+
+
+def test_every_example_file_is_covered_here() -> None:
+    tested = {
+        "buy_and_hold",
+        "sma_crossover",
+        "rsi_mean_reversion",
+        "trend_pullback",
+        "breakout_sl_tp",
+        "high_leverage_liquidation",
+        "never_trades",
+    }
+    assert {path.stem for path in EXAMPLES_DIR.glob("*.py")} == tested
+
+
+def test_buy_and_hold_tracks_the_market(hourly_frame: pd.DataFrame) -> None:
+    result = run_example("buy_and_hold", hourly_frame, mode=Mode.SPOT)
+    assert len(result.trades) == 1
+    trade = result.trades[0]
+    assert trade.exit_reason is ExitReason.END_OF_DATA
+    assert trade.entry_price == pytest.approx(hourly_frame["open"].iloc[1])
+    assert trade.exit_price == pytest.approx(hourly_frame["close"].iloc[-1])
+    market = hourly_frame["close"].iloc[-1] / hourly_frame["open"].iloc[1] - 1
+    # 99 % invested, minus two taker fees.
+    assert result.metrics["total_return"] == pytest.approx(0.99 * market - 2 * TAKER, abs=2e-3)
+
+
+def test_sma_crossover_always_holds_one_side_and_flips_on_each_cross(
+    hourly_frame: pd.DataFrame,
+) -> None:
+    result = run_example("sma_crossover", hourly_frame, funding_rate=0.0)
+    trades = result.trades
+    assert len(trades) > 20
+    for before, after in itertools.pairwise(trades):
+        assert before.side != after.side
+        assert after.entry_time == before.exit_time
+    assert not [line for line in result.logs if "refused" in line.message]
+
+
+def test_rsi_mean_reversion_buys_only_after_an_oversold_close(
+    hourly_frame: pd.DataFrame,
+) -> None:
+    result = run_example("rsi_mean_reversion", hourly_frame, mode=Mode.SPOT)
+    rsi = ta.rsi(hourly_frame["close"], length=14).to_numpy()
+    times = hourly_frame.index.as_unit("ns").asi8
+    assert len(result.trades) >= 5
+    for trade in result.trades:
+        assert trade.side.value == "long"
+        signal_bar = int(np.searchsorted(times, trade.entry_time)) - 1
+        assert rsi[signal_bar] < 30
+
+
+def test_trend_pullback_trades_both_ways_at_its_leverage(hourly_frame: pd.DataFrame) -> None:
+    result = run_example("trend_pullback", hourly_frame)
+    assert {trade.side.value for trade in result.trades} == {"long", "short"}
+    entries = [
+        o
+        for o in result.orders
+        if o.status.value == "filled" and o.reason == "" and o.amount == 0.1
+    ]
+    assert entries and all(order.leverage == 2.0 for order in entries)
+
+
+def test_breakout_exits_only_through_its_stop_or_target(hourly_frame: pd.DataFrame) -> None:
+    result = run_example("breakout_sl_tp", hourly_frame)
+    reasons = {trade.exit_reason for trade in result.trades}
+    assert ExitReason.STOP_LOSS in reasons and ExitReason.TAKE_PROFIT in reasons
+    assert reasons <= {ExitReason.STOP_LOSS, ExitReason.TAKE_PROFIT, ExitReason.END_OF_DATA}
+    for trade in result.trades:
+        if trade.exit_reason is ExitReason.STOP_LOSS:
+            assert trade.pnl < 0
+        elif trade.exit_reason is ExitReason.TAKE_PROFIT:
+            assert trade.pnl > 0
+
+
+def test_high_leverage_is_liquidated_and_loses_exactly_its_margin(
+    hourly_frame: pd.DataFrame,
+) -> None:
+    result = run_example("high_leverage_liquidation", hourly_frame, funding_rate=0.0)
+    liquidated = [t for t in result.trades if t.exit_reason is ExitReason.LIQUIDATION]
+    assert result.metrics["liquidations"] == len(liquidated) >= 3
+    for trade in liquidated:
+        notional = trade.size * trade.entry_price
+        assert trade.pnl == pytest.approx(-(notional / 100 + notional * TAKER))
+        # Binance isolated LP with tier 1 (MMR 0.4 %, amount 0) and margin = notional / 100:
+        # LP = EP x (1 - s/100) / (1 - s x 0.004)
+        side = 1 if trade.side.value == "long" else -1
+        expected = trade.entry_price * (1 - side / 100) / (1 - side * 0.004)
+        assert trade.exit_price == pytest.approx(expected, rel=1e-12)
+
+
+def test_never_trades_keeps_its_cash(hourly_frame: pd.DataFrame) -> None:
+    result = run_example("never_trades", hourly_frame)
+    assert result.trades == () and result.orders == ()
+    assert np.all(result.equity.equity == 10_000.0)
+    assert len(result.logs) == 4  # bars 0, 1000, 2000, 3000
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES_DIR.glob("*.py")), ids=lambda p: Path(p).stem)
+def test_examples_are_deterministic(path: Path, hourly_frame: pd.DataFrame) -> None:
+    first = run_example(path.stem, hourly_frame.iloc[:800])
+    second = run_example(path.stem, hourly_frame.iloc[:800])
+    assert first.trades == second.trades
+    assert np.array_equal(first.equity.equity, second.equity.equity)
