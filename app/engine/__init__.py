@@ -18,6 +18,7 @@ from app.engine.metrics import DEFINITIONS as METRIC_DEFINITIONS
 from app.engine.orders import OrderTicket
 from app.engine.results import EquityCurve, RunResult
 from app.engine.strategy import Strategy, coerce_params, crossover, crossunder
+from app.engine.timeframes import TimeframeView
 from app.engine.types import (
     ExitReason,
     LogLevel,
@@ -64,6 +65,7 @@ __all__ = [
     "Strategy",
     "StrategyDefinitionError",
     "StrategyRuntimeError",
+    "TimeframeView",
     "Trade",
     "build_tiers",
     "coerce_params",

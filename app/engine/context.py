@@ -16,6 +16,7 @@ from app.engine.feed import Cursor, DataView, MarketData, SeriesView
 from app.engine.indicators import IndicatorArg, IndicatorFrame, compute_indicator, make_view
 from app.engine.logbook import LogSink
 from app.engine.orders import Order, OrderTicket, as_number, as_price, check_request
+from app.engine.timeframes import TimeframeView, build_timeframe
 from app.engine.types import LogLevel, OrderType
 
 MAX_LOG_CHARS = 2_000
@@ -62,6 +63,7 @@ class StrategyContext:
         "_is_initializing",
         "_log",
         "_market",
+        "_timeframes",
         "data",
     )
 
@@ -72,9 +74,11 @@ class StrategyContext:
         self._log = log
         self._frame: pd.DataFrame | None = None
         self._indicators: dict[
-            tuple[str, tuple[tuple[str, IndicatorArg], ...]], SeriesView | IndicatorFrame
+            tuple[str, str | None, tuple[tuple[str, IndicatorArg], ...]],
+            SeriesView | IndicatorFrame,
         ] = {}
         self._is_initializing = True
+        self._timeframes: dict[str, TimeframeView] = {}
         self.data = DataView(market, cursor)
 
     def end_initialization(self) -> None:
@@ -121,29 +125,52 @@ class StrategyContext:
 
     # -- indicators -------------------------------------------------------------------------
 
-    def indicator(self, name: object, kwargs: Mapping[str, object]) -> SeriesView | IndicatorFrame:
-        if not isinstance(name, str):
-            raise IndicatorError("the indicator name must be a string such as 'sma'")
+    def _require_initializing(self, what: str) -> None:
         if not self._is_initializing:
             raise IndicatorError(
-                "indicators are declared in initialize(), which computes them "
-                "once for the whole run"
+                f"{what} are declared in initialize(), which computes them once for the whole run"
             )
+
+    def indicator(self, name: object, kwargs: Mapping[str, object]) -> SeriesView | IndicatorFrame:
+        """An indicator on the run's bars, or on a higher timeframe with `timeframe="4h"`."""
+        if not isinstance(name, str):
+            raise IndicatorError("the indicator name must be a string such as 'sma'")
+        self._require_initializing("indicators")
+        settings = dict(kwargs)
+        rule = settings.pop("timeframe", None)
         args: dict[str, IndicatorArg] = {}
-        for key, value in kwargs.items():
+        for key, value in settings.items():
             if not isinstance(value, bool | int | float | str):
                 raise IndicatorError(
                     f"{name}: argument {key}={value!r} must be a number, a bool or a string"
                 )
             args[key] = value
         lowered = name.lower()
-        cache_key = (lowered, tuple(sorted(args.items())))
+        if rule is not None and not isinstance(rule, str):
+            raise IndicatorError("timeframe must be a string such as '4h'")
+        cache_key = (lowered, rule, tuple(sorted(args.items())))
         if cache_key not in self._indicators:
-            if self._frame is None:
-                self._frame = self._market.to_frame()
-            columns = compute_indicator(self._frame, lowered, args)
-            self._indicators[cache_key] = make_view(lowered, columns, self._cursor)
+            if rule is not None:
+                view = self.timeframe(rule).compute(lowered, args)
+            else:
+                if self._frame is None:
+                    self._frame = self._market.to_frame()
+                view = make_view(
+                    lowered, compute_indicator(self._frame, lowered, args), self._cursor
+                )
+            self._indicators[cache_key] = view
         return self._indicators[cache_key]
+
+    def timeframe(self, rule: object) -> TimeframeView:
+        """The run's bars aggregated to `rule` ("15m", "4h", "1d", ...), closed bars only."""
+        if not isinstance(rule, str):
+            raise IndicatorError("a timeframe is a string such as '4h'")
+        self._require_initializing("timeframes")
+        if rule not in self._timeframes:
+            self._timeframes[rule] = build_timeframe(
+                rule, self._market, self._cursor, self.indicator
+            )
+        return self._timeframes[rule]
 
     # -- trading ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -135,12 +135,19 @@ class Cursor:
         self.end = 0
 
 
+class VisibleLength(Protocol):
+    """Anything that tells a view how many of its values are visible now."""
+
+    @property
+    def end(self) -> int: ...
+
+
 class SeriesView:
     """A read-only window on one series, ending at the current bar (backtesting.py-style)."""
 
     __slots__ = ("_cursor", "_memory", "_name", "_values")
 
-    def __init__(self, values: FloatArray, cursor: Cursor, name: str) -> None:
+    def __init__(self, values: FloatArray, cursor: VisibleLength, name: str) -> None:
         self._values = values
         # Indexing a memoryview yields Python floats about twice as fast as ndarray.item().
         self._memory = memoryview(values).toreadonly()

@@ -19,7 +19,7 @@ import pandas as pd
 import pandas_ta  # noqa: F401 - registers the DataFrame.ta accessor used below
 
 from app.engine.errors import IndicatorError
-from app.engine.feed import Cursor, FloatArray, SeriesView
+from app.engine.feed import FloatArray, SeriesView, VisibleLength
 
 IndicatorArg = bool | int | float | str
 
@@ -185,7 +185,7 @@ class IndicatorFrame:
 
 
 def make_view(
-    name: str, columns: dict[str, FloatArray], cursor: Cursor
+    name: str, columns: dict[str, FloatArray], cursor: VisibleLength
 ) -> SeriesView | IndicatorFrame:
     """One column -> a series view; several -> a frame of series views."""
     views = {column: SeriesView(values, cursor, column) for column, values in columns.items()}

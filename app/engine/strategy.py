@@ -14,6 +14,7 @@ from app.engine.errors import StrategyDefinitionError
 from app.engine.feed import Bar, DataView, SeriesView
 from app.engine.indicators import IndicatorFrame
 from app.engine.orders import OrderTicket
+from app.engine.timeframes import TimeframeView
 
 
 class Strategy:
@@ -41,8 +42,14 @@ class Strategy:
         return self._context.data
 
     def indicator(self, name: str, **kwargs: Any) -> SeriesView | IndicatorFrame:
-        """A pandas-ta indicator by name (`"sma"`, `"macd"`, ...), with its keyword settings."""
+        """A pandas-ta indicator by name (`"sma"`, `"macd"`, ...), with its keyword settings;
+        `timeframe="4h"` computes it on that higher timeframe's closed bars."""
         return self._context.indicator(name, kwargs)
+
+    def timeframe(self, rule: str) -> TimeframeView:
+        """The run's bars aggregated to `rule` ("15m", "1h", "4h", "1d", "1w"): series that only
+        ever show bars that have closed by the current bar."""
+        return self._context.timeframe(rule)
 
     # -- trading ----------------------------------------------------------------------------
 
