@@ -26,6 +26,16 @@ from app.engine import (
 )
 from app.engine import Progress as RunProgress
 from app.runner import RunRequest, StrategyLoadError, execute, parse_time
+from app.settings import load_settings
+from sandbox import (
+    LimitExceeded,
+    LimitsRefused,
+    OperatorMaximums,
+    RunLimits,
+    SandboxError,
+    StrategyRejected,
+)
+from sandbox.commands import validate_command
 
 cli_app = typer.Typer(
     name="strategylab",
@@ -34,6 +44,7 @@ cli_app = typer.Typer(
     no_args_is_help=True,
 )
 cli_app.add_typer(data_app, name="data")
+cli_app.command("validate")(validate_command)
 
 EXIT_BAD_INPUT = 2
 EXIT_STRATEGY_FAILED = 1
@@ -81,9 +92,20 @@ def run_command(
         typer.Option("--param", help="Strategy parameter override name=value (repeatable)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the run's files.")] = None,
+    wall_seconds: Annotated[float, typer.Option(help="Wall-clock limit of the run.")] = 600.0,
+    cpu_seconds: Annotated[float, typer.Option(help="CPU-time limit of the run.")] = 300.0,
+    memory_mb: Annotated[int, typer.Option(help="Memory the run may use, MB.")] = 2048,
 ) -> None:
-    """Run a strategy file on a data file, print a summary and write the run's files."""
+    """Run a strategy file on a data file in the sandbox, print a summary and write the run's
+    files."""
     raw_params = _parse_params(param or [])
+    settings = load_settings()
+    maximums = OperatorMaximums(
+        wall_seconds=settings.max_wall_seconds,
+        cpu_seconds=settings.max_cpu_seconds,
+        memory_mb=settings.max_memory_mb,
+    )
+    limits = RunLimits(wall_seconds=wall_seconds, cpu_seconds=cpu_seconds, memory_mb=memory_mb)
     try:
         config = RunConfig(
             mode=mode,
@@ -99,11 +121,24 @@ def run_command(
             end=parse_time(end, "end"),
         )
         request = RunRequest(
-            strategy_path=file, data_path=data, config=config, raw_params=raw_params
+            strategy_path=file,
+            data_path=data,
+            config=config,
+            raw_params=raw_params,
+            limits=limits,
         )
-        result, provenance = _execute_with_progress(request)
+        result, provenance = _execute_with_progress(request, maximums)
     except StrategyRuntimeError as error:
         raise _fail(f"the strategy failed: {error}", EXIT_STRATEGY_FAILED) from None
+    except LimitExceeded as error:
+        raise _fail(f"the run was stopped: {error}", EXIT_STRATEGY_FAILED) from None
+    except StrategyRejected as error:
+        lines = "\n".join(d.format(str(file)) for d in error.diagnostics)
+        raise _fail(lines or str(error), EXIT_BAD_INPUT) from None
+    except LimitsRefused as error:
+        raise _fail(str(error), EXIT_BAD_INPUT) from None
+    except SandboxError as error:
+        raise _fail(f"the sandbox worker failed: {error}", EXIT_STRATEGY_FAILED) from None
     except ConfigError as error:
         raise _fail(f"--{error.field.replace('_', '-')}: {error.message}", EXIT_BAD_INPUT) from None
     except (StrategyLoadError, DataError, EngineError) as error:
@@ -117,9 +152,11 @@ def run_command(
         typer.echo(f"wrote {len(paths)} files to {out}")
 
 
-def _execute_with_progress(request: RunRequest) -> tuple[RunResult, dict[str, object]]:
+def _execute_with_progress(
+    request: RunRequest, maximums: OperatorMaximums
+) -> tuple[RunResult, dict[str, object]]:
     if not sys.stderr.isatty():
-        return execute(request)
+        return execute(request, maximums=maximums)
     columns = (
         TextColumn("backtest"),
         BarColumn(),
@@ -139,7 +176,7 @@ def _execute_with_progress(request: RunRequest) -> tuple[RunResult, dict[str, ob
                 rate=f"{speed:,.0f}" if speed else "-",
             )
 
-        return execute(request, on_progress=update)
+        return execute(request, maximums=maximums, on_progress=update)
 
 
 SUMMARY = (
@@ -196,3 +233,17 @@ def _print_summary(result: RunResult) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli_app()
+
+
+@cli_app.command("serve")
+def serve_command(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Backtests running at once (default: CPU count).")
+    ] = None,
+) -> None:
+    """Start the web app and API; anything but loopback needs the printed access token."""
+    from app.main import serve  # imported here: other commands don't load the web stack
+
+    serve(host=host, port=port, workers=workers)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -15,27 +15,19 @@ import numpy as np
 import pandas as pd
 
 from app.data import read_ohlcv
-from app.engine import (
-    MarketData,
-    ProgressCallback,
-    RunConfig,
-    RunResult,
-    Strategy,
-    crossover,
-    crossunder,
-    run_backtest,
-)
-from app.engine.strategy import coerce_params
+from app.engine import MarketData, ProgressCallback, RunConfig, RunResult
 from app.settings import REPO_ROOT
+from sandbox import OperatorMaximums, RunLimits, Severity, run_sandboxed, validate_source
 
 
 class StrategyLoadError(Exception):
-    """The strategy file cannot be used: unreadable, a syntax error, or no Strategy subclass."""
+    """The strategy file cannot be used: unreadable, or refused by the sandbox's validation."""
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedStrategy:
-    strategy_class: type[Strategy]
+    """A strategy file's source, checked by the sandbox's validation (never executed here)."""
+
     source: str
     path: Path
 
@@ -58,6 +50,7 @@ class RunRequest:
     data_path: Path
     config: RunConfig
     raw_params: Mapping[str, str] = field(default_factory=dict)
+    limits: RunLimits = field(default_factory=RunLimits)
 
 
 def read_strategy_source(path: Path) -> str:
@@ -72,40 +65,12 @@ def read_strategy_source(path: Path) -> str:
 
 
 def load_strategy(path: Path) -> LoadedStrategy:
-    """Compile the file in-process and find its Strategy subclass.
-
-    TODO(issue 4): this trusts the code; the sandbox replaces it for every run.
-    """
+    """Read the file and validate it with the sandbox; every error is one line per problem."""
     source = read_strategy_source(path)
-    try:
-        code = compile(source, str(path), "exec")
-    except SyntaxError as error:
-        raise StrategyLoadError(
-            f"{path}:{error.lineno}:{error.offset}: syntax error: {error.msg}"
-        ) from None
-    namespace: dict[str, Any] = {
-        "Strategy": Strategy,
-        "crossover": crossover,
-        "crossunder": crossunder,
-        "__name__": "strategy",
-    }
-    try:
-        exec(code, namespace)
-    except Exception as error:
-        raise StrategyLoadError(
-            f"{path}: the module raised {type(error).__name__}: {error}"
-        ) from None
-    found = [
-        value
-        for value in namespace.values()
-        if isinstance(value, type) and issubclass(value, Strategy) and value is not Strategy
-    ]
-    if not found:
-        raise StrategyLoadError(f"{path} defines no class derived from Strategy")
-    if len(found) > 1:
-        names = ", ".join(sorted(cls.__name__ for cls in found))
-        raise StrategyLoadError(f"{path} defines several strategies ({names}); keep one per file")
-    return LoadedStrategy(found[0], source, path)
+    problems = [d for d in validate_source(source, path.name) if d.severity is Severity.ERROR]
+    if problems:
+        raise StrategyLoadError("\n".join(d.format(str(path)) for d in problems))
+    return LoadedStrategy(source, path)
 
 
 def load_market(path: Path, *, symbol: str) -> LoadedData:
@@ -131,16 +96,10 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def with_params(
-    config: RunConfig, strategy_class: type[Strategy], raw: Mapping[str, str]
-) -> RunConfig:
-    """The config with `raw` overrides typed like the class's defaults (unknown names refused)."""
-    params = coerce_params(dict(getattr(strategy_class, "params", {})), raw)
-    return RunConfig(**{**_config_fields(config), "params": tuple(sorted(params.items()))})
-
-
-def _config_fields(config: RunConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in config.__dataclass_fields__}
+def with_params(config: RunConfig, raw: Mapping[str, str]) -> RunConfig:
+    """The config carrying `raw` overrides; the engine types each like its default and refuses
+    unknown names."""
+    return replace(config, params=tuple(sorted(raw.items())))
 
 
 def parse_time(text: str | None, field_name: str) -> int | None:
@@ -205,11 +164,24 @@ def git_commit() -> str | None:
 
 
 def execute(
-    request: RunRequest, *, on_progress: ProgressCallback | None = None
+    request: RunRequest,
+    *,
+    maximums: OperatorMaximums,
+    on_progress: ProgressCallback | None = None,
 ) -> tuple[RunResult, dict[str, Any]]:
-    """Load, run, and describe one backtest."""
+    """Load, run in the sandbox (a separate, locked-down worker process), and describe one
+    backtest. Raises StrategyLoadError, the data layer's errors, the sandbox's and the engine's.
+    """
     strategy = load_strategy(request.strategy_path)
     data = load_market(request.data_path, symbol=request.config.symbol)
-    config = with_params(request.config, strategy.strategy_class, request.raw_params)
-    result = run_backtest(strategy.strategy_class, data.market, config, on_progress=on_progress)
+    config = with_params(request.config, request.raw_params)
+    result = run_sandboxed(
+        strategy.source,
+        data.market,
+        config,
+        request.limits,
+        on_progress=on_progress,
+        filename=request.strategy_path.name,
+        maximums=maximums,
+    )
     return result, provenance(strategy, data, result)

@@ -15,5 +15,10 @@ class HighLeverage(Strategy):
 
         position = self.position
         if position.is_open and bar.index % every == 1:
-            self.log(position.side, "at", round(position.entry_price, 2), "liquidation at",
-                     round(position.liquidation_price, 2))
+            self.log(
+                position.side,
+                "at",
+                round(position.entry_price, 2),
+                "liquidation at",
+                round(position.liquidation_price, 2),
+            )

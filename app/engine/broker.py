@@ -114,10 +114,7 @@ class Broker:
         high = float(market.high[index])
         low = float(market.low[index])
         self._settle_funding(index, time, open_)
-        position = self.portfolio.position
-        liq = position.liquidation_price
-        if position.side != 0 and liq > 0.0 and (open_ - liq) * position.side <= 0:
-            self._liquidate(index, time)
+        self._liquidate_if_through(open_, index, time)
         for order in [o for o in self.working if o.type is OrderType.MARKET]:
             price = fills.market_price(
                 self._direction_of(order), open_, low, high, self.config.slippage_bps
@@ -127,7 +124,17 @@ class Broker:
             self._check_exits(index, time, open_, high, low)
         for order in [o for o in self.working if o.type is not OrderType.MARKET]:
             self._try_resting(order, index, time, open_, high, low)
+        self._liquidate_if_through(float(market.close[index]), index, time)
         self._refresh_triggers()
+
+    def _liquidate_if_through(self, price: float, index: int, time: int) -> bool:
+        """Liquidate the position when `price` (traded after it was opened) reached its LP."""
+        position = self.portfolio.position
+        liq = position.liquidation_price
+        if position.side != 0 and liq > 0.0 and (price - liq) * position.side <= 0:
+            self._liquidate(index, time)
+            return True
+        return False
 
     def _direction_of(self, order: Order) -> int:
         if order.close_percentage is not None:
@@ -171,6 +178,11 @@ class Broker:
             if order.close_percentage is not None
             else order.amount
         )
+        if position.side == -order.direction and self._liquidate_if_through(price, index, time):
+            position = self.portfolio.position
+            if order.close_percentage is not None:
+                self._finish(order, OrderStatus.CANCELLED, "the position was liquidated first")
+                return
         was_flat_or_flipping = position.side != order.direction
         result = self.portfolio.fill(
             order.direction,

@@ -179,6 +179,9 @@ class StrategyContext:
     ) -> OrderTicket | None:
         """A buy (+1) or sell (-1); None (and a log line with the reason) when refused."""
         verb = "buy" if direction > 0 else "sell"
+        if self._is_initializing:
+            self._refuse(verb, "orders are placed from on_data(), once bars have closed")
+            return None
         try:
             size = as_number(amount, "amount")
             lev = as_number(leverage, "leverage")
@@ -220,6 +223,9 @@ class StrategyContext:
         return order.ticket()
 
     def close_position(self, percentage: object) -> OrderTicket | None:
+        if self._is_initializing:
+            self._refuse("close_position", "orders are placed from on_data()")
+            return None
         try:
             pct = as_number(percentage, "percentage")
         except ValueError as error:

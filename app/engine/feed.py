@@ -97,6 +97,20 @@ class MarketData:
     def __len__(self) -> int:
         return len(self.time)
 
+    def slice(self, start: int, stop: int) -> MarketData:
+        """Bars `start:stop` (copies; the funding series is kept whole)."""
+        return MarketData(
+            time=self.time[start:stop].copy(),
+            open=self.open[start:stop].copy(),
+            high=self.high[start:stop].copy(),
+            low=self.low[start:stop].copy(),
+            close=self.close[start:stop].copy(),
+            volume=self.volume[start:stop].copy(),
+            symbol=self.symbol,
+            funding_times=self.funding_times,
+            funding_rates=self.funding_rates,
+        )
+
     @property
     def bar_ns(self) -> int:
         """The base timeframe in nanoseconds (the most common spacing between bars)."""

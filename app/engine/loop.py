@@ -21,16 +21,21 @@ from app.engine.logbook import LogSink
 from app.engine.metrics import compute_metrics
 from app.engine.results import EquityLedger, RunResult
 from app.engine.strategy import Strategy, coerce_params
+from app.engine.types import LogLine
+
+PROGRESS_LOG_LINES = 100
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """A progress report: bars done of the total, and equity at the last bar's close."""
+    """A progress report: bars done of the total, equity at the last bar's close, and the log
+    lines written since the previous report (the last PROGRESS_LOG_LINES of them)."""
 
     bars_done: int
     bars_total: int
     time: int
     equity: float
+    logs: tuple[LogLine, ...] = ()
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -59,7 +64,7 @@ def run_backtest(
     broker = Broker(market, config, log)
     context = StrategyContext(market, cursor, broker, log)
     strategy = _instantiate(strategy_class, context, params)
-    cursor.end = start + 1
+    cursor.end = start  # initialize() runs before the first traded bar: it sees none of it
     log.time, log.index = int(market.time[start]), start
     _call(strategy.initialize, "initialize()", None, market)
     context.end_initialization()
@@ -86,30 +91,57 @@ def _loop(
     on_progress: ProgressCallback | None,
 ) -> None:
     on_data = strategy.on_data
-    times = market.time
-    total = len(market) - start
+    times = memoryview(market.time)  # Python ints without a numpy scalar per bar
     stop = len(market)
+    report = _Reporter(market, broker, log, start, on_progress)
     for index in range(start, stop):
         cursor.end = index + 1
+        log.time, log.index = times[index], index
         if broker.has_work(index):
-            log.time, log.index = int(times[index]), index
             broker.process_bar(index)
             _mark(ledger, broker, index)
-        log.time, log.index = int(times[index]), index
         try:
             on_data(Bar(market, index))
         except Exception as error:
             raise _runtime_error(error, "on_data()", index, market) from error
         if on_progress is not None and (index - start + 1) % every == 0:
-            price = float(market.close[index])
-            on_progress(
-                Progress(
-                    index - start + 1, total, int(times[index]), broker.portfolio.equity(price)
-                )
-            )
+            report(index)
     if on_progress is not None:
-        price = float(market.close[stop - 1])
-        on_progress(Progress(total, total, int(times[stop - 1]), broker.portfolio.equity(price)))
+        report(stop - 1)
+
+
+class _Reporter:
+    """Builds Progress reports, each carrying the log lines written since the previous one."""
+
+    def __init__(
+        self,
+        market: MarketData,
+        broker: Broker,
+        log: LogSink,
+        start: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self._market, self._broker, self._log = market, broker, log
+        self._start = start
+        self._on_progress = on_progress
+        self._logs_sent = 0
+
+    def __call__(self, index: int) -> None:
+        if self._on_progress is None:
+            return
+        lines = self._log.lines
+        fresh = tuple(lines[max(self._logs_sent, len(lines) - PROGRESS_LOG_LINES) :])
+        self._logs_sent = len(lines)
+        price = float(self._market.close[index])
+        self._on_progress(
+            Progress(
+                bars_done=index - self._start + 1,
+                bars_total=len(self._market) - self._start,
+                time=int(self._market.time[index]),
+                equity=self._broker.portfolio.equity(price),
+                logs=fresh,
+            )
+        )
 
 
 def _mark(ledger: EquityLedger, broker: Broker, index: int) -> None:
@@ -174,17 +206,7 @@ def _cut_after_end(market: MarketData, end: int | None) -> MarketData:
     stop = int(np.searchsorted(market.time, end, side="right"))
     if stop == 0:
         raise ConfigError("end", "the period ends before the first bar of the data")
-    return MarketData(
-        time=market.time[:stop].copy(),
-        open=market.open[:stop].copy(),
-        high=market.high[:stop].copy(),
-        low=market.low[:stop].copy(),
-        close=market.close[:stop].copy(),
-        volume=market.volume[:stop].copy(),
-        symbol=market.symbol,
-        funding_times=market.funding_times,
-        funding_rates=market.funding_rates,
-    )
+    return market.slice(0, stop)
 
 
 def _first_traded_index(market: MarketData, start: int | None) -> int:

@@ -76,6 +76,17 @@ def _max_drawdown_days(initial: float, times: IntArray, equity: FloatArray, bar_
     return longest / NS_PER_DAY
 
 
+def _cagr(growth: float, calendar_days: float) -> float | None:
+    """Compound annual growth; None when undefined or too large for a float (a big return
+    over a few days annualises past 1e308)."""
+    if calendar_days <= 0 or growth <= 0:
+        return None
+    try:
+        return float(growth ** (DAYS_PER_CALENDAR_YEAR / calendar_days) - 1.0)
+    except OverflowError:
+        return None
+
+
 def _ratio(numerator: float, denominator: float) -> float | None:
     if denominator == 0 or not math.isfinite(denominator):
         return None
@@ -102,11 +113,7 @@ def compute_metrics(
     final = float(equity[-1]) if len(equity) else initial
     calendar_days = (int(times[-1]) + bar_ns - int(times[0])) / NS_PER_DAY if len(times) else 0
     total_return = final / initial - 1.0
-    cagr = (
-        (final / initial) ** (DAYS_PER_CALENDAR_YEAR / calendar_days) - 1.0
-        if calendar_days > 0 and final > 0
-        else None
-    )
+    cagr = _cagr(final / initial, calendar_days)
     returns = daily_returns(times, equity)
     excess = returns - risk_free_rate / days_per_year
     annual = math.sqrt(days_per_year)

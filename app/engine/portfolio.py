@@ -106,6 +106,14 @@ class Portfolio:
             fee += close_fee
             remaining -= closed
         if remaining <= SIZE_EPSILON * max(amount, 1.0):
+            if not trades:  # nothing closed and nothing to open: refuse, don't mark it filled
+                return FillResult(
+                    (),
+                    0.0,
+                    0.0,
+                    f"amount {amount:g} is below the smallest "
+                    f"size the engine fills ({SIZE_EPSILON:g})",
+                )
             return FillResult(tuple(trades), filled, fee)
         if self.config.mode is Mode.SPOT and direction < 0:
             return FillResult(tuple(trades), filled, fee, self._spot_oversell(remaining))

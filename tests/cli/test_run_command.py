@@ -13,8 +13,14 @@ from app.data import generate_ohlcv
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
 SMA = EXAMPLES / "sma_crossover.py"
-OUTPUT_FILES = {"trades.csv", "orders.csv", "equity.csv", "metrics.json", "log.txt",
-                "provenance.json"}
+OUTPUT_FILES = {
+    "trades.csv",
+    "orders.csv",
+    "equity.csv",
+    "metrics.json",
+    "log.txt",
+    "provenance.json",
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +52,45 @@ def test_run_writes_every_file_with_the_trades_columns(data_csv: Path, tmp_path:
 
 def test_reruns_are_byte_identical(data_csv: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
-        code, output = run("run", SMA, "--data", data_csv, "--slippage-bps", "2",
-                           "--out", tmp_path / name)
+        code, output = run(
+            "run", SMA, "--data", data_csv, "--slippage-bps", "2", "--out", tmp_path / name
+        )
         assert code == 0, output
     for file in OUTPUT_FILES:
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
 
 def test_params_take_the_type_of_their_default(data_csv: Path, tmp_path: Path) -> None:
-    code, output = run("run", SMA, "--data", data_csv, "--param", "fast=5", "--param",
-                       "amount=0.2", "--out", tmp_path)
+    code, output = run(
+        "run",
+        SMA,
+        "--data",
+        data_csv,
+        "--param",
+        "fast=5",
+        "--param",
+        "amount=0.2",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, output
     provenance = (tmp_path / "provenance.json").read_text()
     assert '"fast": 5,' in provenance and '"amount": 0.2,' in provenance
 
 
 def test_period_limits_the_traded_bars(data_csv: Path, tmp_path: Path) -> None:
-    code, output = run("run", SMA, "--data", data_csv, "--start", "2023-01-10",
-                       "--end", "2023-01-20T23:00", "--out", tmp_path)
+    code, output = run(
+        "run",
+        SMA,
+        "--data",
+        data_csv,
+        "--start",
+        "2023-01-10",
+        "--end",
+        "2023-01-20T23:00",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, output
     equity = (tmp_path / "equity.csv").read_text().splitlines()
     assert equity[1].startswith("2023-01-10T00:00:00Z")
@@ -78,16 +105,20 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 BROKEN_STRATEGIES = {
     "syntax": ("class A(Strategy):\n    def on_data(self, bar)\n        pass\n", "line|:2:"),
-    "no_strategy": ("x = 1\n", "no class derived from Strategy"),
-    "two_strategies": ("class A(Strategy):\n    def on_data(self, bar): pass\n"
-                       "class B(Strategy):\n    def on_data(self, bar): pass\n", "A, B"),
+    "no_strategy": ("x = 1\n", "derives from Strategy"),
+    "two_strategies": (
+        "class A(Strategy):\n    def on_data(self, bar): pass\n"
+        "class B(Strategy):\n    def on_data(self, bar): pass\n",
+        "A, B",
+    ),
     "no_on_data": ("class A(Strategy):\n    pass\n", "on_data"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_STRATEGIES))
-def test_a_broken_strategy_gets_one_clear_sentence(case: str, data_csv: Path,
-                                                   tmp_path: Path) -> None:
+def test_a_broken_strategy_gets_one_clear_sentence(
+    case: str, data_csv: Path, tmp_path: Path
+) -> None:
     source, expected = BROKEN_STRATEGIES[case]
     code, output = run("run", write(tmp_path, "s.py", source), "--data", data_csv)
     assert code == EXIT_BAD_INPUT
@@ -138,8 +169,47 @@ def test_malformed_csv_is_explained(tmp_path: Path) -> None:
 
 
 def test_a_strategy_that_raises_reports_its_bar(data_csv: Path, tmp_path: Path) -> None:
-    source = ("class A(Strategy):\n    def on_data(self, bar):\n"
-              "        if bar.index == 7:\n            raise ValueError('boom')\n")
+    source = (
+        "class A(Strategy):\n    def on_data(self, bar):\n"
+        "        if bar.index == 7:\n            raise ValueError('boom')\n"
+    )
     code, output = run("run", write(tmp_path, "s.py", source), "--data", data_csv)
     assert code == EXIT_STRATEGY_FAILED
     assert "ValueError: boom" in output and "bar 7" in output and "Traceback" not in output
+
+
+def test_a_forbidden_import_is_refused_before_anything_runs(data_csv: Path, tmp_path: Path) -> None:
+    source = (
+        "import os\n\nclass A(Strategy):\n    def on_data(self, bar):\n"
+        "        os.system('touch pwned')\n"
+    )
+    code, output = run("run", write(tmp_path, "s.py", source), "--data", data_csv)
+    assert code == EXIT_BAD_INPUT
+    assert "s.py:1:" in output and "'os'" in output
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_run_over_its_wall_clock_limit_is_stopped(data_csv: Path, tmp_path: Path) -> None:
+    source = (
+        "class Spin(Strategy):\n    def on_data(self, bar):\n"
+        "        while True:\n            pass\n"
+    )
+    code, output = run(
+        "run",
+        write(tmp_path, "s.py", source),
+        "--data",
+        data_csv,
+        "--wall-seconds",
+        "3",
+        "--cpu-seconds",
+        "60",
+    )
+    assert code == EXIT_STRATEGY_FAILED
+    assert "stopped" in output and "Traceback" not in output
+
+
+def test_validate_prints_file_line_col_diagnostics(tmp_path: Path) -> None:
+    path = write(tmp_path, "s.py", "import socket\n")
+    code, output = run("validate", path)
+    assert code == 1
+    assert f"{path}:1:1:" in output and "socket" in output

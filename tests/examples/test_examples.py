@@ -10,17 +10,18 @@ import pandas as pd
 import pandas_ta as ta
 import pytest
 
-from app.engine import ExitReason, MarketData, Mode, RunConfig, RunResult, run_backtest
-from app.runner import load_strategy
+from app.engine import ExitReason, MarketData, Mode, RunConfig, RunResult
+from sandbox import run_sandboxed
 from tests.examples.conftest import EXAMPLES_DIR
 
 TAKER = 0.0005
 
 
 def run_example(name: str, frame: pd.DataFrame, **config: object) -> RunResult:
-    strategy = load_strategy(EXAMPLES_DIR / f"{name}.py").strategy_class
+    """The example file's source run as every run is: validated, in a sandbox worker."""
+    source = (EXAMPLES_DIR / f"{name}.py").read_text()
     settings: dict[str, object] = {"cash": 10_000.0, "fee_taker": TAKER, **config}
-    return run_backtest(strategy, MarketData.from_frame(frame), RunConfig(**settings))  # type: ignore[arg-type]
+    return run_sandboxed(source, MarketData.from_frame(frame), RunConfig(**settings))  # type: ignore[arg-type]
 
 
 def test_every_example_file_is_covered_here() -> None:

@@ -1,0 +1,1 @@
+"""The HTTP and websocket API: routers per resource, schemas, the error map, access control."""

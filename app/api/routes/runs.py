@@ -1,0 +1,313 @@
+"""Runs: start one, list and read them, their trades, orders, logs and equity, cancel, delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Path, Query, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import CatalogDep, EngineDep, RunnerDep, SessionDep
+from app.api.schemas import (
+    MAX_ID,
+    Candle,
+    CandlesOut,
+    EquityOut,
+    EquityPoint,
+    ErrorOut,
+    LogOut,
+    OrderOut,
+    RunCreate,
+    RunCreated,
+    RunDetail,
+    RunError,
+    RunSummary,
+    TradeOut,
+)
+from app.db import RunRecord, RunStatus, crud, session_scope
+from app.engine.timeframes import resample
+from app.jobs import TERMINAL, RunStateError
+from app.jobs.submission import RunOrder, rerun
+from app.jobs.submission import create_run as store_run
+
+router = APIRouter(tags=["runs"])
+Limit = Annotated[int, Query(ge=1, le=100_000, description="Rows to return at most.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
+RunId = Annotated[str, Path(min_length=1, max_length=64)]
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
+
+
+def from_ns(value: int) -> datetime:
+    """Epoch nanoseconds as a UTC datetime (microsecond precision)."""
+    seconds, rest = divmod(value, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1_000)
+
+
+def run_summary(run: RunRecord) -> RunSummary:
+    """The list view of a run."""
+    error = (
+        RunError(
+            message=str(run.error.get("message", "")),
+            line=run.error.get("line"),
+            kind=str(run.error.get("kind", "")),
+        )
+        if run.error
+        else None
+    )
+    return RunSummary(
+        id=run.id,
+        status=run.status,
+        strategy_id=run.strategy_id,
+        strategy_version=run.strategy_version,
+        strategy_name=run.strategy_name,
+        dataset=run.dataset,
+        pct=run.pct,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        metrics=run.metrics,
+        error=error,
+    )
+
+
+@router.post("/api/runs", status_code=status.HTTP_201_CREATED)
+async def create_run(
+    body: RunCreate, engine: EngineDep, catalog: CatalogDep, runner: RunnerDep
+) -> RunCreated:
+    """Check and queue a backtest; watch it on WS /ws/runs/{id}."""
+    order = RunOrder(
+        dataset=body.dataset,
+        code=body.code,
+        strategy_id=body.strategy_id,
+        strategy_version=body.strategy_version,
+        start=body.start,
+        end=body.end,
+        mode=body.mode,
+        cash=body.cash,
+        leverage_max=body.leverage_max,
+        fee_maker=body.fees.maker,
+        fee_taker=body.fees.taker,
+        slippage_bps=body.slippage_bps,
+        params=dict(body.params),
+    )
+
+    def store() -> str:
+        with session_scope(engine) as session:
+            return store_run(session, order=order, catalog=catalog).id
+
+    run_id = await run_in_threadpool(store)
+    runner.submit(run_id)
+    return RunCreated(id=run_id, status=RunStatus.QUEUED)
+
+
+@router.post("/api/runs/{run_id}/rerun", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
+async def rerun_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> RunCreated:
+    """Queue a new run with the same code, dataset version, config and params as `run_id`."""
+
+    def store() -> str:
+        with session_scope(engine) as session:
+            return rerun(session, run_id=run_id).id
+
+    new_id = await run_in_threadpool(store)
+    runner.submit(new_id)
+    return RunCreated(id=new_id, status=RunStatus.QUEUED)
+
+
+@router.get("/api/runs")
+def list_runs(
+    session: SessionDep,
+    status_filter: Annotated[list[RunStatus] | None, Query(alias="status")] = None,
+    strategy_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+) -> list[RunSummary]:
+    """Runs, newest first."""
+    runs = crud.list_runs(
+        session, statuses=status_filter or (), strategy_id=strategy_id, limit=limit, offset=offset
+    )
+    return [run_summary(run) for run in runs]
+
+
+@router.get("/api/runs/{run_id}", responses=NOT_FOUND)
+def get_run(run_id: RunId, session: SessionDep) -> RunDetail:
+    """Everything about one run: inputs, status, progress, metrics, error."""
+    run = crud.get_run(session, run_id=run_id)
+    return RunDetail(
+        **run_summary(run).model_dump(),
+        code=run.code,
+        code_hash=run.code_hash,
+        params=run.params,
+        dataset_version=run.dataset_version,
+        dataset_hash=run.dataset_hash,
+        config=run.config,
+        config_hash=run.config_hash,
+        bars_done=run.bars_done,
+        bars_total=run.bars_total,
+        logs_dropped=run.logs_dropped,
+        error_details=run.error,
+    )
+
+
+@router.get("/api/runs/{run_id}/trades", responses=NOT_FOUND)
+def list_trades(
+    run_id: RunId, session: SessionDep, limit: Limit = 10_000, offset: Offset = 0
+) -> list[TradeOut]:
+    """Closed trades in the order they closed (empty until the run is done)."""
+    return [
+        TradeOut(
+            entry_time=from_ns(t.entry_time),
+            exit_time=from_ns(t.exit_time),
+            entry_index=t.entry_index,
+            exit_index=t.exit_index,
+            side=t.side,
+            size=t.size,
+            entry_price=t.entry_price,
+            exit_price=t.exit_price,
+            pnl=t.pnl,
+            fees=t.fees,
+            exit_reason=t.exit_reason,
+        )
+        for t in crud.list_trades(session, run_id=run_id, limit=limit, offset=offset)
+    ]
+
+
+@router.get("/api/runs/{run_id}/orders", responses=NOT_FOUND)
+def list_orders(
+    run_id: RunId, session: SessionDep, limit: Limit = 10_000, offset: Offset = 0
+) -> list[OrderOut]:
+    """Every order the strategy placed, in its final state."""
+    return [
+        OrderOut(
+            id=o.order_id,
+            created_time=from_ns(o.created_time),
+            created_index=o.created_index,
+            side=o.side,
+            type=o.type,
+            amount=o.amount,
+            limit_price=o.limit_price,
+            stop_price=o.stop_price,
+            leverage=o.leverage,
+            stop_loss=o.stop_loss,
+            take_profit=o.take_profit,
+            status=o.status,
+            filled_time=from_ns(o.filled_time) if o.filled_time is not None else None,
+            filled_price=o.filled_price,
+            filled_amount=o.filled_amount,
+            fee=o.fee,
+            reason=o.reason,
+        )
+        for o in crud.list_orders(session, run_id=run_id, limit=limit, offset=offset)
+    ]
+
+
+@router.get("/api/runs/{run_id}/logs", responses=NOT_FOUND)
+def list_logs(
+    run_id: RunId, session: SessionDep, limit: Limit = 10_000, offset: Offset = 0
+) -> list[LogOut]:
+    """The strategy's log lines (and the engine's refusals), in order."""
+    return [
+        LogOut(
+            time=from_ns(line.time),
+            bar_index=line.bar_index,
+            level=line.level,
+            message=line.message,
+        )
+        for line in crud.list_logs(session, run_id=run_id, limit=limit, offset=offset)
+    ]
+
+
+@router.get("/api/runs/{run_id}/equity", responses=NOT_FOUND)
+def get_equity(
+    run_id: RunId,
+    session: SessionDep,
+    max_points: Annotated[int, Query(ge=2, le=1_000_000)] = 2000,
+) -> EquityOut:
+    """The equity curve with drawdown, thinned evenly to `max_points` (the last bar kept)."""
+    curve = crud.get_equity(session, run_id=run_id)
+    if curve is None or len(curve.time) == 0:
+        return EquityOut(run_id=run_id, total_points=0, points=[])
+    total = len(curve.time)
+    peak = np.maximum.accumulate(curve.equity)
+    drawdown = np.where(peak > 0, curve.equity / np.where(peak > 0, peak, 1.0) - 1.0, 0.0)
+    picks = np.unique(np.linspace(0, total - 1, min(total, max_points)).round().astype(int))
+    points = [
+        EquityPoint(
+            time=int(curve.time[i] // 1_000_000_000),
+            equity=float(curve.equity[i]),
+            drawdown=float(drawdown[i]),
+            position=float(curve.position[i]),
+        )
+        for i in picks
+    ]
+    return EquityOut(run_id=run_id, total_points=total, points=points)
+
+
+@router.get("/api/runs/{run_id}/candles", responses=NOT_FOUND)
+def get_candles(
+    run_id: RunId,
+    session: SessionDep,
+    catalog: CatalogDep,
+    max_candles: Annotated[int, Query(ge=10, le=20_000)] = 2000,
+) -> CandlesOut:
+    """The price bars of the run's traded period, merged into coarser candles (whole
+    multiples of the data's bar) when there are more than `max_candles`."""
+    run = crud.get_run(session, run_id=run_id)
+    curve = crud.get_equity(session, run_id=run_id)
+    market = catalog.load_market(catalog.resolve(run.dataset))
+    if curve is not None and len(curve.time):
+        first, last = np.searchsorted(market.time, [int(curve.time[0]), int(curve.time[-1])])
+        market = market.slice(int(first), max(int(last) + 1, int(first) + 1))
+    bar_ns = market.bar_ns
+    merge = max(1, -(-len(market) // max_candles))
+    if merge > 1:
+        market = resample(market, bar_ns * merge)
+    return CandlesOut(
+        run_id=run_id,
+        dataset=run.dataset,
+        candle_seconds=bar_ns * merge // 1_000_000_000,
+        candles=[
+            Candle(time=t // 1_000_000_000, open=o, high=h, low=lo, close=c)
+            for t, o, h, lo, c in zip(
+                market.time.tolist(),
+                market.open.tolist(),
+                market.high.tolist(),
+                market.low.tolist(),
+                market.close.tolist(),
+                strict=True,
+            )
+        ],
+    )
+
+
+@router.post(
+    "/api/runs/{run_id}/cancel", responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
+)
+async def cancel_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> RunSummary:
+    """Stop a queued or running run (its worker is killed); answers with its new state."""
+    current = await run_in_threadpool(_status, engine, run_id)
+    if current in TERMINAL:
+        raise RunStateError(run_id, current, "cancelled")
+    await runner.cancel(run_id)
+    with session_scope(engine) as session:
+        return run_summary(crud.get_run(session, run_id=run_id))
+
+
+@router.delete("/api/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> Response:
+    """Delete a run and its results (a run still going is cancelled first)."""
+    if await run_in_threadpool(_status, engine, run_id) not in TERMINAL:
+        await runner.cancel(run_id)
+
+    def delete() -> None:
+        with session_scope(engine) as session:
+            crud.delete_run(session, run_id=run_id)
+
+    await run_in_threadpool(delete)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _status(engine: EngineDep, run_id: str) -> RunStatus:
+    with session_scope(engine) as session:
+        return crud.get_run(session, run_id=run_id).status

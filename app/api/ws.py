@@ -1,0 +1,139 @@
+"""WS /ws/runs/{id}: a run's current state first, then its live stream, then the outcome.
+
+Messages (JSON): `progress` {pct, bars_done, bars_total, bars_per_s, eta_s, equity, time},
+`equity` {points: [[time_s, equity], ...]} (appended to what came before), `log` {time,
+bar_index, level, message}, and last `done` {metrics} or `error` {message, line, status};
+the server closes the socket after the last message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import numpy as np
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from app.db import RunStatus, crud, session_scope
+from app.db.errors import RecordNotFoundError
+from app.db.models import LogRecord
+from app.engine import ns_to_iso
+from app.jobs import TERMINAL, ProgressHub
+from app.jobs.progress import MAX_EQUITY_POINTS, Message, Viewer
+from app.jobs.runner import error_message
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+NOT_FOUND_CLOSE_CODE = 4404
+FINISHED_LOG_LINES = 200  # the last lines of a finished run, from the database
+WAIT_FOR_QUEUE_S = 0.1
+
+
+@router.websocket("/ws/runs/{run_id}")
+async def watch_run(websocket: WebSocket, run_id: str) -> None:
+    """Stream one run's progress to this viewer."""
+    hub: ProgressHub = websocket.app.state.hub
+    engine: Engine = websocket.app.state.engine
+    await websocket.accept()
+    try:
+        while (subscribed := hub.subscribe(run_id)) is None:
+            stored = await run_in_threadpool(_stored_messages, engine, run_id)
+            if stored is not None:
+                for message in stored:
+                    await websocket.send_json(message)
+                await websocket.close()
+                return
+            await asyncio.sleep(WAIT_FOR_QUEUE_S)  # queued but not handed to the hub yet
+    except RecordNotFoundError as error:
+        await websocket.send_json({"type": "error", "message": str(error), "line": None})
+        await websocket.close(code=NOT_FOUND_CLOSE_CODE)
+        return
+    except WebSocketDisconnect:
+        return
+    snapshot, viewer = subscribed
+    try:
+        await _stream(websocket, snapshot, viewer)
+    except WebSocketDisconnect:
+        logger.debug("viewer left run_id=%s", run_id)
+    finally:
+        hub.unsubscribe(run_id, viewer)
+
+
+async def _stream(websocket: WebSocket, snapshot: list[Message], viewer: Viewer) -> None:
+    for message in snapshot:
+        await websocket.send_json(message)
+    disconnected = asyncio.ensure_future(websocket.receive())
+    try:
+        while True:
+            getter = asyncio.ensure_future(viewer.queue.get())
+            done, _ = await asyncio.wait(
+                {getter, disconnected}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter not in done:
+                getter.cancel()
+                return
+            item = getter.result()
+            if item is None:
+                await websocket.close()
+                return
+            await websocket.send_json(item)
+    finally:
+        disconnected.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await disconnected
+
+
+def _stored_messages(engine: Engine, run_id: str) -> list[Message] | None:
+    """A finished run's whole story from the database; None while it is still queued/running."""
+    with session_scope(engine) as session:
+        run = crud.get_run(session, run_id=run_id)
+        if run.status not in TERMINAL:
+            return None
+        messages: list[Message] = [
+            {
+                "type": "progress",
+                "pct": run.pct,
+                "bars_done": run.bars_done,
+                "bars_total": run.bars_total,
+                "bars_per_s": 0.0,
+                "eta_s": 0.0,
+                "equity": None,
+                "time": None,
+            }
+        ]
+        curve = crud.get_equity(session, run_id=run_id)
+        if curve is not None and len(curve.time):
+            picks = np.unique(
+                np.linspace(0, len(curve.time) - 1, min(len(curve.time), MAX_EQUITY_POINTS))
+                .round()
+                .astype(int)
+            )
+            points = [[int(curve.time[i] // 1_000_000_000), float(curve.equity[i])] for i in picks]
+            messages[0]["equity"] = points[-1][1]
+            messages[0]["time"] = points[-1][0]
+            messages.append({"type": "equity", "points": points})
+        total = crud.count_children(session, model=LogRecord, run_id=run_id)
+        lines = crud.list_logs(
+            session,
+            run_id=run_id,
+            limit=FINISHED_LOG_LINES,
+            offset=max(0, total - FINISHED_LOG_LINES),
+        )
+        messages += [
+            {
+                "type": "log",
+                "time": ns_to_iso(line.time),
+                "bar_index": line.bar_index,
+                "level": line.level,
+                "message": line.message,
+            }
+            for line in lines
+        ]
+        if run.status is RunStatus.DONE:
+            messages.append({"type": "done", "metrics": run.metrics, "status": run.status.value})
+        else:
+            messages.append(error_message(run.error or {}, run.status))
+        return messages

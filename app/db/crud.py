@@ -1,0 +1,388 @@
+"""Reads and writes of stored records; every function takes the session and keyword arguments.
+
+Callers own the transaction (see `app.db.session.session_scope`): a function that writes
+several rows (`store_result`) does so in the caller's one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import delete, func, insert, update
+from sqlmodel import Session, SQLModel, col, select
+
+from app.db.arrays import pack_float64, pack_int64, unpack_float64, unpack_int64
+from app.db.errors import RecordNotFoundError
+from app.db.models import (
+    LogRecord,
+    OrderRecordRow,
+    RunEquityRecord,
+    RunRecord,
+    RunStatus,
+    StrategyRecord,
+    StrategyVersionRecord,
+    TradeRecord,
+    utc_now,
+)
+from app.engine import RunResult
+
+
+def code_hash(code: str) -> str:
+    """sha256 hex of the UTF-8 source: equal code, equal hash."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with non-finite floats replaced by None (JSON and PostgreSQL refuse NaN)."""
+    return {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in values.items()
+    }
+
+
+# -- strategies -------------------------------------------------------------------------------
+
+
+def create_strategy(
+    session: Session, *, name: str, code: str
+) -> tuple[StrategyRecord, StrategyVersionRecord]:
+    """A new strategy with its first version."""
+    now = utc_now()
+    strategy = StrategyRecord(name=name, current_version=1, created_at=now, updated_at=now)
+    session.add(strategy)
+    session.flush()
+    version = _add_version(session, strategy=strategy, code=code)
+    return strategy, version
+
+
+def _add_version(session: Session, *, strategy: StrategyRecord, code: str) -> StrategyVersionRecord:
+    if strategy.id is None:
+        raise ValueError("the strategy must be flushed before versions are added")
+    version = StrategyVersionRecord(
+        strategy_id=strategy.id,
+        version=strategy.current_version,
+        code=code,
+        code_hash=code_hash(code),
+        created_at=strategy.updated_at,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def list_strategies(session: Session) -> Sequence[StrategyRecord]:
+    """Every strategy, most recently saved first."""
+    query = select(StrategyRecord).order_by(
+        col(StrategyRecord.updated_at).desc(), col(StrategyRecord.id).desc()
+    )
+    return session.exec(query).all()
+
+
+def get_strategy(session: Session, *, strategy_id: int) -> StrategyRecord:
+    """The strategy, or RecordNotFoundError."""
+    strategy = session.get(StrategyRecord, strategy_id)
+    if strategy is None:
+        raise RecordNotFoundError("strategy", strategy_id)
+    return strategy
+
+
+def get_strategy_version(
+    session: Session, *, strategy_id: int, version: int | None = None
+) -> StrategyVersionRecord:
+    """One version of a strategy (its current one when `version` is None)."""
+    strategy = get_strategy(session, strategy_id=strategy_id)
+    wanted = strategy.current_version if version is None else version
+    query = select(StrategyVersionRecord).where(
+        col(StrategyVersionRecord.strategy_id) == strategy_id,
+        col(StrategyVersionRecord.version) == wanted,
+    )
+    found = session.exec(query).first()
+    if found is None:
+        raise RecordNotFoundError("strategy version", f"{strategy_id}@{wanted}")
+    return found
+
+
+def list_strategy_versions(
+    session: Session, *, strategy_id: int
+) -> Sequence[StrategyVersionRecord]:
+    """Every saved version of a strategy, oldest first."""
+    get_strategy(session, strategy_id=strategy_id)
+    query = (
+        select(StrategyVersionRecord)
+        .where(col(StrategyVersionRecord.strategy_id) == strategy_id)
+        .order_by(col(StrategyVersionRecord.version))
+    )
+    return session.exec(query).all()
+
+
+def update_strategy(
+    session: Session, *, strategy_id: int, name: str | None = None, code: str | None = None
+) -> tuple[StrategyRecord, StrategyVersionRecord]:
+    """Rename and/or save new code; saving code always adds a version (the old ones stay)."""
+    strategy = get_strategy(session, strategy_id=strategy_id)
+    strategy.updated_at = utc_now()
+    if name is not None:
+        strategy.name = name
+    if code is not None:
+        strategy.current_version += 1
+        session.add(strategy)
+        session.flush()
+        return strategy, _add_version(session, strategy=strategy, code=code)
+    session.add(strategy)
+    session.flush()
+    return strategy, get_strategy_version(session, strategy_id=strategy_id)
+
+
+def delete_strategy(session: Session, *, strategy_id: int) -> None:
+    """Delete a strategy and its versions; runs keep their own copy of the code."""
+    get_strategy(session, strategy_id=strategy_id)
+    session.execute(
+        delete(StrategyVersionRecord).where(col(StrategyVersionRecord.strategy_id) == strategy_id)
+    )
+    session.execute(delete(StrategyRecord).where(col(StrategyRecord.id) == strategy_id))
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+def create_run(session: Session, *, run: RunRecord) -> RunRecord:
+    """Store a new (queued) run."""
+    run.created_at = run.created_at or utc_now()
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, *, run_id: str) -> RunRecord:
+    """The run, or RecordNotFoundError."""
+    run = session.get(RunRecord, run_id)
+    if run is None:
+        raise RecordNotFoundError("run", run_id)
+    return run
+
+
+def list_runs(
+    session: Session,
+    *,
+    statuses: Collection[RunStatus] = (),
+    strategy_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[RunRecord]:
+    """Runs, newest first, optionally only in some statuses or of one strategy."""
+    query = select(RunRecord)
+    if statuses:
+        query = query.where(col(RunRecord.status).in_([s.value for s in statuses]))
+    if strategy_id is not None:
+        query = query.where(col(RunRecord.strategy_id) == strategy_id)
+    query = query.order_by(col(RunRecord.created_at).desc(), col(RunRecord.id)).offset(offset)
+    return session.exec(query.limit(limit)).all()
+
+
+def set_run_status(
+    session: Session,
+    *,
+    run_id: str,
+    expected: Collection[RunStatus],
+    status: RunStatus,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Move a run to `status` only if it is in one of `expected` (atomic); True if it moved."""
+    statement = (
+        update(RunRecord)
+        .where(col(RunRecord.id) == run_id)
+        .where(col(RunRecord.status).in_([s.value for s in expected]))
+        .values(status=status.value, **(values or {}))
+    )
+    moved = session.execute(statement).rowcount  # type: ignore[attr-defined]
+    return bool(moved)
+
+
+def set_run_progress(session: Session, *, run_id: str, bars_done: int, bars_total: int) -> None:
+    """Record how far a running run has got (ignored once it has finished)."""
+    pct = 100.0 * bars_done / bars_total if bars_total else 0.0
+    session.execute(
+        update(RunRecord)
+        .where(col(RunRecord.id) == run_id)
+        .where(col(RunRecord.status) == RunStatus.RUNNING.value)
+        .values(bars_done=bars_done, bars_total=bars_total, pct=pct)
+    )
+
+
+def store_result(session: Session, *, run_id: str, result: RunResult) -> bool:
+    """Write a finished run's results and mark it done, in the caller's one transaction.
+
+    Returns False (writing nothing) when the run is no longer running, e.g. it was cancelled.
+    """
+    values = {
+        "metrics": json_safe(dict(result.metrics)),
+        "logs_dropped": result.logs_dropped,
+        "bars_done": result.bars_total,
+        "bars_total": result.bars_total,
+        "pct": 100.0,
+        "finished_at": utc_now(),
+        "error": None,
+    }
+    moved = set_run_status(
+        session, run_id=run_id, expected=(RunStatus.RUNNING,), status=RunStatus.DONE, values=values
+    )
+    if not moved:
+        return False
+    curve = result.equity
+    session.add(
+        RunEquityRecord(
+            run_id=run_id,
+            points=len(curve.time),
+            time=pack_int64(curve.time),
+            equity=pack_float64(curve.equity),
+            position=pack_float64(curve.position),
+        )
+    )
+    rows: list[tuple[type[SQLModel], list[dict[str, Any]]]] = [
+        (TradeRecord, _trade_rows(run_id, result)),
+        (OrderRecordRow, _order_rows(run_id, result)),
+        (LogRecord, _log_rows(run_id, result)),
+    ]
+    for model, table_rows in rows:
+        if table_rows:  # one executemany per table: thousands of rows without ORM objects
+            session.execute(insert(model), table_rows)
+    session.flush()
+    return True
+
+
+def _trade_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run_id,
+            "seq": seq,
+            "entry_time": trade.entry_time,
+            "exit_time": trade.exit_time,
+            "entry_index": trade.entry_index,
+            "exit_index": trade.exit_index,
+            "side": trade.side.value,
+            "size": trade.size,
+            "entry_price": trade.entry_price,
+            "exit_price": trade.exit_price,
+            "pnl": trade.pnl,
+            "fees": trade.fees,
+            "exit_reason": trade.exit_reason.value,
+        }
+        for seq, trade in enumerate(result.trades)
+    ]
+
+
+def _log_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run_id,
+            "seq": seq,
+            "time": line.time,
+            "bar_index": line.bar_index,
+            "level": line.level.value,
+            "message": line.message,
+        }
+        for seq, line in enumerate(result.logs)
+    ]
+
+
+def _order_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run_id,
+            "order_id": order.id,
+            "created_time": order.created_time,
+            "created_index": order.created_index,
+            "side": order.side.value,
+            "type": order.type.value,
+            "amount": order.amount,
+            "limit_price": order.limit_price,
+            "stop_price": order.stop_price,
+            "leverage": order.leverage,
+            "stop_loss": order.stop_loss,
+            "take_profit": order.take_profit,
+            "status": order.status.value,
+            "filled_time": order.filled_time,
+            "filled_price": order.filled_price,
+            "filled_amount": order.filled_amount,
+            "fee": order.fee,
+            "reason": order.reason,
+        }
+        for order in result.orders
+    ]
+
+
+def list_trades(
+    session: Session, *, run_id: str, limit: int, offset: int = 0
+) -> Sequence[TradeRecord]:
+    """A run's trades in the order they closed."""
+    return _children(session, TradeRecord, run_id, col(TradeRecord.seq), limit, offset)
+
+
+def list_orders(
+    session: Session, *, run_id: str, limit: int, offset: int = 0
+) -> Sequence[OrderRecordRow]:
+    """A run's orders by id."""
+    return _children(session, OrderRecordRow, run_id, col(OrderRecordRow.order_id), limit, offset)
+
+
+def list_logs(session: Session, *, run_id: str, limit: int, offset: int = 0) -> Sequence[LogRecord]:
+    """A run's log lines in the order they were written."""
+    return _children(session, LogRecord, run_id, col(LogRecord.seq), limit, offset)
+
+
+def _children[Row: SQLModel](
+    session: Session, model: type[Row], run_id: str, order: Any, limit: int, offset: int
+) -> Sequence[Row]:
+    get_run(session, run_id=run_id)
+    run_column = _run_column(model)
+    query = select(model).where(run_column == run_id).order_by(order)
+    return session.exec(query.offset(offset).limit(limit)).all()
+
+
+def count_children(session: Session, *, model: type[SQLModel], run_id: str) -> int:
+    """How many rows of `model` belong to the run."""
+    run_column = _run_column(model)
+    query = select(func.count()).select_from(model).where(run_column == run_id)
+    return int(session.exec(query).one())
+
+
+def _run_column(model: type[SQLModel]) -> Any:
+    """The `run_id` column of a child table."""
+    return model.__table__.c.run_id  # type: ignore[attr-defined]  # set by table=True
+
+
+@dataclass(frozen=True, slots=True)
+class EquityArrays:
+    """A stored equity curve: bar times (epoch ns), equity and signed position per bar."""
+
+    time: npt.NDArray[np.int64]
+    equity: npt.NDArray[np.float64]
+    position: npt.NDArray[np.float64]
+
+
+def get_equity(session: Session, *, run_id: str) -> EquityArrays | None:
+    """The run's equity curve, or None while it has none (not finished, failed, cancelled)."""
+    get_run(session, run_id=run_id)
+    record = session.get(RunEquityRecord, run_id)
+    if record is None:
+        return None
+    return EquityArrays(
+        time=unpack_int64(record.time),
+        equity=unpack_float64(record.equity),
+        position=unpack_float64(record.position),
+    )
+
+
+def delete_run(session: Session, *, run_id: str) -> None:
+    """Delete a run and everything it produced."""
+    get_run(session, run_id=run_id)
+    for model in (TradeRecord, OrderRecordRow, LogRecord, RunEquityRecord):
+        run_column = _run_column(model)
+        session.execute(delete(model).where(run_column == run_id))
+    session.execute(delete(RunRecord).where(col(RunRecord.id) == run_id))

@@ -1,0 +1,194 @@
+"""The stored records: strategies and their versions, runs and what a run produced.
+
+Equity curves are one row per run holding zlib-compressed little-endian arrays (see
+`app.db.arrays`), never a row per bar. Times are stored as naive UTC and read back UTC-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC (portable to SQLite) and returned UTC-aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: pass a UTC-aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class RunStatusType(TypeDecorator["RunStatus"]):
+    """A RunStatus stored as its string value and read back as the enum."""
+
+    impl = sa.String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else RunStatus(value).value
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> RunStatus | None:
+        return None if value is None else RunStatus(value)
+
+
+def utc_now() -> datetime:
+    """The current time, UTC-aware."""
+    return datetime.now(UTC)
+
+
+class RunStatus(StrEnum):
+    """A run's life: queued -> running -> done | failed | cancelled (see app.jobs.runner)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _time_column(*, nullable: bool) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class StrategyRecord(SQLModel, table=True):
+    """A saved strategy; its code lives in its versions (the highest is current)."""
+
+    __tablename__ = "strategies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    current_version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class StrategyVersionRecord(SQLModel, table=True):
+    """One saved state of a strategy's code; never changed after it is written."""
+
+    __tablename__ = "strategy_versions"
+    __table_args__ = (sa.UniqueConstraint("strategy_id", "version", name="uq_strategy_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    strategy_id: int = Field(foreign_key="strategies.id", ondelete="CASCADE", index=True)
+    version: int
+    code: str = Field(sa_column=Column(sa.Text(), nullable=False))
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RunRecord(SQLModel, table=True):
+    """One backtest: what it ran (code, dataset version, config) and how it went."""
+
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True, max_length=32)
+    status: RunStatus = Field(
+        sa_column=Column(RunStatusType(), nullable=False, index=True), default=RunStatus.QUEUED
+    )
+    strategy_id: int | None = Field(default=None, index=True)
+    strategy_version: int | None = None
+    strategy_name: str = Field(default="", max_length=200)
+    code: str = Field(sa_column=Column(sa.Text(), nullable=False))
+    code_hash: str = Field(max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    dataset: str = Field(max_length=200)
+    dataset_version: str = Field(default="", max_length=200)
+    dataset_hash: str = Field(default="", max_length=80)
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    config_hash: str = Field(default="", max_length=64)
+    pct: float = 0.0
+    bars_done: int = 0
+    bars_total: int = 0
+    metrics: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    logs_dropped: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    started_at: datetime | None = _time_column(nullable=True)
+    finished_at: datetime | None = _time_column(nullable=True)
+
+
+class RunEquityRecord(SQLModel, table=True):
+    """A run's bar-by-bar equity curve as compressed arrays (times in epoch ns)."""
+
+    __tablename__ = "run_equity"
+
+    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE", max_length=32)
+    points: int
+    time: bytes = Field(sa_column=Column(sa.LargeBinary(), nullable=False))
+    equity: bytes = Field(sa_column=Column(sa.LargeBinary(), nullable=False))
+    position: bytes = Field(sa_column=Column(sa.LargeBinary(), nullable=False))
+
+
+class TradeRecord(SQLModel, table=True):
+    """One closed trade of a run (see app.engine.Trade for the conventions)."""
+
+    __tablename__ = "trades"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True, max_length=32)
+    seq: int
+    entry_time: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    exit_time: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    entry_index: int
+    exit_index: int
+    side: str = Field(max_length=8)
+    size: float
+    entry_price: float
+    exit_price: float
+    pnl: float
+    fees: float
+    exit_reason: str = Field(max_length=16)
+
+
+class OrderRecordRow(SQLModel, table=True):
+    """The final state of one order of a run (see app.engine.OrderRecord)."""
+
+    __tablename__ = "orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True, max_length=32)
+    order_id: int
+    created_time: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    created_index: int
+    side: str = Field(max_length=8)
+    type: str = Field(max_length=8)
+    amount: float
+    limit_price: float | None = None
+    stop_price: float | None = None
+    leverage: float
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    status: str = Field(max_length=16)
+    filled_time: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
+    filled_price: float | None = None
+    filled_amount: float
+    fee: float
+    reason: str = Field(sa_column=Column(sa.Text(), nullable=False))
+
+
+class LogRecord(SQLModel, table=True):
+    """One line the strategy (or the engine on its behalf) logged during a run."""
+
+    __tablename__ = "run_logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", ondelete="CASCADE", index=True, max_length=32)
+    seq: int
+    time: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    bar_index: int
+    level: str = Field(max_length=8)
+    message: str = Field(sa_column=Column(sa.Text(), nullable=False))

@@ -1,0 +1,116 @@
+"""The datasets a run can use: the bundled samples and every version in the dataset store.
+
+A sample is named by its file stem (`BTCUSDT-1h`); a stored version by its exact reference
+(`BTCUSDT/1h@2`, or `BTCUSDT/1h` for the latest).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from app.data import read_ohlcv
+from app.data.errors import DatasetNotFoundError
+from app.data.store import DatasetKind, DatasetMeta, DatasetStore
+from app.engine import MarketData
+from app.runner import market_hash
+
+SAMPLE_SOURCE = "sample"
+STORE_SOURCE = "store"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetEntry:
+    """One usable dataset: its name for runs, what it holds and where it lives."""
+
+    name: str
+    symbol: str
+    timeframe: str
+    source: str
+    version: int | None
+    rows: int
+    first_bar: datetime | None
+    last_bar: datetime | None
+    content_hash: str
+    warnings: tuple[str, ...]
+    path: Path
+
+
+class DatasetCatalog:
+    """Lists and loads datasets under `data_dir` (samples/ and store/); samples are cached."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._samples_dir = data_dir / "samples"
+        self._store = DatasetStore(data_dir / "store")
+        self._cache: dict[tuple[Path, int], DatasetEntry] = {}
+        self._lock = threading.Lock()
+
+    def entries(self) -> list[DatasetEntry]:
+        """Every dataset a run may name, samples first."""
+        samples = [self._sample(path) for path in sorted(self._samples_dir.glob("*.parquet"))]
+        stored = [
+            self._stored(meta) for meta in self._store.datasets() if meta.kind is DatasetKind.OHLCV
+        ]
+        return samples + stored
+
+    def resolve(self, name: str) -> DatasetEntry:
+        """The dataset called `name`; DatasetNotFoundError (listing what exists) otherwise."""
+        sample = self._samples_dir / f"{name}.parquet"
+        if "/" not in name and sample.is_file():
+            return self._sample(sample)
+        if "/" in name:
+            return self._stored(self._store.resolve(name))
+        known = ", ".join(entry.name for entry in self.entries()) or "none"
+        raise DatasetNotFoundError(
+            f"there is no dataset '{name}'; available: {known}", reference=name
+        )
+
+    def load_market(self, entry: DatasetEntry) -> MarketData:
+        """The bars of `entry` as the engine's MarketData."""
+        return MarketData.from_frame(read_ohlcv(entry.path), symbol=entry.symbol)
+
+    def _sample(self, path: Path) -> DatasetEntry:
+        key = (path, path.stat().st_mtime_ns)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        symbol, _, timeframe = path.stem.partition("-")
+        frame = read_ohlcv(path)
+        market = MarketData.from_frame(frame, symbol=symbol)
+        index = pd.DatetimeIndex(frame.index)
+        entry = DatasetEntry(
+            name=path.stem,
+            symbol=symbol,
+            timeframe=timeframe,
+            source=SAMPLE_SOURCE,
+            version=None,
+            rows=len(frame),
+            first_bar=index[0].to_pydatetime() if len(index) else None,
+            last_bar=index[-1].to_pydatetime() if len(index) else None,
+            content_hash=f"sha256:{market_hash(market)}",
+            warnings=(),
+            path=path,
+        )
+        with self._lock:
+            self._cache[key] = entry
+        return entry
+
+    def _stored(self, meta: DatasetMeta) -> DatasetEntry:
+        return DatasetEntry(
+            name=str(meta.ref),
+            symbol=meta.symbol,
+            timeframe=meta.timeframe,
+            source=STORE_SOURCE,
+            version=meta.version,
+            rows=meta.rows,
+            first_bar=meta.first_bar,
+            last_bar=meta.last_bar,
+            content_hash=meta.content_hash,
+            warnings=tuple(problem.message for problem in meta.validation.warnings),
+            path=self._store.data_path(meta),
+        )

@@ -1,0 +1,323 @@
+"""Runs from queued to finished: the state machine, the worker-side job, restart recovery.
+
+States change only through TRANSITIONS, each change an atomic conditional update, so a cancel
+racing a finishing run leaves exactly one of the two outcomes. A run's results are written in
+one transaction together with its `done` status: a crash leaves either everything or nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from sqlalchemy import Engine
+
+from app.data.errors import DataError
+from app.db import crud
+from app.db.models import RunStatus, utc_now
+from app.db.session import session_scope
+from app.engine import EngineError, LogLine, Progress, RunResult, ns_to_iso
+from app.jobs.datasets import DatasetCatalog
+from app.jobs.execution import execute_run
+from app.jobs.progress import Message, ProgressHub
+from app.jobs.queue import JobQueue, LocalProcessPool, RunJob
+from sandbox import RunCancelled, SandboxError, StrategyFailed, StrategyRejected
+from sandbox.codec import config_from_dict
+
+logger = logging.getLogger(__name__)
+
+TRANSITIONS: Final[dict[RunStatus, frozenset[RunStatus]]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
+    RunStatus.RUNNING: frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED}),
+    RunStatus.DONE: frozenset(),
+    RunStatus.FAILED: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
+}
+TERMINAL: Final = frozenset(status for status, after in TRANSITIONS.items() if not after)
+INTERRUPTED_MESSAGE: Final = (
+    "interrupted: the server stopped while this run was running; start it again to re-run it"
+)
+PROGRESS_SAVE_INTERVAL_S: Final = 1.0
+
+
+def sources_of(target: RunStatus) -> frozenset[RunStatus]:
+    """The states a run may move to `target` from."""
+    return frozenset(source for source, after in TRANSITIONS.items() if target in after)
+
+
+def log_message(line: LogLine) -> Message:
+    """A strategy log line as a websocket message."""
+    return {
+        "type": "log",
+        "time": ns_to_iso(line.time),
+        "bar_index": line.bar_index,
+        "level": line.level.value,
+        "message": line.message,
+    }
+
+
+def error_message(error: dict[str, Any], status: RunStatus) -> Message:
+    """A failed or cancelled run's final websocket message."""
+    return {
+        "type": "error",
+        "message": error.get("message", ""),
+        "line": error.get("line"),
+        "status": status.value,
+    }
+
+
+class JobRunner:
+    """Owns the queue of runs; created and stopped by the app's lifespan."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        catalog: DatasetCatalog,
+        hub: ProgressHub,
+        workers: int,
+        queue_factory: Callable[..., JobQueue] = LocalProcessPool,
+    ) -> None:
+        self._engine = engine
+        self._catalog = catalog
+        self._hub = hub
+        self._queue = queue_factory(self._execute, workers=workers)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._is_stopping = False
+
+    # -- lifecycle (event loop) -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind to the running loop, then recover what the last process left behind."""
+        self._loop = asyncio.get_running_loop()
+        self.recover()
+
+    def recover(self) -> tuple[list[str], list[str]]:
+        """Mark runs left running as failed (interrupted) and queue the waiting ones again."""
+        with session_scope(self._engine) as session:
+            running = crud.list_runs(session, statuses=(RunStatus.RUNNING,), limit=1_000_000)
+            interrupted = [run.id for run in running]
+            for run_id in interrupted:
+                crud.set_run_status(
+                    session,
+                    run_id=run_id,
+                    expected=(RunStatus.RUNNING,),
+                    status=RunStatus.FAILED,
+                    values={
+                        "error": {
+                            "message": INTERRUPTED_MESSAGE,
+                            "line": None,
+                            "kind": "interrupted",
+                        },
+                        "finished_at": utc_now(),
+                    },
+                )
+            waiting = crud.list_runs(session, statuses=(RunStatus.QUEUED,), limit=1_000_000)
+            requeued = [run.id for run in sorted(waiting, key=lambda run: run.created_at)]
+        for run_id in interrupted:
+            logger.warning("run interrupted by a restart run_id=%s", run_id)
+        for run_id in requeued:
+            self.submit(run_id)
+        return interrupted, requeued
+
+    def shutdown(self) -> None:
+        """Stop every run; running ones end failed (interrupted) so they can be re-run."""
+        self._is_stopping = True
+        self._queue.shutdown()
+
+    # -- requests (event loop) --------------------------------------------------------------
+
+    def submit(self, run_id: str) -> None:
+        """Queue a stored, queued run."""
+        self._hub.open(run_id)
+        self._queue.submit(RunJob(run_id))
+
+    async def cancel(self, run_id: str, *, wait_s: float = 5.0) -> RunStatus:
+        """Cancel a queued or running run; returns its status afterwards."""
+        with session_scope(self._engine) as session:
+            status = crud.get_run(session, run_id=run_id).status
+            if status is RunStatus.QUEUED:
+                self._move(session, run_id, RunStatus.CANCELLED, _cancelled_error())
+        if status in TERMINAL:
+            return status
+        self._queue.cancel(run_id)
+        if status is RunStatus.QUEUED:
+            self._hub.finish(run_id, [error_message(_cancelled_error(), RunStatus.CANCELLED)])
+        await self._hub.wait_finished(run_id, wait_s)
+        with session_scope(self._engine) as session:
+            return crud.get_run(session, run_id=run_id).status
+
+    # -- the job (a pool thread) ------------------------------------------------------------
+
+    def _execute(self, job: RunJob, stop: threading.Event) -> None:
+        run_id = job.run_id
+        with session_scope(self._engine) as session:
+            if not self._move(session, run_id, RunStatus.RUNNING, None):
+                return
+            run = crud.get_run(session, run_id=run_id)
+            code, dataset, config_data = run.code, run.dataset_version or run.dataset, run.config
+        logger.info("run started run_id=%s dataset=%s", run_id, dataset)
+        try:
+            result = self._backtest(
+                run_id=run_id, code=code, dataset=dataset, config_data=config_data, stop=stop
+            )
+        except RunCancelled:
+            self._finish_cancelled(run_id)
+        except StrategyFailed as error:
+            self._finish_failed(run_id, _failure(error, line=error.line))
+        except StrategyRejected as error:
+            first = error.diagnostics[0] if error.diagnostics else None
+            self._finish_failed(run_id, _failure(error, line=first.line if first else None))
+        except (SandboxError, EngineError, DataError) as error:
+            self._finish_failed(run_id, _failure(error, line=None))
+        except Exception as error:
+            logger.exception("run crashed run_id=%s", run_id)
+            self._finish_failed(run_id, _failure(error, line=None, prefix="internal error: "))
+        else:
+            self._finish_done(run_id, result)
+
+    def _backtest(
+        self,
+        *,
+        run_id: str,
+        code: str,
+        dataset: str,
+        config_data: dict[str, Any],
+        stop: threading.Event,
+    ) -> RunResult:
+        entry = self._catalog.resolve(dataset)
+        market = self._catalog.load_market(entry)
+        config = config_from_dict(config_data)
+        tracker = _ProgressTracker(run_id, self._engine, self._publish_progress, self._publish_logs)
+        return execute_run(
+            code=code, market=market, config=config, on_progress=tracker.update, cancel=stop
+        )
+
+    def _finish_done(self, run_id: str, result: RunResult) -> None:
+        with session_scope(self._engine) as session:
+            stored = crud.store_result(session, run_id=run_id, result=result)
+            metrics = crud.get_run(session, run_id=run_id).metrics
+        if not stored:
+            return
+        logger.info("run done run_id=%s trades=%d", run_id, len(result.trades))
+        # The log lines were streamed with the progress reports; all of them are at /logs.
+        done = {"type": "done", "metrics": metrics, "status": RunStatus.DONE.value}
+        self._call_in_loop(self._hub.finish, run_id, [done])
+
+    def _finish_failed(self, run_id: str, error: dict[str, Any]) -> None:
+        with session_scope(self._engine) as session:
+            moved = self._move(session, run_id, RunStatus.FAILED, error)
+        if moved:
+            logger.info("run failed run_id=%s reason=%s", run_id, error["message"])
+            self._call_in_loop(self._hub.finish, run_id, [error_message(error, RunStatus.FAILED)])
+
+    def _finish_cancelled(self, run_id: str) -> None:
+        if self._is_stopping:
+            error = {"message": INTERRUPTED_MESSAGE, "line": None, "kind": "interrupted"}
+            self._finish_failed(run_id, error)
+            return
+        with session_scope(self._engine) as session:
+            moved = self._move(session, run_id, RunStatus.CANCELLED, _cancelled_error())
+        if moved:
+            logger.info("run cancelled run_id=%s", run_id)
+        message = error_message(_cancelled_error(), RunStatus.CANCELLED)
+        self._call_in_loop(self._hub.finish, run_id, [message])
+
+    def _move(
+        self, session: Any, run_id: str, target: RunStatus, error: dict[str, Any] | None
+    ) -> bool:
+        now = utc_now()
+        values: dict[str, Any] = (
+            {"started_at": now} if target is RunStatus.RUNNING else {"finished_at": now}
+        )
+        if error is not None:
+            values["error"] = error
+        return crud.set_run_status(
+            session, run_id=run_id, expected=sources_of(target), status=target, values=values
+        )
+
+    def _publish_progress(self, run_id: str, message: Message) -> None:
+        self._call_in_loop(self._hub.publish_progress, run_id, message)
+
+    def _publish_logs(self, run_id: str, messages: list[Message]) -> None:
+        self._call_in_loop(self._hub.publish_logs, run_id, messages)
+
+    def _call_in_loop(self, function: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(function, *args)
+
+
+def _cancelled_error() -> dict[str, Any]:
+    return {"message": "the run was cancelled", "line": None, "kind": "cancelled"}
+
+
+def _failure(error: Exception, *, line: int | None, prefix: str = "") -> dict[str, Any]:
+    failure: dict[str, Any] = {
+        "message": f"{prefix}{error}",
+        "line": line,
+        "kind": type(error).__name__,
+    }
+    if isinstance(error, StrategyFailed):
+        failure.update(
+            exc_type=error.exc_type,
+            bar_index=error.bar_index,
+            bar_time=error.bar_time,
+            phase=error.phase,
+        )
+    if isinstance(error, StrategyRejected):
+        failure["diagnostics"] = [d.to_dict() for d in error.diagnostics]
+    return failure
+
+
+class _ProgressTracker:
+    """Turns engine Progress into websocket messages, with speed and ETA; saves it each second."""
+
+    def __init__(
+        self,
+        run_id: str,
+        engine: Engine,
+        publish: Callable[[str, Message], None],
+        publish_logs: Callable[[str, list[Message]], None],
+    ) -> None:
+        self._run_id = run_id
+        self._engine = engine
+        self._publish = publish
+        self._publish_logs = publish_logs
+        self._started = time.monotonic()
+        self._last_saved = 0.0
+
+    def update(self, progress: Progress) -> None:
+        if progress.logs:
+            self._publish_logs(self._run_id, [log_message(line) for line in progress.logs])
+        now = time.monotonic()
+        elapsed = max(now - self._started, 1e-9)
+        rate = progress.bars_done / elapsed
+        left = progress.bars_total - progress.bars_done
+        pct = 100.0 * progress.bars_done / progress.bars_total if progress.bars_total else 100.0
+        self._publish(
+            self._run_id,
+            {
+                "type": "progress",
+                "pct": round(pct, 2),
+                "bars_done": progress.bars_done,
+                "bars_total": progress.bars_total,
+                "bars_per_s": round(rate, 1),
+                "eta_s": round(left / rate, 2) if rate > 0 else None,
+                "equity": progress.equity if math.isfinite(progress.equity) else None,
+                "time": progress.time // 1_000_000_000,
+            },
+        )
+        if now - self._last_saved >= PROGRESS_SAVE_INTERVAL_S:
+            self._last_saved = now
+            with session_scope(self._engine) as session:
+                crud.set_run_progress(
+                    session,
+                    run_id=self._run_id,
+                    bars_done=progress.bars_done,
+                    bars_total=progress.bars_total,
+                )

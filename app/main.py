@@ -1,0 +1,145 @@
+"""The web application: create_app(settings) wires the API, the UI and the lifespan.
+
+The lifespan owns the long-lived things: the database engine (schema migrated at start), the
+dataset catalog, the progress hub and the job runner (which recovers interrupted runs at
+start and stops every worker at shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from app.api.access import COOKIE_NAME, AccessTokenMiddleware
+from app.api.errors import install_error_handlers
+from app.api.routes import datasets, examples, health, runs, strategies, validate
+from app.api.schemas import ErrorOut
+from app.api.ws import router as ws_router
+from app.db import make_engine, migrate
+from app.jobs import DatasetCatalog, JobRunner, ProgressHub
+from app.runner import package_version
+from app.settings import REPO_ROOT, Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = REPO_ROOT / "static"
+TEMPLATES_DIR = REPO_ROOT / "templates"
+SERVER_STOPPING = {
+    "type": "error",
+    "message": "the server is stopping; reconnect when it is back",
+    "line": None,
+    "status": "queued",
+}
+MALFORMED: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body is not parseable JSON or multipart data."}
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app for `settings` (read from the environment when not given)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url)
+        await run_in_threadpool(migrate, engine)
+        catalog = DatasetCatalog(settings.data_dir)
+        hub = ProgressHub()
+        runner = JobRunner(engine=engine, catalog=catalog, hub=hub, workers=settings.workers)
+        app.state.engine, app.state.catalog = engine, catalog
+        app.state.hub, app.state.runner = hub, runner
+        runner.start()
+        warm_up = asyncio.get_running_loop().run_in_executor(None, catalog.entries)
+        warm_up.add_done_callback(_log_warm_up_failure)  # first GET /api/datasets stays quick
+        logger.info("server ready workers=%d database=%s", settings.workers, engine.dialect.name)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runner.shutdown)
+            hub.close_all(SERVER_STOPPING)
+            engine.dispose()
+
+    app = FastAPI(
+        title="Strategy Lab",
+        version=package_version(),
+        description="Write, validate and backtest trading strategies; watch runs live.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (health, examples, validate, strategies, datasets, runs):
+        app.include_router(module.router, responses=MALFORMED)
+    app.include_router(ws_router)
+    _mount_ui(app)
+    if settings.access_token:
+        app.add_middleware(AccessTokenMiddleware, token=settings.access_token)
+    return app
+
+
+def _log_warm_up_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("listing the datasets failed: %s", future.exception())
+
+
+def _mount_ui(app: FastAPI) -> None:
+    """Serve static/ at /static and templates/index.html at / when the UI is present."""
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if not (TEMPLATES_DIR / "index.html").is_file():
+        return
+    templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> HTMLResponse:
+        response = templates.TemplateResponse(request, "index.html", {"version": app.version})
+        token = request.query_params.get("token")
+        if token:  # the start-up link: keep the token for the page's API and websocket calls
+            response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="strict")
+        return response
+
+
+def serving_settings(
+    base: Settings, *, host: str | None, port: int | None, workers: int | None
+) -> Settings:
+    """`base` with the command line's choices; a token is generated when binding off-loopback."""
+    overrides: dict[str, object] = {
+        key: value
+        for key, value in (("host", host), ("port", port), ("workers", workers))
+        if value is not None
+    }
+    settings = Settings.model_validate({**base.model_dump(), **overrides})
+    if not settings.is_loopback and not settings.access_token:
+        token = secrets.token_urlsafe(24)
+        settings = Settings.model_validate({**settings.model_dump(), "access_token": token})
+    return settings
+
+
+def serve(*, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the server until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = serving_settings(load_settings(), host=host, port=port, workers=workers)
+    shown_host = socket.gethostname() if settings.host in ("0.0.0.0", "::") else settings.host
+    url = f"http://{shown_host}:{settings.port}/"
+    if settings.access_token:
+        url += f"?token={settings.access_token}"
+    sys.stderr.write(f"\n    Strategy Lab is running; open {url}\n\n")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,  # one line per request costs the API time when it is busiest
+    )

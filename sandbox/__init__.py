@@ -1,0 +1,41 @@
+"""Strategy Lab's security boundary: validation, restricted compilation and the isolated worker."""
+
+from sandbox.compile import CompiledStrategy, compile_strategy
+from sandbox.diagnostics import Diagnostic, Severity, has_errors
+from sandbox.errors import (
+    LimitExceeded,
+    ProtocolError,
+    RunCancelled,
+    SandboxError,
+    SandboxViolation,
+    StrategyFailed,
+    StrategyRejected,
+    WorkerFailed,
+)
+from sandbox.limits import LimitsRefused, OperatorMaximums, RunLimits
+from sandbox.supervisor import WarmWorker, run_sandboxed, start_worker
+from sandbox.validate import declared_params, validate_source
+
+__all__ = [
+    "CompiledStrategy",
+    "Diagnostic",
+    "LimitExceeded",
+    "LimitsRefused",
+    "OperatorMaximums",
+    "ProtocolError",
+    "RunCancelled",
+    "RunLimits",
+    "SandboxError",
+    "SandboxViolation",
+    "Severity",
+    "StrategyFailed",
+    "StrategyRejected",
+    "WarmWorker",
+    "WorkerFailed",
+    "compile_strategy",
+    "declared_params",
+    "has_errors",
+    "run_sandboxed",
+    "start_worker",
+    "validate_source",
+]

@@ -1,0 +1,128 @@
+"""The parent<->worker wire format: length-prefixed JSON frames with raw little-endian arrays.
+
+A frame is a 12-byte header (big-endian u32 JSON length, u64 blob length), the UTF-8 JSON
+object, then the blob. The JSON names its message `type` and lists the arrays carried in the
+blob as `{"name", "dtype": "f8"|"i8", "length"}` in blob order. Nothing is ever unpickled:
+a hostile worker can only send numbers, strings and lists, all checked by the reader.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from sandbox.errors import ProtocolError
+
+HEADER: Final = struct.Struct(">IQ")
+DTYPES: Final = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
+WORKER_MESSAGES: Final = frozenset({"ready", "progress", "result", "error"})
+PARENT_MESSAGES: Final = frozenset({"job"})
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded message: its JSON body and the arrays that came with it."""
+
+    body: dict[str, Any]
+    arrays: dict[str, npt.NDArray[Any]]
+
+    @property
+    def type(self) -> str:
+        return str(self.body["type"])
+
+
+def encode(body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]] | None = None) -> bytes:
+    """A frame for `body` (which must hold a `type`) and named int64/float64 arrays."""
+    specs: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    for name, array in (arrays or {}).items():
+        code = "i8" if np.issubdtype(array.dtype, np.integer) else "f8"
+        data = np.ascontiguousarray(array, dtype=DTYPES[code])
+        specs.append({"name": name, "dtype": code, "length": int(data.shape[0])})
+        chunks.append(data.tobytes())
+    payload = json.dumps({**body, "arrays": specs}, separators=(",", ":"), allow_nan=True).encode()
+    blob = b"".join(chunks)
+    return HEADER.pack(len(payload), len(blob)) + payload + blob
+
+
+class FrameReader:
+    """Incremental decoder with hard size limits; any violation raises ProtocolError."""
+
+    def __init__(self, *, max_json_bytes: int, max_blob_bytes: int, allowed: frozenset[str]):
+        self._buffer = bytearray()
+        self._max_json = max_json_bytes
+        self._max_blob = max_blob_bytes
+        self._allowed = allowed
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add bytes read from the pipe; returns every frame now complete."""
+        self._buffer += data
+        frames: list[Frame] = []
+        while True:
+            frame = self._next()
+            if frame is None:
+                return frames
+            frames.append(frame)
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered but not yet forming a whole frame."""
+        return len(self._buffer)
+
+    def _next(self) -> Frame | None:
+        if len(self._buffer) < HEADER.size:
+            return None
+        json_len, blob_len = HEADER.unpack_from(self._buffer)
+        if json_len > self._max_json:
+            raise ProtocolError(f"message of {json_len} bytes exceeds {self._max_json}")
+        if blob_len > self._max_blob:
+            raise ProtocolError(f"array data of {blob_len} bytes exceeds {self._max_blob}")
+        end = HEADER.size + json_len + blob_len
+        if len(self._buffer) < end:
+            return None
+        payload = bytes(self._buffer[HEADER.size : HEADER.size + json_len])
+        blob = bytes(self._buffer[HEADER.size + json_len : end])
+        del self._buffer[:end]
+        return decode(payload, blob, self._allowed)
+
+
+def decode(payload: bytes, blob: bytes, allowed: frozenset[str]) -> Frame:
+    """Parse and check one frame's JSON and blob."""
+    try:
+        body = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ProtocolError(f"message is not valid JSON: {error}") from None
+    if not isinstance(body, dict) or body.get("type") not in allowed:
+        raise ProtocolError("message has no known type")
+    specs = body.pop("arrays", [])
+    if not isinstance(specs, list):
+        raise ProtocolError("message arrays must be a list")
+    return Frame(body=body, arrays=_split_arrays(specs, blob))
+
+
+def _split_arrays(specs: list[Any], blob: bytes) -> dict[str, npt.NDArray[Any]]:
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    offset = 0
+    for spec in specs:
+        if not isinstance(spec, dict):
+            raise ProtocolError("array description must be an object")
+        name, code, length = spec.get("name"), spec.get("dtype"), spec.get("length")
+        if not isinstance(name, str) or code not in DTYPES or type(length) is not int:
+            raise ProtocolError("array description is malformed")
+        if length < 0 or name in arrays:
+            raise ProtocolError(f"array '{name}' is declared twice or with a negative length")
+        size = length * 8
+        if offset + size > len(blob):
+            raise ProtocolError(f"array '{name}' is longer than the data sent")
+        array = np.frombuffer(blob, dtype=DTYPES[code], count=length, offset=offset).copy()
+        arrays[name] = array
+        offset += size
+    if offset != len(blob):
+        raise ProtocolError("array data has trailing bytes")
+    return arrays

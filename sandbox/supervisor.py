@@ -1,0 +1,386 @@
+"""The parent side of a sandboxed run: start the worker, feed it, watch limits, decode results."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from app.engine import (
+    ConfigError,
+    EngineError,
+    IndicatorError,
+    MarketData,
+    MarketDataError,
+    Progress,
+    RunConfig,
+    RunResult,
+    StrategyDefinitionError,
+)
+from sandbox import codec
+from sandbox.diagnostics import Diagnostic, Severity, has_errors
+from sandbox.errors import (
+    LimitExceeded,
+    RunCancelled,
+    StrategyFailed,
+    StrategyRejected,
+    WorkerFailed,
+)
+from sandbox.limits import MIB, OperatorMaximums, RunLimits
+from sandbox.protocol import WORKER_MESSAGES, Frame, FrameReader, encode
+from sandbox.validate import validate_source
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
+POLL_SECONDS: Final = 0.05
+MAX_STDERR_BYTES: Final = 64 * 1024
+ENGINE_ERRORS: Final[dict[str, type[EngineError]]] = {
+    cls.__name__: cls
+    for cls in (EngineError, ConfigError, MarketDataError, StrategyDefinitionError, IndicatorError)
+}
+WORKER_ENV: Final = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "JE_ARROW_MALLOC_CONF": "background_thread:false",
+}
+
+WORKER_COMMAND: Final = (sys.executable, "-s", "-m", "sandbox.worker")
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def run_sandboxed(
+    code: str,
+    market: MarketData,
+    config: RunConfig,
+    limits: RunLimits | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    strategy_name: str | None = None,
+    filename: str = "strategy.py",
+    maximums: OperatorMaximums | None = None,
+    worker: WarmWorker | None = None,
+) -> RunResult:
+    """Run strategy source on `market` in an isolated worker; the same RunResult as run_backtest.
+
+    `worker` is an optional pre-started WarmWorker (start_worker()); without one a worker is
+    started now. Either way the worker serves this run only and is killed at its end.
+
+    Raises StrategyRejected (diagnostics; no worker started), StrategyFailed (the strategy
+    raised: type, message, line in `filename`, bar), LimitExceeded (which limit, its value),
+    RunCancelled (`cancel` was set; the worker is killed within a second), the engine's
+    ConfigError/StrategyDefinitionError/IndicatorError/MarketDataError, or WorkerFailed.
+    """
+    diagnostics = validate_source(code, filename, strategy_name=strategy_name)
+    if has_errors(diagnostics):
+        if worker is not None:
+            worker.close()
+        raise StrategyRejected(diagnostics)
+    return _run_in_worker(
+        code,
+        market,
+        config,
+        limits,
+        on_progress=on_progress,
+        cancel=cancel,
+        strategy_name=strategy_name,
+        filename=filename,
+        maximums=maximums,
+        worker=worker,
+    )
+
+
+def run_unvalidated_for_tests(
+    code: str, market: MarketData, config: RunConfig, limits: RunLimits
+) -> RunResult:
+    """Like run_sandboxed but with the AST validation skipped, in the parent and the worker.
+
+    Only the hostile test suite calls this: it shows that a payload validation would refuse is
+    still stopped by RestrictedPython, the guards and the OS layers. No product path uses it.
+    """
+    return _run_in_worker(code, market, config, limits, is_validated=False)
+
+
+def _run_in_worker(
+    code: str,
+    market: MarketData,
+    config: RunConfig,
+    limits: RunLimits | None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    strategy_name: str | None = None,
+    filename: str = "strategy.py",
+    maximums: OperatorMaximums | None = None,
+    is_validated: bool = True,
+    worker: WarmWorker | None = None,
+) -> RunResult:
+    maximums = maximums or OperatorMaximums()
+    limits = (limits or RunLimits()).checked(maximums)
+    config = dataclasses.replace(
+        config, max_log_lines=min(config.max_log_lines, limits.max_log_lines)
+    )
+    job = encode(
+        {
+            "type": "job",
+            "code": code,
+            "filename": filename,
+            "strategy": strategy_name,
+            "validate": is_validated,
+            "symbol": market.symbol,
+            "config": codec.config_to_dict(config),
+            "limits": dataclasses.asdict(limits),
+        },
+        codec.market_arrays(market),
+    )
+    session = _WorkerSession(limits, maximums, cancel, on_progress)
+    frame = session.run(job, worker)
+    return _outcome(frame, config, limits)
+
+
+def _outcome(frame: Frame, config: RunConfig, limits: RunLimits) -> RunResult:
+    if frame.type == "result":
+        return codec.result_from_frame(frame.body, frame.arrays, config)
+    raise _error_from_body(frame.body, limits)
+
+
+def _error_from_body(body: dict[str, Any], limits: RunLimits) -> Exception:
+    kind = body.get("kind")
+    text = _text(body.get("message"))
+    if kind == "rejected":
+        return StrategyRejected(_diagnostics(body.get("diagnostics")))
+    if kind == "memory" or (kind == "strategy" and body.get("exc_type") == "MemoryError"):
+        return LimitExceeded("memory", limits.memory_mb, "MB")
+    if kind == "strategy":
+        return StrategyFailed(
+            exc_type=_text(body.get("exc_type")),
+            message=text,
+            line=_optional_int(body.get("line")),
+            bar_index=_optional_int(body.get("bar_index")),
+            bar_time=_text(body.get("bar_time")) or None,
+            phase=_text(body.get("phase")),
+        )
+    if kind == "engine":
+        cls = ENGINE_ERRORS.get(_text(body.get("exc_type")), EngineError)
+        if cls is ConfigError:
+            return ConfigError("config", text)
+        return cls(text)
+    return WorkerFailed(f"the worker failed: {_text(body.get('exc_type'))}: {text}")
+
+
+def _text(value: object) -> str:
+    return value[:2000] if isinstance(value, str) else ""
+
+
+def _optional_int(value: object) -> int | None:
+    return value if type(value) is int else None
+
+
+def _diagnostics(value: object) -> list[Diagnostic]:
+    if not isinstance(value, list):
+        return []
+    found = []
+    for item in value[:200]:
+        if isinstance(item, dict):
+            found.append(
+                Diagnostic(
+                    line=_optional_int(item.get("line")) or 1,
+                    col=_optional_int(item.get("col")) or 1,
+                    end_line=_optional_int(item.get("end_line")) or 1,
+                    end_col=_optional_int(item.get("end_col")) or 1,
+                    severity=Severity.ERROR,
+                    code=_text(item.get("code")),
+                    message=_text(item.get("message")),
+                    hint=_text(item.get("hint")),
+                    suggestion=_text(item.get("suggestion")),
+                )
+            )
+    return found
+
+
+class WarmWorker:
+    """A started worker that has imported numpy, pandas and the engine and waits for its job.
+
+    Start one ahead of time (while the data loads, or as a one-slot pool in a job runner) and
+    pass it to run_sandboxed to save the interpreter's start-up. It serves exactly one run;
+    it has no limits applied until its job arrives, and exits if its parent goes away.
+    """
+
+    def __init__(self, command: Sequence[str] = WORKER_COMMAND) -> None:
+        self.workdir = tempfile.mkdtemp(prefix="strategylab-worker-")
+        Path(self.workdir).chmod(0o555)
+        self.stderr = bytearray()
+        self.is_used = False
+        self.process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.workdir,
+            env={**WORKER_ENV, "PYTHONPATH": str(PROJECT_ROOT)},
+            close_fds=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        logger.debug("sandbox worker started pid=%s", self.process.pid)
+
+    def _drain_stderr(self) -> None:
+        stream = self.process.stderr
+        if stream is None:
+            return
+        for chunk in iter(lambda: os.read(stream.fileno(), 65536), b""):
+            self.stderr += chunk
+            if len(self.stderr) > MAX_STDERR_BYTES:
+                del self.stderr[: len(self.stderr) - MAX_STDERR_BYTES]
+
+    def close(self) -> None:
+        """Kill the process (if still running) and remove its working directory."""
+        _kill(self.process)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> WarmWorker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def start_worker() -> WarmWorker:
+    """A worker started now, to be handed to run_sandboxed later (see WarmWorker)."""
+    return WarmWorker()
+
+
+class _WorkerSession:
+    """One run in one worker: send the job, pump messages, enforce wall time and cancel."""
+
+    def __init__(
+        self,
+        limits: RunLimits,
+        maximums: OperatorMaximums,
+        cancel: threading.Event | None,
+        on_progress: ProgressCallback | None,
+        command: Sequence[str] = WORKER_COMMAND,
+    ) -> None:
+        self.command = list(command)
+        self.limits = limits
+        self.cancel = cancel
+        self.on_progress = on_progress
+        self.reader = FrameReader(
+            max_json_bytes=maximums.max_message_mb * MIB,
+            max_blob_bytes=maximums.max_message_mb * MIB,
+            allowed=WORKER_MESSAGES,
+        )
+        self.stderr = bytearray()
+        self.layers: dict[str, str] = {}
+
+    def run(self, job: bytes, worker: WarmWorker | None = None) -> Frame:
+        """Send `job` to `worker` (or a new one) and return the final frame; kills the worker."""
+        if worker is None or worker.is_used or worker.process.poll() is not None:
+            if worker is not None:
+                worker.close()
+            worker = WarmWorker(self.command)
+        worker.is_used = True
+        self.stderr = worker.stderr
+        try:
+            return self._supervise(worker.process, job)
+        finally:
+            worker.close()
+
+    def _supervise(self, process: subprocess.Popen[bytes], job: bytes) -> Frame:
+        assert process.stdin and process.stdout and process.stderr
+        threading.Thread(target=_feed, args=(process.stdin, job), daemon=True).start()
+        deadline = time.monotonic() + self.limits.wall_seconds
+        stdout = process.stdout.fileno()
+        while True:
+            self._check_stop(process, deadline)
+            ready, _, _ = select.select([stdout], [], [], POLL_SECONDS)
+            if not ready:
+                continue
+            chunk = os.read(stdout, 1 << 20)
+            if not chunk:
+                raise self._death_reason(process)
+            final = self._handle(self.reader.feed(chunk))
+            if final is not None:
+                return final
+
+    def _check_stop(self, process: subprocess.Popen[bytes], deadline: float) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            _kill(process)
+            raise RunCancelled("the run was cancelled")
+        if time.monotonic() > deadline:
+            _kill(process)
+            raise LimitExceeded("wall-clock time", self.limits.wall_seconds, "s")
+
+    def _handle(self, frames: list[Frame]) -> Frame | None:
+        for frame in frames:
+            if frame.type == "ready":
+                layers = frame.body.get("layers")
+                if isinstance(layers, dict):
+                    self.layers = {str(k)[:40]: _text(v) for k, v in layers.items()}
+                    logger.debug("sandbox worker layers %s", self.layers)
+            elif frame.type == "progress":
+                progress = codec.progress_from_body(frame.body)
+                if self.on_progress is not None:
+                    self.on_progress(progress)
+            else:
+                return frame
+        return None
+
+    def _death_reason(self, process: subprocess.Popen[bytes]) -> Exception:
+        try:
+            code = process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            code = process.returncode
+        if code in (-signal.SIGXCPU, -signal.SIGKILL) and self.layers:
+            return LimitExceeded("CPU time", self.limits.cpu_seconds, "s")
+        tail = bytes(self.stderr[-2000:]).decode("utf-8", "replace")
+        if "MemoryError" in tail:
+            return LimitExceeded("memory", self.limits.memory_mb, "MB")
+        logger.warning("sandbox worker died code=%s stderr=%s", code, tail[-500:])
+        return WorkerFailed(f"the sandbox worker stopped unexpectedly (exit code {code})")
+
+
+def _feed(stream: Any, job: bytes) -> None:
+    try:
+        stream.write(job)
+        stream.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass  # the worker died or was killed; the supervisor reports why
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        logger.error("sandbox worker pid=%s did not die after SIGKILL", process.pid)
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+__all__ = ["WarmWorker", "run_sandboxed", "run_unvalidated_for_tests", "start_worker"]

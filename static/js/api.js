@@ -1,0 +1,138 @@
+// The HTTP and websocket client for the Strategy Lab API; the one place that builds URLs,
+// carries the access token and turns error responses into readable messages.
+
+const TOKEN_KEY = "strategylab.token";
+
+/** Keeps a `?token=` from the address bar for later requests and removes it from the URL. */
+export function adoptTokenFromLocation() {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token) {
+    window.sessionStorage.setItem(TOKEN_KEY, token);
+    url.searchParams.delete("token");
+    window.history.replaceState(null, "", url.toString());
+  }
+}
+
+function token() {
+  return window.sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+export function apiUrl(path, query = {}) {
+  const url = new URL(path, window.location.origin);
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
+  }
+  if (token()) url.searchParams.set("token", token());
+  return url.toString();
+}
+
+export function runSocketUrl(runId) {
+  const url = new URL(apiUrl(`/ws/runs/${encodeURIComponent(runId)}`));
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+/** An API refusal or failure, with the server's message in words. */
+export class ApiError extends Error {
+  constructor(status, message, body) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.body = body;
+  }
+}
+
+function describeDetail(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((item) => {
+        const where = Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "";
+        return where ? `${where}: ${item.msg}` : item.msg || JSON.stringify(item);
+      })
+      .join("; ");
+  }
+  if (detail && typeof detail === "object") return detail.message || JSON.stringify(detail);
+  return "";
+}
+
+async function request(method, path, { json, form, query } = {}) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    init.body = form;
+  }
+  let response;
+  try {
+    response = await fetch(apiUrl(path, query), init);
+  } catch (error) {
+    throw new ApiError(0, `The server can't be reached (${error.message}).`, null);
+  }
+  const text = await response.text();
+  let body = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  if (response.status === 401) {
+    throw new ApiError(
+      response.status,
+      "This server needs its access token: open the address `strategylab serve` printed " +
+        `(it ends in ?token=…) (HTTP ${response.status})`,
+      body,
+    );
+  }
+  if (!response.ok) {
+    const detail = body && typeof body === "object" ? describeDetail(body.detail ?? body) : "";
+    const message = detail || (typeof body === "string" && body) || response.statusText;
+    throw new ApiError(response.status, `${message} (HTTP ${response.status})`, body);
+  }
+  return body;
+}
+
+const run = (id) => `/api/runs/${encodeURIComponent(id)}`;
+const strategy = (id) => `/api/strategies/${encodeURIComponent(id)}`;
+
+export const api = {
+  health: () => request("GET", "/api/health"),
+  examples: () => request("GET", "/api/examples"),
+  datasets: () => request("GET", "/api/datasets"),
+  validate: (code) => request("POST", "/api/validate", { json: { code } }),
+
+  listStrategies: () => request("GET", "/api/strategies"),
+  getStrategy: (id) => request("GET", strategy(id)),
+  createStrategy: (body) => request("POST", "/api/strategies", { json: body }),
+  updateStrategy: (id, body) => request("PUT", strategy(id), { json: body }),
+  deleteStrategy: (id) => request("DELETE", strategy(id)),
+  uploadStrategy: (file) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return request("POST", "/api/strategies/upload", { form });
+  },
+
+  createRun: (body) => request("POST", "/api/runs", { json: body }),
+  listRuns: () => request("GET", "/api/runs"),
+  getRun: (id) => request("GET", run(id)),
+  runTrades: (id) => request("GET", `${run(id)}/trades`),
+  runOrders: (id) => request("GET", `${run(id)}/orders`),
+  runEquity: (id) => request("GET", `${run(id)}/equity`),
+  runLogs: (id) => request("GET", `${run(id)}/logs`),
+  runCandles: (id) => request("GET", `${run(id)}/candles`),
+  cancelRun: (id) => request("POST", `${run(id)}/cancel`),
+  deleteRun: (id) => request("DELETE", run(id)),
+};
+
+/** The list inside a response that may be a bare list or wrap it under a key. */
+export function listFrom(body, ...keys) {
+  if (Array.isArray(body)) return body;
+  for (const key of [...keys, "items", "results", "data"]) {
+    if (body && Array.isArray(body[key])) return body[key];
+  }
+  return [];
+}

@@ -1,0 +1,188 @@
+// Charts on TradingView lightweight-charts (static/vendor, loaded as the global
+// `LightweightCharts`): equity with drawdown, candlesticks with trade markers, comparisons.
+
+const THEME = {
+  autoSize: true,
+  layout: { background: { color: "#161b22" }, textColor: "#c9d1d9", fontSize: 12 },
+  grid: { vertLines: { color: "#21262d" }, horzLines: { color: "#21262d" } },
+  timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#30363d" },
+  rightPriceScale: { borderColor: "#30363d" },
+  crosshair: { mode: 0 },
+};
+
+export const COLORS = ["#58a6ff", "#f0883e", "#3fb950", "#d2a8ff"];
+
+function library() {
+  const lib = window.LightweightCharts;
+  if (!lib) throw new Error("lightweight-charts is missing: run ./scripts/setup to vendor it.");
+  return lib;
+}
+
+/** Drawdown (fraction <= 0) of each point from the running peak, as percent points. */
+export function drawdownPoints(points) {
+  let peak = -Infinity;
+  return points.map(({ time, value }) => {
+    peak = Math.max(peak, value);
+    return { time, value: peak > 0 ? (value / peak - 1) * 100 : 0 };
+  });
+}
+
+/** Equity line with its drawdown underneath in a second pane; `update` appends live points. */
+export class EquityChart {
+  constructor(container, { withDrawdown = true } = {}) {
+    const lib = library();
+    this.chart = lib.createChart(container, THEME);
+    this.equity = this.chart.addSeries(lib.LineSeries, {
+      color: COLORS[0], lineWidth: 2, title: "Equity", priceLineVisible: false,
+    });
+    this.drawdown = withDrawdown
+      ? this.chart.addSeries(
+          lib.AreaSeries,
+          {
+            lineColor: "#f85149", topColor: "rgba(248,81,73,0.05)", bottomColor: "rgba(248,81,73,0.4)",
+            lineWidth: 1, title: "Drawdown %", priceLineVisible: false, invertFilledArea: true,
+            priceFormat: { type: "custom", formatter: (v) => `${v.toFixed(1)} %` },
+          },
+          1,
+        )
+      : null;
+    this.peak = -Infinity;
+    this.last = null;
+    if (this.drawdown) this.chart.panes()[1]?.setHeight(90);
+  }
+
+  setPoints(points) {
+    this.equity.setData(points);
+    if (this.drawdown) this.drawdown.setData(drawdownPoints(points));
+    this.peak = points.reduce((m, p) => Math.max(m, p.value), -Infinity);
+    this.last = points.length ? points[points.length - 1] : null;
+    this.chart.timeScale().fitContent();
+    this.fit();
+  }
+
+  /** Appends points arriving while a run goes (older or equal times are skipped). */
+  append(points) {
+    for (const point of points) {
+      if (this.last && point.time <= this.last.time) continue;
+      this.equity.update(point);
+      this.peak = Math.max(this.peak, point.value);
+      if (this.drawdown) {
+        this.drawdown.update({ time: point.time, value: this.peak > 0 ? (point.value / this.peak - 1) * 100 : 0 });
+      }
+      this.last = point;
+    }
+    this.chart.timeScale().fitContent();
+  }
+
+  clear() {
+    this.setPoints([]);
+  }
+
+  /** Refits the time axis (after the chart's container was hidden and shown again). */
+  fit() {
+    const refit = () => this.chart.timeScale().fitContent();
+    window.requestAnimationFrame(() => window.requestAnimationFrame(refit)); // after the resize
+  }
+
+  remove() {
+    this.chart.remove();
+  }
+}
+
+/** Candlesticks with entries, exits and liquidations of the trades marked. */
+export class CandleChart {
+  constructor(container) {
+    const lib = library();
+    this.chart = lib.createChart(container, THEME);
+    this.candles = this.chart.addSeries(lib.CandlestickSeries, {
+      upColor: "#3fb950", downColor: "#f85149", borderVisible: false,
+      wickUpColor: "#3fb950", wickDownColor: "#f85149",
+    });
+    this.markers = lib.createSeriesMarkers(this.candles, []);
+  }
+
+  setCandles(candles, markers) {
+    this.candles.setData(candles);
+    this.markers.setMarkers(markers);
+    this.chart.timeScale().fitContent();
+    this.fit();
+  }
+
+  fit() {
+    const refit = () => this.chart.timeScale().fitContent();
+    window.requestAnimationFrame(() => window.requestAnimationFrame(refit)); // after the resize
+  }
+
+  remove() {
+    this.chart.remove();
+  }
+}
+
+/** The time of the last candle at or before `time` (candles may be coarser than the trades). */
+function snapToCandle(times, time) {
+  let low = 0;
+  let high = times.length - 1;
+  if (high < 0 || time < times[0]) return times[0] ?? time;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (times[mid] <= time) low = mid;
+    else high = mid - 1;
+  }
+  return times[low];
+}
+
+/**
+ * Trade markers for the candle chart: entries as arrows, exits as circles, liquidations as red
+ * squares; `candleTimes` (ascending seconds) places each on the candle that contains it.
+ */
+export function tradeMarkers(trades, toSeconds, candleTimes) {
+  const place = (value) => snapToCandle(candleTimes, Math.floor(toSeconds(value)));
+  const markers = [];
+  for (const trade of trades) {
+    const isLong = trade.side === "long";
+    markers.push({
+      time: place(trade.entry_time),
+      position: isLong ? "belowBar" : "aboveBar",
+      shape: isLong ? "arrowUp" : "arrowDown",
+      color: isLong ? "#3fb950" : "#f0883e",
+      text: isLong ? "Long" : "Short",
+    });
+    const isLiquidation = trade.exit_reason === "liquidation";
+    const reason = trade.exit_reason && trade.exit_reason !== "signal" ? ` (${trade.exit_reason.replaceAll("_", " ")})` : "";
+    markers.push({
+      time: place(trade.exit_time),
+      position: isLong ? "aboveBar" : "belowBar",
+      shape: isLiquidation ? "square" : "circle",
+      color: isLiquidation ? "#ff2d55" : "#8b949e",
+      text: isLiquidation ? "Liquidated" : `Exit${reason}`,
+    });
+  }
+  return markers.sort((a, b) => a.time - b.time);
+}
+
+/** Several equity curves on one chart, each relative to its own start (percent return). */
+export class CompareChart {
+  constructor(container) {
+    this.lib = library();
+    this.chart = this.lib.createChart(container, THEME);
+    this.series = [];
+  }
+
+  setCurves(curves) {
+    for (const series of this.series) this.chart.removeSeries(series);
+    this.series = curves.map(({ label, points }, i) => {
+      const series = this.chart.addSeries(this.lib.LineSeries, {
+        color: COLORS[i % COLORS.length], lineWidth: 2, title: label, priceLineVisible: false,
+        priceFormat: { type: "custom", formatter: (v) => `${v.toFixed(1)} %` },
+      });
+      const base = points.length ? points[0].value : 1;
+      series.setData(points.map((p) => ({ time: p.time, value: (p.value / base - 1) * 100 })));
+      return series;
+    });
+    this.chart.timeScale().fitContent();
+  }
+
+  remove() {
+    this.chart.remove();
+  }
+}

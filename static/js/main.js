@@ -1,0 +1,173 @@
+// The page's entry point: builds each part (editor, library, run form, live view, results,
+// history, comparison) and connects them. Each part lives in its own module.
+
+import { adoptTokenFromLocation, api } from "./api.js";
+import { CompareView } from "./compare.js";
+import { loadCatalog, registerCompletion } from "./completion.js";
+import { StrategyEditor } from "./editor.js";
+import { shortRunId, withoutLinePrefix } from "./format.js";
+import { RunHistory } from "./history.js";
+import { StrategyLibrary, className } from "./library.js";
+import { LiveView } from "./live.js";
+import { paramsFromMapping, parseParams } from "./params.js";
+import { ResultsView } from "./results.js";
+import { RunForm } from "./runform.js";
+import { Validator } from "./validation.js";
+
+const $ = (selector) => document.querySelector(selector);
+
+/** Reports to the user: polite status for news, an alert for errors. */
+function notify(message, kind = "info") {
+  const box = kind === "error" ? $("#notice-error") : $("#notice");
+  box.textContent = message;
+  box.hidden = false;
+  window.clearTimeout(box.timer);
+  if (kind !== "error") box.timer = window.setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+async function checkHealth() {
+  const badge = $("#server-status");
+  try {
+    const health = await api.health();
+    badge.textContent = `server ${health.status || "ok"}${health.version ? ` · v${health.version}` : ""}`;
+    badge.dataset.state = "ok";
+  } catch (error) {
+    badge.textContent = "server unreachable";
+    badge.dataset.state = "error";
+    notify(`The server isn't answering: ${error.message}`, "error");
+  }
+}
+
+async function start() {
+  adoptTokenFromLocation();
+  $("#notice-error").addEventListener("click", () => { $("#notice-error").hidden = true; });
+  checkHealth();
+  const catalogPromise = loadCatalog();
+
+  let editor;
+  try {
+    editor = await StrategyEditor.create($("#editor"), { onChange: (code) => codeChanged(code) });
+  } catch (error) {
+    notify(`The editor couldn't start: ${error.message}`, "error");
+    throw error;
+  }
+  const catalog = await catalogPromise;
+  registerCompletion(editor.monaco, catalog);
+
+  const validator = new Validator(editor, $("#problems"), $("#problems-summary"));
+  const form = new RunForm($("#run-form"), { onSubmit: (body) => startRun(body) });
+  const library = new StrategyLibrary($("#strategy-panel"), {
+    getCode: () => editor.getCode(),
+    onLoad: ({ code, params, source, isQuiet }) => {
+      editor.setCode(code);
+      // The code's own literal keeps int/float apart (JSON can't); the server's mapping is the
+      // fallback for params the page can't read.
+      const parsed = parseParams(code);
+      form.setParams(parsed.length ? parsed : paramsFromMapping(params));
+      validator.schedule(code);
+      if (!isQuiet) notify(`Opened ${source}.`);
+    },
+    notify,
+  });
+  // Ctrl/Cmd+S saves anywhere on the page; Ctrl/Cmd+Enter in the editor runs.
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
+      event.preventDefault();
+      library.save(false);
+    }
+  });
+  editor.addShortcut("Enter", () => $("#run-form").requestSubmit());
+  const jumpTo = (line) => editor.revealLine(line);
+  // From a failed run's results: show the line in the run's own code.
+  const showRunErrorLine = (run, line) => {
+    if (typeof run.code === "string" && run.code !== editor.getCode()) library.openRunCode(run);
+    editor.showRunError(line, withoutLinePrefix(run.error?.message));
+  };
+  const results = new ResultsView($("#results"), { catalog, onErrorLine: showRunErrorLine });
+  const compare = new CompareView($("#compare"), { onError: (m) => notify(m, "error") });
+  const history = new RunHistory($("#history"), {
+    onOpen: (run) => openRun(run.id),
+    onCompare: (runs) => compare.show(runs),
+    onError: (m) => notify(m, "error"),
+  });
+  const live = new LiveView($("#live"), {
+    onMessage: (message) => {
+      // A cancelled run ends with an "error" message too, but it's no failure of the strategy.
+      if (message.type === "error" && message.status !== "cancelled") {
+        showStrategyError(message.message, message.line);
+      }
+    },
+    onFinished: async (run) => {
+      form.setBusy(false);
+      history.refresh();
+      if (run.status === "done" || run.status === "failed") await results.show(run);
+      if (run.status === "cancelled") notify(`Run ${shortRunId(run.id)} was cancelled.`);
+      if (run.status === "done") $("#results").scrollIntoView({ behavior: "smooth", block: "start" });
+    },
+  });
+
+  function codeChanged(code) {
+    validator.schedule(code);
+    form.setParams(parseParams(code));
+    library.showState(code);
+  }
+
+  function showStrategyError(message, line) {
+    notify(`The strategy failed${line ? ` at line ${line}` : ""}: ${withoutLinePrefix(message)}`, "error");
+    if (line) editor.showRunError(line, message);
+  }
+
+  async function startRun(formBody) {
+    const code = editor.getCode();
+    const body = library.isClean()
+      ? { ...formBody, strategy_id: library.current.id }
+      : { ...formBody, code };
+    form.setBusy(true);
+    results.hide();
+    try {
+      const created = await api.createRun(body);
+      live.follow(created.id, { title: library.current.name || className(code) });
+      history.refresh();
+      $("#live").scrollIntoView({ behavior: "smooth", block: "start" });
+    } catch (error) {
+      form.setBusy(false);
+      const diagnostics = error.body?.detail?.diagnostics ?? error.body?.diagnostics;
+      if (Array.isArray(diagnostics) && diagnostics.length) {
+        editor.setDiagnostics(diagnostics);
+        validator.showList(diagnostics);
+        jumpTo(diagnostics[0].line);
+        notify(`The strategy has problems to fix before it can run: ${diagnostics[0].message}`, "error");
+      } else {
+        notify(`Couldn't start the run: ${error.message}`, "error");
+      }
+    }
+  }
+
+  /** Opens a run from history: live when it's still going, results when it's over. */
+  async function openRun(id) {
+    let run;
+    try {
+      run = await api.getRun(id);
+    } catch (error) {
+      notify(`Couldn't open run ${id}: ${error.message}`, "error");
+      return;
+    }
+    if (run.status === "queued" || run.status === "running") {
+      results.hide();
+      live.follow(run.id, { title: run.strategy_name });
+      $("#live").scrollIntoView({ behavior: "smooth", block: "start" });
+    } else {
+      await results.show(run);
+      $("#results").scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+  }
+
+  const [datasets] = await Promise.allSettled([api.datasets(), library.refresh(), history.refresh()]);
+  if (datasets.status === "fulfilled") form.setDatasets(datasets.value);
+  else notify(`Couldn't load the datasets: ${datasets.reason.message}`, "error");
+  if (!editor.getCode()) library.openStarter();
+  form.setParams(parseParams(editor.getCode()));
+  document.body.dataset.ready = "true";
+}
+
+start();

@@ -1,0 +1,257 @@
+// A finished run's results: metrics (with each convention), equity and drawdown, candlesticks
+// with the trades marked, and the trades (sortable, CSV), orders and logs tables.
+
+import { ApiError, api, listFrom } from "./api.js";
+import { CandleChart, EquityChart, tradeMarkers } from "./charts.js";
+import {
+  formatNumber, formatPercent, formatTime, labelFromKey, toEquityPoints, toSeconds,
+  shortRunId, withoutLinePrefix,
+} from "./format.js";
+import { DataTable, download } from "./table.js";
+
+// Metrics reported as fractions (0.12 = 12 %); the rest are plain numbers in their own units.
+const FRACTION_METRICS = new Set([
+  "total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure",
+  "buy_and_hold_return",
+]);
+const METRIC_ORDER = [
+  "total_return", "buy_and_hold_return", "cagr", "volatility", "sharpe", "sortino", "calmar",
+  "max_drawdown", "max_drawdown_days", "trades", "win_rate", "profit_factor", "expectancy",
+  "avg_trade_pct", "exposure", "fees_paid", "funding_paid", "liquidations",
+];
+
+// Metrics that are times (epoch ns or ISO) rather than quantities.
+const TIME_METRICS = new Set(["start", "end", "first_bar", "last_bar"]);
+
+export function formatMetric(key, value) {
+  if (FRACTION_METRICS.has(key)) return formatPercent(value);
+  if (TIME_METRICS.has(key)) return `${formatTime(value)} UTC`;
+  if (key === "avg_trade_pct" && typeof value === "number") return `${value.toFixed(2)} %`;
+  if (key === "trades" || key === "liquidations") return formatNumber(value, 0);
+  return formatNumber(value, 3);
+}
+
+export function orderedMetricKeys(metrics) {
+  const keys = Object.keys(metrics || {}).filter((k) => {
+    const v = metrics[k];
+    return v === null || ["number", "string", "boolean"].includes(typeof v);
+  });
+  return [
+    ...METRIC_ORDER.filter((k) => keys.includes(k)),
+    ...keys.filter((k) => !METRIC_ORDER.includes(k)).sort(),
+  ];
+}
+
+const price = (v) => formatNumber(v, 4);
+const TRADE_COLUMNS = [
+  { key: "seq", label: "#", numeric: true },
+  { key: "side", label: "Side" },
+  { key: "entry_time", label: "Entry (UTC)", format: formatTime },
+  { key: "entry_price", label: "Entry price", numeric: true, format: price },
+  { key: "exit_time", label: "Exit (UTC)", format: formatTime },
+  { key: "exit_price", label: "Exit price", numeric: true, format: price },
+  { key: "size", label: "Size", numeric: true, format: (v) => formatNumber(v, 6) },
+  { key: "pnl", label: "PnL", numeric: true, format: (v) => formatNumber(v, 2) },
+  { key: "return_pct", label: "Return %", numeric: true, format: (v) => formatNumber(v, 2) },
+  { key: "fees", label: "Fees", numeric: true, format: (v) => formatNumber(v, 4) },
+  { key: "exit_reason", label: "Exit reason" },
+];
+const ORDER_COLUMNS = [
+  { key: "id", label: "#", numeric: true },
+  { key: "created_time", label: "Placed (UTC)", format: formatTime },
+  { key: "side", label: "Side" },
+  { key: "type", label: "Type" },
+  { key: "amount", label: "Amount", numeric: true, format: (v) => formatNumber(v, 6) },
+  { key: "leverage", label: "Leverage", numeric: true, format: (v) => formatNumber(v, 2) },
+  { key: "status", label: "Status" },
+  { key: "filled_time", label: "Filled (UTC)", format: formatTime },
+  { key: "filled_price", label: "Fill price", numeric: true, format: price },
+  { key: "fee", label: "Fee", numeric: true, format: (v) => formatNumber(v, 4) },
+  { key: "reason", label: "Reason" },
+];
+
+function normaliseTrades(body) {
+  return listFrom(body, "trades").map((t, i) => ({
+    ...t,
+    seq: t.seq ?? i + 1,
+    return_pct:
+      t.size && t.entry_price ? (t.pnl / Math.abs(t.size * t.entry_price)) * 100 : null,
+  }));
+}
+
+function normaliseCandles(body) {
+  if (body && Array.isArray(body.time) && Array.isArray(body.open)) {
+    return body.time.map((t, i) => ({
+      time: Math.floor(toSeconds(t)), open: body.open[i], high: body.high[i], low: body.low[i], close: body.close[i],
+    }));
+  }
+  return listFrom(body, "candles", "bars").map((c) => ({
+    time: Math.floor(toSeconds(c.time)), open: c.open, high: c.high, low: c.low, close: c.close,
+  }));
+}
+
+export class ResultsView {
+  /** `onErrorLine(run, line)` shows a failed run's line in the editor. */
+  constructor(root, { catalog, onErrorLine }) {
+    this.root = root;
+    this.definitions = catalog.metric_definitions || {};
+    this.onErrorLine = onErrorLine;
+    this.trades = new DataTable(root.querySelector("#trades-table"), TRADE_COLUMNS, {
+      caption: "Trades", emptyText: "No closed trades.",
+    });
+    this.orders = new DataTable(root.querySelector("#orders-table"), ORDER_COLUMNS, {
+      caption: "Orders", emptyText: "No orders.",
+    });
+    this.equityChart = null;
+    this.candleChart = null;
+    this.runId = null;
+    root.querySelector("#export-trades").addEventListener("click", () => {
+      download(`run-${this.runId}-trades.csv`, this.trades.csv());
+    });
+    this.setupTabs();
+  }
+
+  setupTabs() {
+    const tabs = [...this.root.querySelectorAll('[role="tab"]')];
+    const select = (tab) => {
+      for (const other of tabs) {
+        const isSelected = other === tab;
+        other.setAttribute("aria-selected", String(isSelected));
+        other.tabIndex = isSelected ? 0 : -1;
+        document.getElementById(other.getAttribute("aria-controls")).hidden = !isSelected;
+      }
+      // Charts drawn while their panel was hidden had no width: refit them once shown.
+      this.equityChart?.fit();
+      this.candleChart?.fit();
+    };
+    tabs.forEach((tab, i) => {
+      tab.addEventListener("click", () => select(tab));
+      tab.addEventListener("keydown", (event) => {
+        const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+        if (!step) return;
+        const next = tabs[(i + step + tabs.length) % tabs.length];
+        select(next);
+        next.focus();
+      });
+    });
+  }
+
+  /** Shows run `run` (a record from GET /api/runs/{id}); loads its tables and charts. */
+  async show(run) {
+    this.runId = run.id;
+    this.root.hidden = false;
+    this.root.querySelector("#results-title").textContent =
+      `Results · run ${shortRunId(run.id)}${run.strategy_name ? ` · ${run.strategy_name}` : ""} · ${run.status}`;
+    this.showError(run);
+    this.showMetrics(run.metrics || {});
+    const [equity, trades, orders, logs, candles] = await Promise.allSettled([
+      api.runEquity(run.id), api.runTrades(run.id), api.runOrders(run.id), api.runLogs(run.id),
+      api.runCandles(run.id),
+    ]);
+    if (this.runId !== run.id) return; // another run was opened meanwhile
+    const tradeRows = trades.status === "fulfilled" ? normaliseTrades(trades.value) : [];
+    this.trades.setRows(tradeRows);
+    this.orders.setRows(orders.status === "fulfilled" ? listFrom(orders.value, "orders") : []);
+    this.showLogs(logs.status === "fulfilled" ? listFrom(logs.value, "logs", "lines") : []);
+    this.showEquity(equity.status === "fulfilled" ? toEquityPoints(equity.value) : []);
+    this.showCandles(candles, tradeRows);
+  }
+
+  showError(run) {
+    const box = this.root.querySelector("#run-error");
+    const error = run.error;
+    box.replaceChildren();
+    box.hidden = !error;
+    if (!error) return;
+    const message = typeof error === "string" ? error : error.message || JSON.stringify(error);
+    const line = typeof error === "object" ? error.line : null;
+    const text = document.createElement("p");
+    if (run.status === "cancelled") text.textContent = "This run was cancelled before it finished.";
+    else if (error.kind === "interrupted") text.textContent = `This run didn't finish: ${message}`;
+    else text.textContent = `The strategy failed${line ? ` at line ${line}` : ""}: ${withoutLinePrefix(message)}`;
+    box.append(text);
+    if (line) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `Go to line ${line}`;
+      button.addEventListener("click", () => this.onErrorLine(run, line));
+      box.append(button);
+    }
+  }
+
+  showMetrics(metrics) {
+    const body = this.root.querySelector("#metrics-table tbody");
+    body.replaceChildren();
+    const keys = orderedMetricKeys(metrics);
+    if (!keys.length) {
+      const row = body.insertRow();
+      const cell = row.insertCell();
+      cell.colSpan = 3;
+      cell.className = "muted";
+      cell.textContent = "No metrics for this run.";
+      return;
+    }
+    for (const key of keys) {
+      const row = body.insertRow();
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = labelFromKey(key);
+      row.append(name);
+      const value = row.insertCell();
+      value.className = "num";
+      value.dataset.metric = key;
+      value.textContent = formatMetric(key, metrics[key]);
+      const convention = row.insertCell();
+      convention.className = "muted";
+      convention.textContent = this.definitions[key] || "";
+    }
+  }
+
+  showEquity(points) {
+    const container = this.root.querySelector("#equity-chart");
+    container.hidden = points.length === 0; // a run that failed early has no curve
+    if (!this.equityChart) this.equityChart = new EquityChart(container);
+    this.equityChart.setPoints(points);
+  }
+
+  showCandles(result, trades) {
+    const container = this.root.querySelector("#candle-chart");
+    const note = this.root.querySelector("#candle-note");
+    if (result.status !== "fulfilled") {
+      const reason = result.reason instanceof ApiError && result.reason.status === 404
+        ? "This server doesn't offer the run's candles (GET /api/runs/{id}/candles)."
+        : `Candles unavailable: ${result.reason.message}`;
+      note.textContent = reason;
+      container.hidden = true;
+      return;
+    }
+    container.hidden = false;
+    note.textContent = "▲ long entry · ▼ short entry · ● exit · ■ liquidation";
+    if (!this.candleChart) this.candleChart = new CandleChart(container);
+    const candles = normaliseCandles(result.value);
+    const times = candles.map((c) => c.time);
+    this.candleChart.setCandles(candles, tradeMarkers(trades, toSeconds, times));
+  }
+
+  showLogs(lines) {
+    const list = this.root.querySelector("#results-log");
+    list.replaceChildren();
+    for (const line of lines) {
+      const item = document.createElement("li");
+      item.className = `log-${line.level || "info"}`;
+      item.textContent = `${formatTime(line.time)}  ${line.level && line.level !== "info" ? `${line.level.toUpperCase()}: ` : ""}${line.message ?? ""}`;
+      list.append(item);
+    }
+    if (!lines.length) {
+      const item = document.createElement("li");
+      item.className = "muted";
+      item.textContent = "The strategy logged nothing.";
+      list.append(item);
+    }
+  }
+
+  hide() {
+    this.root.hidden = true;
+    this.runId = null;
+  }
+}

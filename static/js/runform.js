@@ -1,0 +1,199 @@
+// The run form: dataset (with its range and warnings), period, spot/futures, cash, leverage,
+// fees, slippage and the strategy's params; builds the POST /api/runs request body.
+
+import { listFrom } from "./api.js";
+import { formatDate, formatTime } from "./format.js";
+
+function datasetName(dataset) {
+  if (typeof dataset === "string") return dataset;
+  if (dataset.name || dataset.ref || dataset.id) return String(dataset.name ?? dataset.ref ?? dataset.id);
+  return `${dataset.symbol}/${dataset.timeframe}`;
+}
+
+function datasetRange(dataset) {
+  const range = dataset.range || {};
+  return {
+    start: dataset.start ?? dataset.first_bar ?? range.start ?? range.first ?? null,
+    end: dataset.end ?? dataset.last_bar ?? range.end ?? range.last ?? null,
+  };
+}
+
+function datasetWarnings(dataset) {
+  const raw = dataset.warnings ?? dataset.validation?.warnings ?? [];
+  return (Array.isArray(raw) ? raw : [raw]).map((w) =>
+    typeof w === "string" ? w : w.message || w.text || JSON.stringify(w),
+  );
+}
+
+export class RunForm {
+  /** `form` is the <form>; `onSubmit(body)` is called with the request body. */
+  constructor(form, { onSubmit }) {
+    this.form = form;
+    this.datasets = new Map();
+    this.params = [];
+    this.select = form.querySelector("#run-dataset");
+    this.info = form.querySelector("#dataset-info");
+    this.paramsBox = form.querySelector("#run-params");
+    this.leverage = form.querySelector("#run-leverage");
+    this.select.addEventListener("change", () => this.showDataset());
+    form.querySelectorAll('input[name="mode"]').forEach((radio) =>
+      radio.addEventListener("change", () => this.syncMode()),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (form.reportValidity()) onSubmit(this.body());
+    });
+    this.syncMode();
+  }
+
+  setDatasets(body) {
+    const list = listFrom(body, "datasets");
+    const previous = this.select.value;
+    this.select.replaceChildren();
+    this.datasets.clear();
+    for (const dataset of list) {
+      const name = datasetName(dataset);
+      this.datasets.set(name, dataset);
+      const option = new Option(name, name);
+      this.select.append(option);
+    }
+    if (!list.length) this.select.append(new Option("No datasets: import one first", ""));
+    if (previous && this.datasets.has(previous)) this.select.value = previous;
+    this.showDataset();
+  }
+
+  showDataset() {
+    const dataset = this.datasets.get(this.select.value);
+    this.info.replaceChildren();
+    if (!dataset) return;
+    const { start, end } = datasetRange(dataset);
+    const facts = [];
+    if (start && end) facts.push(`${formatTime(start)} → ${formatTime(end)} UTC`);
+    if (dataset.rows ?? dataset.bars) facts.push(`${(dataset.rows ?? dataset.bars).toLocaleString("en-US")} bars`);
+    if (dataset.timeframe) facts.push(dataset.timeframe);
+    const summary = document.createElement("p");
+    summary.textContent = facts.join(" · ");
+    this.info.append(summary);
+    for (const warning of datasetWarnings(dataset)) {
+      const item = document.createElement("p");
+      item.className = "warning";
+      item.setAttribute("role", "note");
+      item.textContent = `⚠ ${warning}`;
+      this.info.append(item);
+    }
+    const startInput = this.form.querySelector("#run-start");
+    const endInput = this.form.querySelector("#run-end");
+    for (const input of [startInput, endInput]) {
+      input.min = start ? formatDate(start) : "";
+      input.max = end ? formatDate(end) : "";
+    }
+    if (startInput.value && (startInput.value < startInput.min || startInput.value > startInput.max)) startInput.value = "";
+    if (endInput.value && (endInput.value < endInput.min || endInput.value > endInput.max)) endInput.value = "";
+    startInput.placeholder = startInput.min;
+    endInput.placeholder = endInput.max;
+  }
+
+  syncMode() {
+    const isSpot = this.form.querySelector('input[name="mode"]:checked').value === "spot";
+    this.leverage.disabled = isSpot;
+    this.leverage.title = isSpot ? "Spot mode trades without leverage" : "";
+  }
+
+  /** Shows inputs for the strategy's params, keeping values the user already typed. */
+  setParams(params) {
+    const typed = new Map(
+      [...this.paramsBox.querySelectorAll("input")].map((input) => [input.name, input]),
+    );
+    const same =
+      params.length === this.params.length &&
+      params.every((p, i) => p.name === this.params[i].name && p.kind === this.params[i].kind);
+    if (same) {
+      // New defaults from the code only replace values the user hasn't touched.
+      params.forEach((p) => {
+        const input = typed.get(`param:${p.name}`);
+        if (input && !input.dataset.touched) this.writeParam(input, p);
+      });
+      this.params = params;
+      return;
+    }
+    this.params = params;
+    this.paramsBox.replaceChildren();
+    if (!params.length) {
+      const empty = document.createElement("p");
+      empty.className = "muted";
+      empty.textContent = "This strategy has no params.";
+      this.paramsBox.append(empty);
+      return;
+    }
+    for (const param of params) {
+      const id = `param-${param.name}`;
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = param.name;
+      const input = document.createElement("input");
+      input.id = id;
+      input.name = `param:${param.name}`;
+      input.dataset.kind = param.kind;
+      if (param.kind === "bool") input.type = "checkbox";
+      else if (param.kind === "str") input.type = "text";
+      else {
+        input.type = "number";
+        input.step = param.kind === "int" ? "1" : "any";
+        input.required = true;
+      }
+      const previous = typed.get(input.name);
+      if (previous && previous.dataset.touched && previous.dataset.kind === param.kind) {
+        input.value = previous.value;
+        input.checked = previous.checked;
+        input.dataset.touched = "1";
+      } else {
+        this.writeParam(input, param);
+      }
+      input.addEventListener("input", () => { input.dataset.touched = "1"; });
+      const row = document.createElement("div");
+      row.className = "field";
+      row.append(label, input);
+      this.paramsBox.append(row);
+    }
+  }
+
+  writeParam(input, param) {
+    if (param.kind === "bool") input.checked = Boolean(param.value);
+    else input.value = String(param.value);
+  }
+
+  readParams() {
+    const params = {};
+    for (const input of this.paramsBox.querySelectorAll("input")) {
+      const name = input.name.slice("param:".length);
+      const kind = input.dataset.kind;
+      if (kind === "bool") params[name] = input.checked;
+      else if (kind === "int") params[name] = Math.trunc(Number(input.value));
+      else if (kind === "float") params[name] = Number(input.value);
+      else params[name] = input.value;
+    }
+    return params;
+  }
+
+  /** The POST /api/runs body (without the code or strategy id, which the page adds). */
+  body() {
+    const value = (id) => this.form.querySelector(id).value;
+    const number = (id) => Number(value(id));
+    const mode = this.form.querySelector('input[name="mode"]:checked').value;
+    return {
+      dataset: this.select.value,
+      start: value("#run-start") ? `${value("#run-start")}T00:00:00Z` : null,
+      end: value("#run-end") ? `${value("#run-end")}T23:59:59Z` : null,
+      mode,
+      cash: number("#run-cash"),
+      leverage_max: mode === "spot" ? 1 : number("#run-leverage"),
+      fees: { maker: number("#run-fee-maker") / 100, taker: number("#run-fee-taker") / 100 },
+      slippage_bps: number("#run-slippage"),
+      params: this.readParams(),
+    };
+  }
+
+  setBusy(isBusy) {
+    this.form.querySelector("#run-button").disabled = isBusy;
+  }
+}

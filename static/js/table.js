@@ -1,0 +1,119 @@
+// A sortable data table (click a column header; aria-sort says the order) with CSV export.
+
+function compare(a, b) {
+  if (a === b) return 0;
+  if (a === null || a === undefined || a === "") return 1;
+  if (b === null || b === undefined || b === "") return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), "en", { numeric: true });
+}
+
+function csvCell(value) {
+  if (value === null || value === undefined) return "";
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** Rows as CSV text (raw values, not the display formatting), header line first. */
+export function toCsv(columns, rows) {
+  const lines = [columns.map((c) => csvCell(c.key)).join(",")];
+  for (const row of rows) lines.push(columns.map((c) => csvCell(row[c.key])).join(","));
+  return `${lines.join("\r\n")}\r\n`;
+}
+
+/** Starts a download of `text` as `filename` without a round trip to the server. */
+export function download(filename, text, type = "text/csv") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export class DataTable {
+  /** `columns`: [{key, label, format?(value,row), numeric?}]; `caption` names it for readers. */
+  constructor(table, columns, { caption = "", emptyText = "Nothing here." } = {}) {
+    this.table = table;
+    this.columns = columns;
+    this.rows = [];
+    this.sortKey = null;
+    this.descending = false;
+    this.emptyText = emptyText;
+    table.replaceChildren();
+    if (caption) {
+      const element = table.createCaption();
+      element.textContent = caption;
+      element.className = "visually-hidden";
+    }
+    const head = table.createTHead().insertRow();
+    for (const column of columns) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.dataset.key = column.key;
+      th.setAttribute("aria-sort", "none");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = column.label;
+      button.addEventListener("click", () => this.sortBy(column.key));
+      th.append(button);
+      if (column.numeric) th.className = "num";
+      head.append(th);
+    }
+    this.body = table.createTBody();
+  }
+
+  setRows(rows) {
+    this.rows = [...rows];
+    this.render();
+  }
+
+  sortBy(key) {
+    this.descending = this.sortKey === key ? !this.descending : false;
+    this.sortKey = key;
+    for (const th of this.table.tHead.rows[0].cells) {
+      const state = th.dataset.key === key ? (this.descending ? "descending" : "ascending") : "none";
+      th.setAttribute("aria-sort", state);
+    }
+    this.render();
+  }
+
+  sortedRows() {
+    if (!this.sortKey) return this.rows;
+    const sign = this.descending ? -1 : 1;
+    return [...this.rows].sort((a, b) => sign * compare(a[this.sortKey], b[this.sortKey]));
+  }
+
+  render() {
+    const fragment = document.createDocumentFragment();
+    const rows = this.sortedRows();
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = this.columns.length;
+      td.className = "muted";
+      td.textContent = this.emptyText;
+      tr.append(td);
+      fragment.append(tr);
+    }
+    for (const row of rows) {
+      const tr = document.createElement("tr");
+      for (const column of this.columns) {
+        const td = document.createElement("td");
+        const value = row[column.key];
+        td.textContent = column.format ? column.format(value, row) : value ?? "";
+        if (column.numeric) td.className = "num";
+        tr.append(td);
+      }
+      fragment.append(tr);
+    }
+    this.body.replaceChildren(fragment);
+  }
+
+  /** The rows in their current order as CSV text. */
+  csv() {
+    return toCsv(this.columns, this.sortedRows());
+  }
+}

@@ -1,0 +1,75 @@
+"""A real crash: `strategylab serve` killed with SIGKILL mid-run, then started again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE
+
+STRATEGYLAB = Path(sys.executable).parent / "strategylab"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "STRATEGYLAB_DATA_DIR": str(data_dir), "STRATEGYLAB_WORKERS": "1"}
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen(
+        [str(STRATEGYLAB), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise TimeoutError("the server did not start")
+
+
+def status(base: str, run_id: str) -> dict[str, object]:
+    run: dict[str, object] = httpx.get(f"{base}/api/runs/{run_id}").json()
+    return run
+
+
+def test_a_killed_server_leaves_no_run_running(data_dir: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(data_dir, port)
+    try:
+        body = {"code": SLOW_CODE, "dataset": SAMPLE_NAME}
+        running = httpx.post(f"{base}/api/runs", json=body).json()["id"]
+        waiting = httpx.post(f"{base}/api/runs", json=body).json()["id"]
+        deadline = time.monotonic() + 30
+        while status(base, running)["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+    server = start_server(data_dir, port)
+    try:
+        crashed = status(base, running)
+        assert crashed["status"] == "failed"
+        assert isinstance(crashed["error"], dict) and crashed["error"]["kind"] == "interrupted"
+        assert status(base, waiting)["status"] in ("queued", "running")  # queued again
+        httpx.post(f"{base}/api/runs/{waiting}/cancel", timeout=30)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)

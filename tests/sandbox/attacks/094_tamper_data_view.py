@@ -1,0 +1,5 @@
+# attack: swap the close series
+# expect: failed SandboxViolation
+class Attack(Strategy):
+    def on_data(self, bar):
+        self.data.close = self.data.open
