@@ -35,6 +35,9 @@ class Broker:
 
     def __init__(self, market: MarketData, config: RunConfig, log: LogSink) -> None:
         self.market = market
+        # Python floats per index without building a numpy scalar (has_work runs every bar).
+        self._lows = memoryview(market.low)
+        self._highs = memoryview(market.high)
         self.config = config
         self.portfolio = Portfolio(config)
         self.log = log
@@ -80,10 +83,9 @@ class Broker:
             return True
         if self.portfolio.position.side == 0:
             return False
-        market = self.market
         return (
-            market.low[index] <= self.lower_trigger
-            or market.high[index] >= self.upper_trigger
+            self._lows[index] <= self.lower_trigger
+            or self._highs[index] >= self.upper_trigger
             or index in self.funding_bars
         )
 

@@ -34,7 +34,8 @@ def test_a_run_on_postgresql(cluster: ThrowawayCluster, data_dir: Path) -> None:
             body = {"strategy_id": strategy["id"], "dataset": SAMPLE_NAME}
             run_id = client.post("/api/runs", json=body).json()["id"]
             with client.websocket_connect(f"/ws/runs/{run_id}") as websocket:
-                assert collect(websocket)[-1]["type"] == "done"
+                messages = collect(websocket)
+                assert messages[-1]["type"] == "done", messages[-1]
             run = client.get(f"/api/runs/{run_id}").json()
             trades = client.get(f"/api/runs/{run_id}/trades").json()
             assert run["status"] == "done" and len(trades) == run["metrics"]["trades"]
