@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, BinaryIO, Final
 
 import pandas_ta  # noqa: F401  (imported before the lock-down: indicators need it)
+from numba.core import caching
 
 from app.engine import EngineError, Progress, Strategy, StrategyRuntimeError, run_backtest
 from sandbox import codec, limits
@@ -42,12 +43,27 @@ def read_job(stream: BinaryIO) -> Frame:
             return frames[0]
 
 
+def keep_numba_cache_read_only() -> None:
+    """Let pandas-ta's numba kernels compile in memory without saving them.
+
+    numba saves what it compiles beside the package (`cache=True`); the locked-down worker may
+    write nowhere, so on a fresh install the first indicator that compiled a kernel failed with
+    PermissionError. Kernels already cached (by a run outside the sandbox) are still read.
+    """
+    caching.Cache.save_overload = _skip_saving
+
+
+def _skip_saving(self: caching.Cache, sig: object, data: object) -> None:
+    return None
+
+
 def lock_down(run_limits: limits.RunLimits) -> dict[str, str]:
     """Apply every OS layer in order; returns each layer's status line.
 
     Off Linux only the rlimits apply (the other layers are Linux system calls); the status
     lines say so, and the parent logs them.
     """
+    keep_numba_cache_read_only()
     readable = limits.readable_paths()
     if sys.platform != "linux":
         unavailable = f"inactive: not available on {sys.platform}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -205,3 +206,27 @@ def test_a_pre_started_worker_is_closed_when_validation_refuses(
     with pytest.raises(StrategyRejected):
         run_sandboxed("import os\n", market, config, worker=worker)
     assert worker.process.poll() is not None
+
+
+def test_numba_kernels_compile_without_saving_a_cache(tmp_path: Path) -> None:
+    # Regression: on a fresh install the first pandas-ta kernel compiled inside the locked-down
+    # worker tried to save numba's cache beside the package and failed with PermissionError.
+    (tmp_path / "kernel.py").write_text(
+        "from numba import njit\n\n@njit(cache=True)\ndef plus_one(x):\n    return x + 1\n"
+    )
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from sandbox.worker import keep_numba_cache_read_only\n"
+        "keep_numba_cache_read_only()\n"
+        "import kernel; print(kernel.plus_one(41))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.stdout.strip() == "42"
+    assert not list(tmp_path.rglob("*.nbi")) and not list(tmp_path.rglob("*.nbc"))
