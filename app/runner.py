@@ -11,10 +11,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from app.data import read_ohlcv
+from app.data.store import content_hash
 from app.engine import MarketData, ProgressCallback, RunConfig, RunResult
 from app.settings import REPO_ROOT
 from sandbox import OperatorMaximums, RunLimits, Severity, run_sandboxed, validate_source
@@ -77,15 +77,8 @@ def load_market(path: Path, *, symbol: str) -> LoadedData:
     frame = read_ohlcv(path)
     market = MarketData.from_frame(frame, symbol=symbol)
     return LoadedData(
-        market=market, path=path, file_hash=_file_hash(path), content_hash=market_hash(market)
+        market=market, path=path, file_hash=_file_hash(path), content_hash=content_hash(frame)
     )
-
-
-def market_hash(market: MarketData) -> str:
-    digest = hashlib.sha256()
-    for name in ("time", "open", "high", "low", "close", "volume"):
-        digest.update(np.ascontiguousarray(getattr(market, name)).tobytes())
-    return digest.hexdigest()
 
 
 def _file_hash(path: Path) -> str:
@@ -128,7 +121,7 @@ def provenance(strategy: LoadedStrategy, data: LoadedData, result: RunResult) ->
         "data": {
             "file": data.path.name,
             "file_sha256": data.file_hash,
-            "content_sha256": data.content_hash,
+            "content_hash": data.content_hash,
             "symbol": data.market.symbol,
             "bars": len(data.market),
         },

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -132,7 +132,8 @@ def _as_ns(index: pd.DatetimeIndex) -> IntArray:
 
 def ns_to_datetime(ns: int) -> datetime:
     """Epoch nanoseconds to an aware UTC datetime (microsecond precision)."""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1_000)
 
 
 def ns_to_iso(ns: int) -> str:

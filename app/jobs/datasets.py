@@ -15,9 +15,8 @@ import pandas as pd
 
 from app.data import read_ohlcv
 from app.data.errors import DatasetNotFoundError
-from app.data.store import DatasetKind, DatasetMeta, DatasetStore
+from app.data.store import DatasetKind, DatasetMeta, DatasetStore, content_hash
 from app.engine import MarketData
-from app.runner import market_hash
 
 SAMPLE_SOURCE = "sample"
 STORE_SOURCE = "store"
@@ -81,7 +80,6 @@ class DatasetCatalog:
             return cached
         symbol, _, timeframe = path.stem.partition("-")
         frame = read_ohlcv(path)
-        market = MarketData.from_frame(frame, symbol=symbol)
         index = pd.DatetimeIndex(frame.index)
         entry = DatasetEntry(
             name=path.stem,
@@ -92,7 +90,7 @@ class DatasetCatalog:
             rows=len(frame),
             first_bar=index[0].to_pydatetime() if len(index) else None,
             last_bar=index[-1].to_pydatetime() if len(index) else None,
-            content_hash=f"sha256:{market_hash(market)}",
+            content_hash=content_hash(frame),
             warnings=(),
             path=path,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import numpy as np
@@ -27,6 +26,7 @@ from app.api.schemas import (
     TradeOut,
 )
 from app.db import RunRecord, RunStatus, crud, session_scope
+from app.engine.feed import ns_to_datetime
 from app.engine.timeframes import resample
 from app.jobs import TERMINAL, RunStateError
 from app.jobs.submission import RunOrder, rerun
@@ -37,12 +37,6 @@ Limit = Annotated[int, Query(ge=1, le=100_000, description="Rows to return at mo
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
-
-
-def from_ns(value: int) -> datetime:
-    """Epoch nanoseconds as a UTC datetime (microsecond precision)."""
-    seconds, rest = divmod(value, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1_000)
 
 
 def run_summary(run: RunRecord) -> RunSummary:
@@ -157,8 +151,8 @@ def list_trades(
     """Closed trades in the order they closed (empty until the run is done)."""
     return [
         TradeOut(
-            entry_time=from_ns(t.entry_time),
-            exit_time=from_ns(t.exit_time),
+            entry_time=ns_to_datetime(t.entry_time),
+            exit_time=ns_to_datetime(t.exit_time),
             entry_index=t.entry_index,
             exit_index=t.exit_index,
             side=t.side,
@@ -181,7 +175,7 @@ def list_orders(
     return [
         OrderOut(
             id=o.order_id,
-            created_time=from_ns(o.created_time),
+            created_time=ns_to_datetime(o.created_time),
             created_index=o.created_index,
             side=o.side,
             type=o.type,
@@ -192,7 +186,7 @@ def list_orders(
             stop_loss=o.stop_loss,
             take_profit=o.take_profit,
             status=o.status,
-            filled_time=from_ns(o.filled_time) if o.filled_time is not None else None,
+            filled_time=ns_to_datetime(o.filled_time) if o.filled_time is not None else None,
             filled_price=o.filled_price,
             filled_amount=o.filled_amount,
             fee=o.fee,
@@ -209,7 +203,7 @@ def list_logs(
     """The strategy's log lines (and the engine's refusals), in order."""
     return [
         LogOut(
-            time=from_ns(line.time),
+            time=ns_to_datetime(line.time),
             bar_index=line.bar_index,
             level=line.level,
             message=line.message,
