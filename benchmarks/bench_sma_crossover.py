@@ -11,7 +11,8 @@ cover everything after the data is loaded: indicators, the bar loop, results.
 The memory figure is the peak resident set size of a fresh process that builds 1,000,000 bars
 and runs the strategy in it (imports and the data included), with the run's own peak of
 allocations (tracemalloc, measured in a second process) beside it. Reusable pieces for other
-benchmarks (e.g. the sandboxed run): `make_bars(n)`, `SMA_SOURCE`, `load_strategy(source)`.
+benchmarks (e.g. the sandboxed run): `make_bars(n)`, `SMA_SOURCE`, `SMA_CONFIG`,
+`load_strategy(source)`, `run_backtesting_py(frame)`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ MEMORY_BARS = 1_000_000
 MEMORY_LIMIT_MB = 500
 TARGET_SPEEDUP = 3.0
 FAST, SLOW = 10, 30
+# backtesting.py's terms: enough cash for 1 unit, no fees or funding, no leverage.
+SMA_CONFIG = RunConfig(
+    cash=1_000_000.0, fee_maker=0.0, fee_taker=0.0, funding_rate=0.0, leverage_max=1.0
+)
 
 # The strategy as a user writes it (Strategy and crossover are pre-injected names).
 SMA_SOURCE = f"""
@@ -105,11 +110,8 @@ def run_strategylab(frame: pd.DataFrame) -> tuple[float, int, float]:
     """Seconds for the whole in-process run (indicators, loop, results), trades, final equity."""
     market = MarketData.from_frame(frame)
     strategy = load_strategy()
-    config = RunConfig(
-        cash=1_000_000.0, fee_maker=0.0, fee_taker=0.0, funding_rate=0.0, leverage_max=1.0
-    )
     started = time.perf_counter()
-    result = run_backtest(strategy, market, config)
+    result = run_backtest(strategy, market, SMA_CONFIG)
     seconds = time.perf_counter() - started
     return seconds, len(result.trades), float(result.equity.equity[-1])
 

@@ -13,6 +13,7 @@ from sandbox.errors import (
     WorkerFailed,
 )
 from sandbox.limits import LimitsRefused, OperatorMaximums, RunLimits
+from sandbox.pool import WorkerPool, lower_thread_priority
 from sandbox.supervisor import WarmWorker, run_sandboxed, start_worker
 from sandbox.validate import declared_params, validate_source
 
@@ -32,9 +33,11 @@ __all__ = [
     "StrategyRejected",
     "WarmWorker",
     "WorkerFailed",
+    "WorkerPool",
     "compile_strategy",
     "declared_params",
     "has_errors",
+    "lower_thread_priority",
     "run_sandboxed",
     "start_worker",
     "validate_source",

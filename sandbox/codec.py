@@ -6,16 +6,17 @@ import dataclasses
 import enum
 import functools
 import math
+import operator
 import types
 import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from app.engine import (
-    EquityCurve,
+    AccountMarks,
     LogLine,
     MarginTier,
     MarketData,
@@ -23,8 +24,10 @@ from app.engine import (
     OrderRecord,
     Progress,
     RunConfig,
+    RunRecord,
     RunResult,
     Trade,
+    summarize,
 )
 from app.engine.loop import PROGRESS_LOG_LINES
 from sandbox.errors import ProtocolError
@@ -39,7 +42,6 @@ MARKET_ARRAYS: Final = (
     "funding_times",
     "funding_rates",
 )
-EQUITY_ARRAYS: Final = tuple(f.name for f in dataclasses.fields(EquityCurve))
 MAX_TEXT_CHARS: Final = 10_000
 
 
@@ -225,56 +227,203 @@ def progress_from_body(body: Mapping[str, Any]) -> Progress:
     )
 
 
-def result_body(result: RunResult) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
-    """A RunResult as a `result` message body and its equity arrays."""
+# -------------------------------------------------------------------------------------------
+# the run's record: typed array columns, derived results computed by the parent
+# -------------------------------------------------------------------------------------------
+
+ColumnKind = Literal["int", "float", "optional_int", "optional_float", "enum", "text"]
+NONE_MASK: Final = ".none"  # suffix of the i8 0/1 array marking None in an optional int column
+
+
+@functools.cache
+def _column_kinds(cls: Hashable) -> tuple[tuple[str, ColumnKind, Any], ...]:
+    """(field, kind, enum class or None) per field of an engine record class."""
+    hints = typing.get_type_hints(cls)
+    kinds: list[tuple[str, ColumnKind, Any]] = []
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]  # an engine dataclass type
+        hint = hints[item.name]
+        optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+        inner = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+        if inner is int:
+            kinds.append((item.name, "optional_int" if optional else "int", None))
+        elif inner is float:
+            kinds.append((item.name, "optional_float" if optional else "float", None))
+        elif isinstance(inner, type) and issubclass(inner, enum.Enum) and not optional:
+            kinds.append((item.name, "enum", inner))
+        elif inner is str and not optional:
+            kinds.append((item.name, "text", None))
+        else:
+            raise TypeError(f"no column encoding for field '{item.name}' of type {hint!r}")
+    return tuple(kinds)
+
+
+def records_to_arrays(
+    prefix: str, cls: type[Any], records: Sequence[Any]
+) -> tuple[dict[str, list[str]], dict[str, npt.NDArray[Any]]]:
+    """Engine records as columns: numbers and enum codes as typed arrays (`prefix.field`), text
+    as JSON lists. None is NaN in an optional float column, a mask array for an optional int."""
+    kinds = _column_kinds(typing.cast(Hashable, cls))
+    rows = list(map(operator.attrgetter(*(name for name, _, _ in kinds)), records))
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in kinds]
+    texts: dict[str, list[str]] = {}
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for (name, kind, members), values in zip(kinds, columns, strict=True):
+        key = f"{prefix}.{name}"
+        if kind == "text":
+            texts[name] = list(values)
+        elif kind == "enum":
+            codes = {member: code for code, member in enumerate(members)}
+            arrays[key] = np.array(list(map(codes.__getitem__, values)), dtype=np.int64)
+        elif kind == "optional_float":
+            present = [math.nan if v is None else v for v in values] if None in values else values
+            arrays[key] = np.array(present, dtype=np.float64)
+        elif kind == "optional_int":
+            is_none = [v is None for v in values]
+            arrays[key] = np.array([0 if v is None else v for v in values], dtype=np.int64)
+            arrays[key + NONE_MASK] = np.array(is_none, dtype=np.int64)
+        else:
+            arrays[key] = np.array(values, dtype=np.int64 if kind == "int" else np.float64)
+    return texts, arrays
+
+
+def records_from_arrays(
+    prefix: str,
+    cls: type[Any],
+    texts: object,
+    arrays: Mapping[str, npt.NDArray[Any]],
+) -> tuple[Any, ...]:
+    """Records of `cls` from untrusted `records_to_arrays` output; shapes, codes and text are
+    checked, and the array types make every number the field's type."""
+    kinds = _column_kinds(typing.cast(Hashable, cls))
+    text_names = {name for name, kind, _ in kinds if kind == "text"}
+    if not isinstance(texts, dict) or set(texts) != text_names:
+        raise ProtocolError(f"{cls.__name__} text columns do not match its fields")
+    columns = [
+        _checked_texts(texts[name], name)
+        if kind == "text"
+        else _column_values(arrays, f"{prefix}.{name}", kind, members)
+        for name, kind, members in kinds
+    ]
+    if len({len(column) for column in columns}) > 1:
+        raise ProtocolError(f"{cls.__name__} columns differ in length")
+    return tuple(map(cls, *columns))
+
+
+def _column_values(
+    arrays: Mapping[str, npt.NDArray[Any]], key: str, kind: ColumnKind, members: Any
+) -> list[Any]:
+    """One decoded column: Python values of the field's type, None where it was None."""
+    values = _array(arrays, key)
+    listed: list[Any]
+    if kind == "enum":
+        if values.dtype != np.int64 or (
+            len(values) and (values.min() < 0 or values.max() >= len(members))
+        ):
+            raise _refuse(key)
+        return list(map(list(members).__getitem__, values.tolist()))
+    if kind == "optional_int":
+        mask = _array(arrays, key + NONE_MASK)
+        if values.dtype != np.int64 or len(mask) != len(values) or not np.isin(mask, (0, 1)).all():
+            raise _refuse(key)
+        listed = values.tolist()
+        if not mask.any():
+            return listed
+        pairs = zip(listed, mask.tolist(), strict=True)
+        return [None if is_none else v for v, is_none in pairs]
+    if values.dtype != (np.int64 if kind == "int" else np.float64):
+        raise _refuse(key)
+    if kind == "optional_float":
+        missing = np.isnan(values)
+        if missing.all():
+            return [None] * len(values)
+        if missing.any():
+            return [None if v != v else v for v in values.tolist()]
+    listed = values.tolist()
+    return listed
+
+
+def _array(arrays: Mapping[str, npt.NDArray[Any]], key: str) -> npt.NDArray[Any]:
+    array = arrays.get(key)
+    if array is None:
+        raise ProtocolError(f"the result is missing the column '{key}'")
+    return array
+
+
+def _checked_texts(values: object, name: str) -> list[str]:
+    if not isinstance(values, list) or not all(
+        type(v) is str and len(v) <= MAX_TEXT_CHARS for v in values
+    ):
+        raise _refuse(name)
+    return values
+
+
+MARK_ARRAYS: Final = tuple(f.name for f in dataclasses.fields(AccountMarks))
+
+
+def record_body(record: RunRecord) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """A RunRecord as a `result` message: small JSON plus typed arrays (nothing per bar)."""
+    trade_texts, trade_arrays = records_to_arrays("trades", Trade, record.trades)
+    order_texts, order_arrays = records_to_arrays("orders", OrderRecord, record.orders)
     body = {
         "type": "result",
-        "strategy": result.strategy,
-        "params": result.params,
-        "bars_total": result.bars_total,
-        "trades": records_to_columns(Trade, result.trades),
-        "orders": records_to_columns(OrderRecord, result.orders),
-        "logs": records_to_columns(LogLine, result.logs),
-        "logs_dropped": result.logs_dropped,
-        "metrics": result.metrics,
-        "price_source": result.price_source,
+        "strategy": record.strategy,
+        "params": record.params,
+        "start": record.start,
+        "trades": trade_texts,
+        "orders": order_texts,
+        "logs": records_to_columns(LogLine, record.logs),
+        "logs_dropped": record.logs_dropped,
+        "fees_paid": record.fees_paid,
+        "funding_paid": record.funding_paid,
+        "liquidations": record.liquidations,
     }
-    arrays = {f"equity_{name}": getattr(result.equity, name) for name in EQUITY_ARRAYS}
-    return body, arrays
+    marks = {f"marks.{name}": getattr(record.marks, name) for name in MARK_ARRAYS}
+    return body, {**marks, **trade_arrays, **order_arrays}
 
 
 def result_from_frame(
-    body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]], config: RunConfig
+    body: Mapping[str, Any],
+    arrays: Mapping[str, npt.NDArray[Any]],
+    market: MarketData,
+    config: RunConfig,
 ) -> RunResult:
-    """Rebuild a RunResult from an untrusted worker message; `config` is the parent's own."""
-    curve = _equity_from_arrays(arrays)
-    return RunResult(
+    """The RunResult of an untrusted worker's `result` message: the record is checked, then
+    the equity curve and metrics are derived here from the parent's own market and config."""
+    bars = len(market)
+    start = _coerce(body.get("start"), int, "start")
+    if not 0 <= start < bars:
+        raise ProtocolError("the result's first traded bar is outside the data")
+    record = RunRecord(
         strategy=_coerce(body.get("strategy"), str, "strategy"),
         params=_params(body.get("params")),
-        config=config,
-        bars_total=_coerce(body.get("bars_total"), int, "bars_total"),
-        equity=curve,
-        trades=records_from_columns(Trade, body.get("trades")),
-        orders=records_from_columns(OrderRecord, body.get("orders")),
+        start=start,
+        marks=_marks(arrays, start, bars),
+        trades=records_from_arrays("trades", Trade, body.get("trades"), arrays),
+        orders=records_from_arrays("orders", OrderRecord, body.get("orders"), arrays),
         logs=records_from_columns(LogLine, body.get("logs")),
         logs_dropped=_coerce(body.get("logs_dropped"), int, "logs_dropped"),
-        metrics=_metrics(body.get("metrics")),
-        price_source=_coerce(body.get("price_source"), str, "price_source"),
+        fees_paid=_coerce(body.get("fees_paid"), float, "fees_paid"),
+        funding_paid=_coerce(body.get("funding_paid"), float, "funding_paid"),
+        liquidations=_coerce(body.get("liquidations"), int, "liquidations"),
     )
+    return summarize(record, market, config)
 
 
-def _equity_from_arrays(arrays: Mapping[str, npt.NDArray[Any]]) -> EquityCurve:
-    columns = {}
-    for name in EQUITY_ARRAYS:
-        array = arrays.get(f"equity_{name}")
-        if array is None:
-            raise ProtocolError(f"result is missing the equity column '{name}'")
-        columns[name] = array
-    lengths = {len(a) for a in columns.values()}
-    if len(lengths) != 1:
-        raise ProtocolError("equity columns differ in length")
-    columns["time"] = columns["time"].astype(np.int64)
-    return EquityCurve(**columns)
+def _marks(arrays: Mapping[str, npt.NDArray[Any]], start: int, bars: int) -> AccountMarks:
+    columns = {name: _array(arrays, f"marks.{name}") for name in MARK_ARRAYS}
+    index = columns["index"]
+    if (
+        index.dtype != np.int64
+        or len({len(column) for column in columns.values()}) != 1
+        or len(index) == 0
+        or index[0] != start
+        or index[-1] >= bars
+        or (len(index) > 1 and not (np.diff(index) > 0).all())
+    ):
+        raise ProtocolError("the account marks are not ascending bars of the run")
+    if any(columns[name].dtype != np.float64 for name in MARK_ARRAYS if name != "index"):
+        raise ProtocolError("the account marks must be numbers")
+    return AccountMarks(**columns)
 
 
 def _list(value: object) -> list[Any]:

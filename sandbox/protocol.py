@@ -20,6 +20,7 @@ import numpy.typing as npt
 from sandbox.errors import ProtocolError
 
 HEADER: Final = struct.Struct(">IQ")
+ALIGN: Final = 8
 DTYPES: Final = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
 WORKER_MESSAGES: Final = frozenset({"ready", "progress", "result", "error"})
 PARENT_MESSAGES: Final = frozenset({"job"})
@@ -37,18 +38,34 @@ class Frame:
         return str(self.body["type"])
 
 
-def encode(body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]] | None = None) -> bytes:
-    """A frame for `body` (which must hold a `type`) and named int64/float64 arrays."""
+Chunk = bytes | memoryview
+
+
+def encode_parts(
+    body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]] | None = None
+) -> list[Chunk]:
+    """A frame for `body` (which must hold a `type`) and named int64/float64 arrays, as the
+    pieces to write one after another: the arrays' own memory is not copied.
+
+    The JSON is padded with spaces so the blob starts 8-byte aligned within the frame, which
+    lets the reader use the arrays in place.
+    """
     specs: list[dict[str, Any]] = []
-    chunks: list[bytes] = []
+    chunks: list[Chunk] = []
     for name, array in (arrays or {}).items():
         code = "i8" if np.issubdtype(array.dtype, np.integer) else "f8"
         data = np.ascontiguousarray(array, dtype=DTYPES[code])
         specs.append({"name": name, "dtype": code, "length": int(data.shape[0])})
-        chunks.append(data.tobytes())
+        chunks.append(memoryview(data).cast("B"))
     payload = json.dumps({**body, "arrays": specs}, separators=(",", ":"), allow_nan=True).encode()
-    blob = b"".join(chunks)
-    return HEADER.pack(len(payload), len(blob)) + payload + blob
+    payload += b" " * (-(HEADER.size + len(payload)) % ALIGN)
+    blob_len = sum(len(chunk) for chunk in chunks)
+    return [HEADER.pack(len(payload), blob_len), payload, *chunks]
+
+
+def encode(body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]] | None = None) -> bytes:
+    """`encode_parts` joined into one bytes object (for small messages)."""
+    return b"".join(encode_parts(body, arrays))
 
 
 class FrameReader:
@@ -83,17 +100,26 @@ class FrameReader:
             raise ProtocolError(f"message of {json_len} bytes exceeds {self._max_json}")
         if blob_len > self._max_blob:
             raise ProtocolError(f"array data of {blob_len} bytes exceeds {self._max_blob}")
-        end = HEADER.size + json_len + blob_len
+        blob_start = HEADER.size + json_len
+        end = blob_start + blob_len
         if len(self._buffer) < end:
             return None
-        payload = bytes(self._buffer[HEADER.size : HEADER.size + json_len])
-        blob = bytes(self._buffer[HEADER.size + json_len : end])
-        del self._buffer[:end]
-        return decode(payload, blob, self._allowed)
+        with memoryview(self._buffer) as view:
+            payload = bytes(view[HEADER.size : blob_start])
+            if end == len(self._buffer):  # the usual case: the arrays stay where they arrived
+                blob, offset = self._buffer, blob_start
+                self._buffer = bytearray()
+            else:
+                blob, offset = bytearray(view[blob_start:end]), 0
+        if blob is not self._buffer:
+            del self._buffer[:end]
+        return decode(payload, blob, self._allowed, offset=offset)
 
 
-def decode(payload: bytes, blob: bytes, allowed: frozenset[str]) -> Frame:
-    """Parse and check one frame's JSON and blob."""
+def decode(
+    payload: bytes, blob: bytes | bytearray, allowed: frozenset[str], *, offset: int = 0
+) -> Frame:
+    """Parse and check one frame's JSON and its arrays (`blob` from `offset` on)."""
     try:
         body = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
@@ -103,12 +129,16 @@ def decode(payload: bytes, blob: bytes, allowed: frozenset[str]) -> Frame:
     specs = body.pop("arrays", [])
     if not isinstance(specs, list):
         raise ProtocolError("message arrays must be a list")
-    return Frame(body=body, arrays=_split_arrays(specs, blob))
+    return Frame(body=body, arrays=_split_arrays(specs, blob, offset))
 
 
-def _split_arrays(specs: list[Any], blob: bytes) -> dict[str, npt.NDArray[Any]]:
+def _split_arrays(
+    specs: list[Any], blob: bytes | bytearray, start: int
+) -> dict[str, npt.NDArray[Any]]:
+    """The arrays over `blob` without copying (each keeps `blob` alive; a bytearray's are
+    writable, a bytes object's read-only)."""
     arrays: dict[str, npt.NDArray[Any]] = {}
-    offset = 0
+    offset = start
     for spec in specs:
         if not isinstance(spec, dict):
             raise ProtocolError("array description must be an object")
@@ -120,8 +150,7 @@ def _split_arrays(specs: list[Any], blob: bytes) -> dict[str, npt.NDArray[Any]]:
         size = length * 8
         if offset + size > len(blob):
             raise ProtocolError(f"array '{name}' is longer than the data sent")
-        array = np.frombuffer(blob, dtype=DTYPES[code], count=length, offset=offset).copy()
-        arrays[name] = array
+        arrays[name] = np.frombuffer(blob, dtype=DTYPES[code], count=length, offset=offset)
         offset += size
     if offset != len(blob):
         raise ProtocolError("array data has trailing bytes")

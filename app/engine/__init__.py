@@ -12,11 +12,11 @@ from app.engine.errors import (
 )
 from app.engine.feed import Bar, DataView, MarketData, SeriesView, ns_to_iso
 from app.engine.indicators import IndicatorFrame, indicator_names, look_ahead_reason
-from app.engine.loop import Progress, ProgressCallback, run_backtest
+from app.engine.loop import Progress, ProgressCallback, run_backtest, simulate, summarize
 from app.engine.margin import BINANCE_BTCUSDT_TIERS, MarginTier, build_tiers, liquidation_price
 from app.engine.metrics import DEFINITIONS as METRIC_DEFINITIONS
 from app.engine.orders import OrderTicket
-from app.engine.results import EquityCurve, RunResult
+from app.engine.results import AccountMarks, EquityCurve, RunRecord, RunResult, equity_curve
 from app.engine.strategy import Strategy, coerce_params, crossover, crossunder
 from app.engine.timeframes import TimeframeView
 from app.engine.types import (
@@ -35,6 +35,7 @@ from app.engine.types import (
 __all__ = [
     "BINANCE_BTCUSDT_TIERS",
     "METRIC_DEFINITIONS",
+    "AccountMarks",
     "Bar",
     "ConfigError",
     "DataView",
@@ -60,6 +61,7 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "RunConfig",
+    "RunRecord",
     "RunResult",
     "SeriesView",
     "Strategy",
@@ -71,9 +73,12 @@ __all__ = [
     "coerce_params",
     "crossover",
     "crossunder",
+    "equity_curve",
     "indicator_names",
     "liquidation_price",
     "look_ahead_reason",
     "ns_to_iso",
     "run_backtest",
+    "simulate",
+    "summarize",
 ]

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from app.engine import fills
+from app.engine.bar_ranges import BlockRanges
 from app.engine.config import RunConfig
 from app.engine.feed import MarketData
 from app.engine.logbook import LogSink
@@ -35,9 +36,12 @@ class Broker:
 
     def __init__(self, market: MarketData, config: RunConfig, log: LogSink) -> None:
         self.market = market
-        # Python floats per index without building a numpy scalar (has_work runs every bar).
-        self._lows = memoryview(market.low)
+        # Python numbers per index without building a numpy scalar.
+        self._times = memoryview(market.time)
+        self._opens = memoryview(market.open)
         self._highs = memoryview(market.high)
+        self._lows = memoryview(market.low)
+        self._closes = memoryview(market.close)
         self.config = config
         self.portfolio = Portfolio(config)
         self.log = log
@@ -47,11 +51,18 @@ class Broker:
         self.protect_from_index = 0
         self._next_id = 1
         self._funding_ns = config.funding_interval_h * NS_PER_HOUR
-        self.funding_bars = self._funding_bar_indices()
+        self._funding_indices = self._funding_bar_indices()
+        self.funding_bars = frozenset(self._funding_indices)
+        self._funding_next = 0  # position in _funding_indices of the next funding bar
+        self._ranges = BlockRanges(market.low, market.high)
         # Prices that make an open position need attention: at or below `lower_trigger` (a long's
         # liquidation/stop-loss, a short's take-profit) or at or above `upper_trigger`.
         self.lower_trigger = -math.inf
         self.upper_trigger = math.inf
+        # Bars before `next_work` are known to be quiet: no working order, and the position
+        # (if any) owes no funding there and its exits are out of their range. The loop calls
+        # `step` only from `next_work` on; a new order makes the very next bar need work.
+        self.next_work = 0
 
     # -- orders -----------------------------------------------------------------------------
 
@@ -62,6 +73,7 @@ class Broker:
 
     def submit(self, order: Order) -> None:
         self.working.append(order)
+        self.next_work = 0
 
     def cancel(self, order_id: int, reason: str) -> bool:
         for order in self.working:
@@ -76,11 +88,16 @@ class Broker:
         self.working.remove(order)
         self.finished.append(order)
 
-    def has_work(self, index: int) -> bool:
-        """Whether bar `index` needs processing: working orders, or an open position whose
-        exits the bar's range reaches or that owes funding at the bar's open."""
-        if self.working:
-            return True
+    def step(self, index: int) -> bool:
+        """Process bar `index` if it needs it (working orders, or an open position whose exits
+        the bar's range reaches or that owes funding at the bar's open); True when it did."""
+        needs = bool(self.working) or self._position_needs(index)
+        if needs:
+            self.process_bar(index)
+        self._schedule(index + 1)
+        return needs
+
+    def _position_needs(self, index: int) -> bool:
         if self.portfolio.position.side == 0:
             return False
         return (
@@ -88,6 +105,25 @@ class Broker:
             or self._highs[index] >= self.upper_trigger
             or index in self.funding_bars
         )
+
+    def _schedule(self, index: int) -> None:
+        """Set `next_work` to a bar from `index` on such that every bar before it is quiet."""
+        if self.working:
+            self.next_work = index
+            return
+        end = len(self.market)
+        if self.portfolio.position.side == 0:
+            self.next_work = end
+            return
+        funding = self._funding_indices
+        while self._funding_next < len(funding) and funding[self._funding_next] < index:
+            self._funding_next += 1
+        stop = funding[self._funding_next] if self._funding_next < len(funding) else end
+        lower, upper = self.lower_trigger, self.upper_trigger
+        if lower == -math.inf and upper == math.inf:
+            self.next_work = stop
+        else:
+            self.next_work = self._ranges.first_reaching(index, lower, upper, stop)
 
     def _refresh_triggers(self) -> None:
         position = self.portfolio.position
@@ -110,11 +146,10 @@ class Broker:
     # -- a bar ------------------------------------------------------------------------------
 
     def process_bar(self, index: int) -> None:
-        market = self.market
-        time = int(market.time[index])
-        open_ = float(market.open[index])
-        high = float(market.high[index])
-        low = float(market.low[index])
+        time = self._times[index]
+        open_ = self._opens[index]
+        high = self._highs[index]
+        low = self._lows[index]
         self._settle_funding(index, time, open_)
         self._liquidate_if_through(open_, index, time)
         for order in [o for o in self.working if o.type is OrderType.MARKET]:
@@ -126,7 +161,7 @@ class Broker:
             self._check_exits(index, time, open_, high, low)
         for order in [o for o in self.working if o.type is not OrderType.MARKET]:
             self._try_resting(order, index, time, open_, high, low)
-        self._liquidate_if_through(float(market.close[index]), index, time)
+        self._liquidate_if_through(self._closes[index], index, time)
         self._refresh_triggers()
 
     def _liquidate_if_through(self, price: float, index: int, time: int) -> bool:
@@ -324,12 +359,18 @@ class Broker:
 
     # -- funding ----------------------------------------------------------------------------
 
-    def _funding_bar_indices(self) -> frozenset[int]:
-        """Bars whose open settles funding: a funding instant falls in (previous open, open]."""
-        if self.config.mode is Mode.SPOT:
-            return frozenset()
-        periods = self.market.time // self._funding_ns
-        return frozenset((np.flatnonzero(np.diff(periods) > 0) + 1).tolist())
+    def _funding_bar_indices(self) -> list[int]:
+        """Bars whose open settles funding, ascending: a funding instant falls in (previous
+        open, open]. None when funding cannot change anything (spot, or a zero constant rate
+        with no rate series)."""
+        market = self.market
+        if self.config.mode is Mode.SPOT or (
+            self.config.funding_rate == 0.0 and len(market.funding_times) == 0
+        ):
+            return []
+        periods = market.time // self._funding_ns
+        indices: list[int] = (np.flatnonzero(np.diff(periods) > 0) + 1).tolist()
+        return indices
 
     def _funding_due(self, index: int) -> int:
         """How many funding instants fall in (previous bar open, this bar open]."""

@@ -175,7 +175,14 @@ class StrategyContext:
     # -- trading ----------------------------------------------------------------------------
 
     def place(
-        self, direction: int, amount: object, leverage: object, options: Mapping[str, object]
+        self,
+        direction: int,
+        amount: object,
+        leverage: object,
+        limit: object = None,
+        stop: object = None,
+        stop_loss: object = None,
+        take_profit: object = None,
     ) -> OrderTicket | None:
         """A buy (+1) or sell (-1); None (and a log line with the reason) when refused."""
         verb = "buy" if direction > 0 else "sell"
@@ -185,10 +192,11 @@ class StrategyContext:
         try:
             size = as_number(amount, "amount")
             lev = as_number(leverage, "leverage")
-            limit = as_price(options.get("limit"), "limit")
-            stop = as_price(options.get("stop"), "stop")
-            stop_loss = as_price(options.get("stop_loss"), "stop_loss")
-            take_profit = as_price(options.get("take_profit"), "take_profit")
+            if limit is not None or stop is not None:
+                limit, stop = as_price(limit, "limit"), as_price(stop, "stop")
+            if stop_loss is not None or take_profit is not None:
+                stop_loss = as_price(stop_loss, "stop_loss")
+                take_profit = as_price(take_profit, "take_profit")
         except ValueError as error:
             self._refuse(verb, str(error))
             return None

@@ -19,7 +19,7 @@ from app.engine.errors import (
 from app.engine.feed import Bar, Cursor, MarketData, ns_to_iso
 from app.engine.logbook import LogSink
 from app.engine.metrics import compute_metrics
-from app.engine.results import EquityLedger, RunResult
+from app.engine.results import EquityLedger, RunRecord, RunResult, equity_curve
 from app.engine.strategy import Strategy, coerce_params
 from app.engine.types import LogLine
 
@@ -56,16 +56,30 @@ def run_backtest(
     up but are not traded. `on_progress` is called every `progress_every` bars (default: about
     200 times per run) and at the end.
     """
+    record = simulate(
+        strategy_class, market, config, on_progress=on_progress, progress_every=progress_every
+    )
+    return summarize(record, market, config)
+
+
+def simulate(
+    strategy_class: type[Strategy],
+    market: MarketData,
+    config: RunConfig,
+    *,
+    on_progress: ProgressCallback | None = None,
+    progress_every: int = 0,
+) -> RunRecord:
+    """The bar loop of `run_backtest`: orders, trades, logs and account marks, no curve yet."""
     market = _cut_after_end(market, config.end)
     start = _first_traded_index(market, config.start)
     params = coerce_params(_class_params(strategy_class), config.param_dict)
     cursor = Cursor()
-    log = LogSink(config.max_log_lines)
+    log = LogSink(config.max_log_lines, cursor, market.time, start)
     broker = Broker(market, config, log)
     context = StrategyContext(market, cursor, broker, log)
     strategy = _instantiate(strategy_class, context, params)
     cursor.end = start  # initialize() runs before the first traded bar: it sees none of it
-    log.time, log.index = int(market.time[start]), start
     _call(strategy.initialize, "initialize()", None, market)
     context.end_initialization()
     ledger = EquityLedger()
@@ -76,7 +90,55 @@ def run_backtest(
     last = len(market) - 1
     broker.close_out(last)
     _mark(ledger, broker, last)
-    return _result(strategy_class, params, config, market, broker, log, ledger, start)
+    portfolio = broker.portfolio
+    orders = sorted([*broker.finished, *broker.working], key=lambda order: order.id)
+    return RunRecord(
+        strategy=strategy_class.__name__,
+        params=dict(params),
+        start=start,
+        marks=ledger.marks(),
+        trades=tuple(broker.trades),
+        orders=tuple(order.record() for order in orders),
+        logs=tuple(log.lines),
+        logs_dropped=log.dropped,
+        fees_paid=portfolio.fees_paid,
+        funding_paid=portfolio.funding_paid,
+        liquidations=portfolio.liquidations,
+    )
+
+
+def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunResult:
+    """The run's result from what `simulate` recorded on `market` under `config`: the equity
+    curve rebuilt bar by bar from the account marks, and the metrics."""
+    market = _cut_after_end(market, config.end)
+    start = record.start
+    curve = equity_curve(record.marks, market.time, market.close, start, len(market))
+    metrics = compute_metrics(
+        initial=config.cash,
+        times=curve.time,
+        equity=curve.equity,
+        exposed=curve.position != 0.0,
+        trades=record.trades,
+        closes=market.close[start:],
+        bar_ns=market.bar_ns,
+        days_per_year=config.trading_days_per_year,
+        risk_free_rate=config.risk_free_rate,
+        fees_paid=record.fees_paid,
+        funding_paid=record.funding_paid,
+        liquidations=record.liquidations,
+    )
+    return RunResult(
+        strategy=record.strategy,
+        params=dict(record.params),
+        config=config,
+        bars_total=len(market) - start,
+        equity=curve,
+        trades=record.trades,
+        orders=record.orders,
+        logs=record.logs,
+        logs_dropped=record.logs_dropped,
+        metrics=metrics,
+    )
 
 
 def _loop(
@@ -91,20 +153,19 @@ def _loop(
     on_progress: ProgressCallback | None,
 ) -> None:
     on_data = strategy.on_data
-    times = memoryview(market.time)  # Python ints without a numpy scalar per bar
     stop = len(market)
     report = _Reporter(market, broker, log, start, on_progress)
-    for index in range(start, stop):
-        cursor.end = index + 1
-        log.time, log.index = times[index], index
-        if broker.has_work(index):
-            broker.process_bar(index)
-            _mark(ledger, broker, index)
-        try:
-            on_data(Bar(market, index))
-        except Exception as error:
-            raise _runtime_error(error, "on_data()", index, market) from error
-        if on_progress is not None and (index - start + 1) % every == 0:
+    step = every if on_progress is not None else stop
+    for chunk_start in range(start, stop, step):  # a progress report after each chunk
+        for index in range(chunk_start, min(chunk_start + step, stop)):
+            cursor.end = index + 1
+            if index >= broker.next_work and broker.step(index):
+                _mark(ledger, broker, index)
+            try:
+                on_data(Bar(market, index))
+            except Exception as error:
+                raise _runtime_error(error, "on_data()", index, market) from error
+        if on_progress is not None and index + 1 < stop:
             report(index)
     if on_progress is not None:
         report(stop - 1)
@@ -216,45 +277,3 @@ def _first_traded_index(market: MarketData, start: int | None) -> int:
     if index >= len(market):
         raise ConfigError("start", "the period starts after the last bar of the data")
     return index
-
-
-def _result(
-    strategy_class: type[Strategy],
-    params: dict[str, ParamValue],
-    config: RunConfig,
-    market: MarketData,
-    broker: Broker,
-    log: LogSink,
-    ledger: EquityLedger,
-    start: int,
-) -> RunResult:
-    curve = ledger.curve(market.time, market.close, start, len(market))
-    portfolio = broker.portfolio
-    orders = sorted([*broker.finished, *broker.working], key=lambda order: order.id)
-    trades = tuple(broker.trades)
-    metrics = compute_metrics(
-        initial=config.cash,
-        times=curve.time,
-        equity=curve.equity,
-        exposed=curve.position != 0.0,
-        trades=trades,
-        closes=market.close[start:],
-        bar_ns=market.bar_ns,
-        days_per_year=config.trading_days_per_year,
-        risk_free_rate=config.risk_free_rate,
-        fees_paid=portfolio.fees_paid,
-        funding_paid=portfolio.funding_paid,
-        liquidations=portfolio.liquidations,
-    )
-    return RunResult(
-        strategy=strategy_class.__name__,
-        params=dict(params),
-        config=config,
-        bars_total=len(market) - start,
-        equity=curve,
-        trades=trades,
-        orders=tuple(order.record() for order in orders),
-        logs=tuple(log.lines),
-        logs_dropped=log.dropped,
-        metrics=metrics,
-    )

@@ -117,7 +117,7 @@ def liquidation_price(
     price = _liquidation_price_in_tier(side, size, entry_price, margin, tier)
     for _ in range(len(tiers)):
         at_price = tier_for(size * max(price, 0.0), tiers)
-        if at_price == tier:
+        if at_price is tier:
             break
         tier = at_price
         price = _liquidation_price_in_tier(side, size, entry_price, margin, tier)

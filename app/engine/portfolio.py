@@ -35,7 +35,7 @@ class Position:
         return self.side * self.size * (price - self.entry_price)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FillResult:
     """What a fill did: the trades it closed, the amount it executed, and a refusal if any."""
 
@@ -195,18 +195,18 @@ class Portfolio:
         entry_fees = position.open_fees * fraction
         price_pnl = position.side * amount * (price - position.entry_price)
         fee = amount * price * fee_rate
-        trade = Trade(
-            entry_time=position.entry_time,
-            exit_time=time,
-            entry_index=position.entry_index,
-            exit_index=index,
-            side=PositionSide.LONG if position.side > 0 else PositionSide.SHORT,
-            size=amount,
-            entry_price=position.entry_price,
-            exit_price=price,
-            pnl=price_pnl - entry_fees - fee,
-            fees=entry_fees + fee,
-            exit_reason=reason,
+        trade = Trade(  # positional: the hot path (fields in Trade's order)
+            position.entry_time,
+            time,
+            position.entry_index,
+            index,
+            PositionSide.LONG if position.side > 0 else PositionSide.SHORT,
+            amount,
+            position.entry_price,
+            price,
+            price_pnl - entry_fees - fee,
+            entry_fees + fee,
+            reason,
         )
         self.cash += released + price_pnl - fee
         self.fees_paid += fee

@@ -43,8 +43,44 @@ class RunResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class AccountMarks:
+    """The account after each bar where it changed (ascending bar indices): what the equity
+    curve is rebuilt from. Between marks, cash, margin and the position stay constant."""
+
+    index: IntArray
+    cash: FloatArray
+    margin: FloatArray
+    signed_size: FloatArray  # base units, negative for a short
+    entry_price: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """What the bar loop produced, before the equity curve and the metrics are derived.
+
+    It is small (one row per order, trade, log line and account change, nothing per bar), so a
+    sandbox worker sends this and the parent derives the rest from its own copy of the data.
+    """
+
+    strategy: str
+    params: dict[str, ParamValue]
+    start: int  # first traded bar of the (end-cut) market
+    marks: AccountMarks
+    trades: tuple[Trade, ...]
+    orders: tuple[OrderRecord, ...]
+    logs: tuple[LogLine, ...]
+    logs_dropped: int
+    fees_paid: float
+    funding_paid: float
+    liquidations: int
+
+
 class EquityLedger:
-    """Records the account only when it changes and rebuilds the bar-by-bar curve at the end.
+    """Records the account only when it changes; the bar-by-bar curve is rebuilt at the end.
 
     Between changes cash, margin and the position are constant and unrealised PnL follows the
     close, so the loop pays nothing per quiet bar.
@@ -73,19 +109,32 @@ class EquityLedger:
         self._signed_size.append(signed_size)
         self._entry.append(entry_price)
 
-    def curve(self, time: IntArray, close: FloatArray, start: int, stop: int) -> EquityCurve:
-        bars = np.arange(start, stop)
-        which = np.searchsorted(np.asarray(self._index), bars, side="right") - 1
-        cash = np.asarray(self._cash)[which]
-        margin = np.asarray(self._margin)[which]
-        size = np.asarray(self._signed_size)[which]
-        entry = np.asarray(self._entry)[which]
-        unrealized = size * (close[start:stop] - entry)
-        return EquityCurve(
-            time=time[start:stop].copy(),
-            cash=cash,
-            margin=margin,
-            unrealized=unrealized,
-            equity=cash + margin + unrealized,
-            position=size,
+    def marks(self) -> AccountMarks:
+        return AccountMarks(
+            index=np.asarray(self._index, dtype=np.int64),
+            cash=np.asarray(self._cash, dtype=np.float64),
+            margin=np.asarray(self._margin, dtype=np.float64),
+            signed_size=np.asarray(self._signed_size, dtype=np.float64),
+            entry_price=np.asarray(self._entry, dtype=np.float64),
         )
+
+
+def equity_curve(
+    marks: AccountMarks, time: IntArray, close: FloatArray, start: int, stop: int
+) -> EquityCurve:
+    """The curve per bar in [start, stop), each bar carrying the latest mark at or before it."""
+    bars = np.arange(start, stop)
+    which = np.searchsorted(marks.index, bars, side="right") - 1
+    cash = marks.cash[which]
+    margin = marks.margin[which]
+    size = marks.signed_size[which]
+    entry = marks.entry_price[which]
+    unrealized = size * (close[start:stop] - entry)
+    return EquityCurve(
+        time=time[start:stop].copy(),
+        cash=cash,
+        margin=margin,
+        unrealized=unrealized,
+        equity=cash + margin + unrealized,
+        position=size,
+    )

@@ -64,12 +64,7 @@ class Strategy:
         take_profit: float | None = None,
     ) -> OrderTicket | None:
         """Buy `amount` base units (market, or at `limit`, or once `stop` trades)."""
-        return self._context.place(
-            1,
-            amount,
-            leverage,
-            {"limit": limit, "stop": stop, "stop_loss": stop_loss, "take_profit": take_profit},
-        )
+        return self._context.place(1, amount, leverage, limit, stop, stop_loss, take_profit)
 
     def sell(
         self,
@@ -82,12 +77,7 @@ class Strategy:
         take_profit: float | None = None,
     ) -> OrderTicket | None:
         """Sell `amount` base units; in futures mode a sell beyond the long opens a short."""
-        return self._context.place(
-            -1,
-            amount,
-            leverage,
-            {"limit": limit, "stop": stop, "stop_loss": stop_loss, "take_profit": take_profit},
-        )
+        return self._context.place(-1, amount, leverage, limit, stop, stop_loss, take_profit)
 
     def close_position(self, percentage: float = 100.0) -> OrderTicket | None:
         """Close `percentage` of the open position at the next bar's open."""
@@ -147,12 +137,14 @@ def _last_two(value: object) -> tuple[float, float]:
 
 def crossover(a: object, b: object) -> bool:
     """True when `a` was below `b` on the previous bar and is above it now."""
-    if type(a) is SeriesView and type(b) is SeriesView and a._cursor is b._cursor:  # hot path
-        end = a._cursor.end
-        if end < 2:
-            return False
-        a_mem, b_mem = a._memory, b._memory
-        return bool(a_mem[end - 2] < b_mem[end - 2] and a_mem[end - 1] > b_mem[end - 1])
+    if type(a) is SeriesView and type(b) is SeriesView:  # the hot path: read the windows
+        cursor = a._cursor
+        if cursor is b._cursor:
+            end = cursor.end
+            if end < 2:
+                return False
+            a_mem, b_mem = a._memory, b._memory
+            return a_mem[end - 1] > b_mem[end - 1] and a_mem[end - 2] < b_mem[end - 2]
     a_prev, a_now = _last_two(a)
     b_prev, b_now = _last_two(b)
     return a_prev < b_prev and a_now > b_now

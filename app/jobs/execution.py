@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 
 from app.engine import MarketData, Progress, RunConfig, RunResult
-from sandbox import run_sandboxed
+from sandbox import WarmWorker, run_sandboxed
 
 STRATEGY_FILENAME = "strategy.py"
 
@@ -22,8 +22,12 @@ def execute_run(
     config: RunConfig,
     on_progress: Callable[[Progress], None],
     cancel: threading.Event,
+    worker: WarmWorker | None = None,
 ) -> RunResult:
     """Validate and run `code` in an isolated sandbox worker process; blocks until it ends.
+
+    `worker` is a pre-started worker (from a sandbox.WorkerPool) to run in; it is killed at the
+    run's end whatever happens. Without one a worker is started now.
 
     Raises the sandbox's exceptions (StrategyRejected, StrategyFailed, LimitExceeded,
     RunCancelled, WorkerFailed) and the engine's (ConfigError, StrategyDefinitionError, ...).
@@ -35,4 +39,5 @@ def execute_run(
         on_progress=on_progress,
         cancel=cancel,
         filename=STRATEGY_FILENAME,
+        worker=worker,
     )

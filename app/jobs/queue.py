@@ -1,26 +1,28 @@
 """The run queue: a protocol any backend honours, and the local pool of sandbox workers.
 
 The local pool runs at most `workers` runs at once; each run is supervised by one pool thread
-and executes in its own sandbox worker process (see app.jobs.execution). A distributed backend
-(a Redis-backed queue or Ray) implements the same protocol later.
+and executes in its own sandbox worker process (see app.jobs.execution; the JobRunner keeps
+them pre-started in a sandbox.WorkerPool). A distributed backend (a Redis-backed queue or Ray)
+implements the same protocol later.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from sandbox import lower_thread_priority
+
 logger = logging.getLogger(__name__)
 
 WORKER_NICE = 10
-"""Niceness of the pool's threads and so of the sandbox processes they start: backtests yield
-the CPU to the API and websockets, which stay responsive while every worker is busy."""
+"""Niceness of the pool's threads and so of the sandbox processes they start (and of the
+WorkerPool's starter thread, for the pre-started ones): backtests yield the CPU to the API and
+websockets, which stay responsive while every worker is busy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class LocalProcessPool:
         self._executor = ThreadPoolExecutor(
             max_workers=workers,
             thread_name_prefix="run",
-            initializer=_lower_priority,
+            initializer=lower_thread_priority,
             initargs=(nice,),
         )
         self._jobs: dict[str, tuple[Future[None], threading.Event]] = {}
@@ -104,17 +106,3 @@ class LocalProcessPool:
         finally:
             with self._lock:
                 self._jobs.pop(job.run_id, None)
-
-
-def _lower_priority(nice: int) -> None:
-    """Lower this pool thread's priority; children it starts inherit it.
-
-    On Linux the nice value belongs to the thread (setpriority(2), "BUGS"), so only the pool's
-    threads and the sandbox workers they spawn are lowered, never the server's own threads.
-    """
-    if not sys.platform.startswith("linux") or nice <= 0:
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except OSError as error:
-        logger.warning("cannot lower the worker priority: %s", error)

@@ -25,8 +25,16 @@ from app.engine import EngineError, LogLine, Progress, RunResult, ns_to_iso
 from app.jobs.datasets import DatasetCatalog
 from app.jobs.execution import execute_run
 from app.jobs.progress import Message, ProgressHub
-from app.jobs.queue import JobQueue, LocalProcessPool, RunJob
-from sandbox import RunCancelled, SandboxError, StrategyFailed, StrategyRejected
+from app.jobs.queue import WORKER_NICE, JobQueue, LocalProcessPool, RunJob
+from sandbox import (
+    RunCancelled,
+    SandboxError,
+    StrategyFailed,
+    StrategyRejected,
+    WarmWorker,
+    WorkerPool,
+    start_worker,
+)
 from sandbox.codec import config_from_dict
 
 logger = logging.getLogger(__name__)
@@ -72,7 +80,8 @@ def error_message(error: dict[str, Any], status: RunStatus) -> Message:
 
 
 class JobRunner:
-    """Owns the queue of runs; created and stopped by the app's lifespan."""
+    """Owns the queue of runs and the pre-started sandbox workers; created and stopped by the
+    app's lifespan."""
 
     def __init__(
         self,
@@ -82,19 +91,25 @@ class JobRunner:
         hub: ProgressHub,
         workers: int,
         queue_factory: Callable[..., JobQueue] = LocalProcessPool,
+        pool_factory: Callable[..., WorkerPool] = WorkerPool,
     ) -> None:
         self._engine = engine
         self._catalog = catalog
         self._hub = hub
+        self._workers = workers
         self._queue = queue_factory(self._execute, workers=workers)
+        self._pool_factory = pool_factory
+        self._pool: WorkerPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._is_stopping = False
 
     # -- lifecycle (event loop) -------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind to the running loop, then recover what the last process left behind."""
+        """Bind to the running loop, start the worker pool (one ready worker per run slot, at
+        the runs' priority), then recover what the last process left behind."""
         self._loop = asyncio.get_running_loop()
+        self._pool = self._pool_factory(self._workers, nice=WORKER_NICE)
         self.recover()
 
     def recover(self) -> tuple[list[str], list[str]]:
@@ -129,6 +144,8 @@ class JobRunner:
         """Stop every run; running ones end failed (interrupted) so they can be re-run."""
         self._is_stopping = True
         self._queue.shutdown()
+        if self._pool is not None:
+            self._pool.close()
 
     # -- requests (event loop) --------------------------------------------------------------
 
@@ -190,13 +207,26 @@ class JobRunner:
         config_data: dict[str, Any],
         stop: threading.Event,
     ) -> RunResult:
-        entry = self._catalog.resolve(dataset)
-        market = self._catalog.load_market(entry)
-        config = config_from_dict(config_data)
-        tracker = _ProgressTracker(run_id, self._engine, self._publish_progress, self._publish_logs)
-        return execute_run(
-            code=code, market=market, config=config, on_progress=tracker.update, cancel=stop
-        )
+        with self._take_worker() as worker:  # killed on every path, the run's own end included
+            entry = self._catalog.resolve(dataset)
+            market = self._catalog.load_market(entry)
+            config = config_from_dict(config_data)
+            tracker = _ProgressTracker(
+                run_id, self._engine, self._publish_progress, self._publish_logs
+            )
+            return execute_run(
+                code=code,
+                market=market,
+                config=config,
+                on_progress=tracker.update,
+                cancel=stop,
+                worker=worker,
+            )
+
+    def _take_worker(self) -> WarmWorker:
+        """A pre-started worker from the pool; one started now before start() or after
+        shutdown(). Taken before the data loads, so a worker started now overlaps it."""
+        return self._pool.take() if self._pool is not None else start_worker()
 
     def _finish_done(self, run_id: str, result: RunResult) -> None:
         with session_scope(self._engine) as session:

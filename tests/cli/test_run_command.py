@@ -3,13 +3,18 @@ bad input answered with one sentence and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import app.runner
 from app.cli import EXIT_BAD_INPUT, EXIT_STRATEGY_FAILED, cli_app
 from app.data import generate_ohlcv
+from app.runner import LoadedData, load_market
+from sandbox import WarmWorker, start_worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
 SMA = EXAMPLES / "sma_crossover.py"
@@ -213,3 +218,72 @@ def test_validate_prints_file_line_col_diagnostics(tmp_path: Path) -> None:
     code, output = run("validate", path)
     assert code == 1
     assert f"{path}:1:1:" in output and "socket" in output
+
+
+def sandbox_workers_of_this_process() -> list[int]:
+    """Live `sandbox.worker` children of this process (Linux: read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"sandbox.worker" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+class WorkerLog:
+    """Stands between app.runner and the real start_worker/load_market to see their order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.workers: list[WarmWorker] = []
+
+    def start_worker(self) -> WarmWorker:
+        self.events.append("worker started")
+        self.workers.append(start_worker())
+        return self.workers[-1]
+
+    def load_market(self, path: Path, *, symbol: str) -> LoadedData:
+        self.events.append("data loaded")
+        return load_market(path, symbol=symbol)
+
+
+@pytest.fixture
+def worker_log(monkeypatch: pytest.MonkeyPatch) -> WorkerLog:
+    log = WorkerLog()
+    monkeypatch.setattr(app.runner, "start_worker", log.start_worker)
+    monkeypatch.setattr(app.runner, "load_market", log.load_market)
+    return log
+
+
+def test_the_worker_starts_before_the_data_loads_and_serves_the_run(
+    data_csv: Path, worker_log: WorkerLog
+) -> None:
+    code, output = run("run", SMA, "--data", data_csv)
+    assert code == 0, output
+    assert worker_log.events == ["worker started", "data loaded"]
+    [worker] = worker_log.workers
+    assert worker.is_used and worker.process.poll() is not None
+
+
+@pytest.mark.parametrize("failure", ["missing data", "missing strategy", "refused strategy"])
+def test_no_worker_is_left_behind_when_the_run_cannot_start(
+    failure: str, data_csv: Path, tmp_path: Path, worker_log: WorkerLog
+) -> None:
+    strategy, data = SMA, data_csv
+    if failure == "missing data":
+        data = tmp_path / "nowhere.csv"
+    elif failure == "missing strategy":
+        strategy = tmp_path / "nowhere.py"
+    else:
+        strategy = write(tmp_path, "s.py", "import os\n")
+    code, output = run("run", strategy, "--data", data)
+    assert code == EXIT_BAD_INPUT, output
+    [worker] = worker_log.workers
+    assert worker.process.poll() is not None
+    assert not Path(worker.workdir).exists()
+    if sys.platform.startswith("linux"):
+        assert sandbox_workers_of_this_process() == []

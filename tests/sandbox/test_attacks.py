@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -205,14 +206,25 @@ def assert_no_trace(outcome: Outcome, secret: str) -> None:
         assert all(secret not in line.message for line in outcome.result.logs)
 
 
-def test_no_worker_outlives_the_suite(outcomes: dict[str, tuple[Outcome, Outcome | None]]) -> None:
+def child_processes() -> list[str]:
+    """This process's children as "pid: command line"."""
     parent = os.getpid()
     children = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
+            if f"\nPPid:\t{parent}\n" in text:
+                command = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                children.append(f"{status.parent.name}: {command.decode(errors='replace')}")
         except OSError:
             continue
-        if f"\nPPid:\t{parent}\n" in text:
-            children.append(status.parent.name)
+    return children
+
+
+def test_no_worker_outlives_the_suite(outcomes: dict[str, tuple[Outcome, Outcome | None]]) -> None:
+    # Other tests in this process may be closing a worker pool right now (a server's shutdown
+    # runs on its own thread): what is still here after a few seconds has leaked.
+    deadline = time.monotonic() + 5
+    while (children := child_processes()) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert children == []

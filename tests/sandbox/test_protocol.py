@@ -106,3 +106,108 @@ def test_result_columns_must_name_exactly_the_fields() -> None:
 
     with pytest.raises(ProtocolError):
         records_from_columns(Trade, {**TRADE, "extra": [1]})
+
+
+def test_arrays_are_used_in_place_and_aligned() -> None:
+    data = encode({"type": "progress", "note": "x" * 5}, {"a": np.arange(4.0)})
+    (frame,) = reader().feed(data)
+    array = frame.arrays["a"]
+    assert array.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert array.ctypes.data % 8 == 0
+    assert not array.flags.owndata  # a view on the received bytes, not a copy
+
+
+def test_a_frame_followed_by_part_of_the_next_keeps_both_intact() -> None:
+    first = encode({"type": "progress", "n": 1}, {"a": np.arange(3, dtype=np.int64)})
+    second = encode({"type": "progress", "n": 2}, {"a": np.arange(5, dtype=np.int64)})
+    decoder = reader()
+    (one,) = decoder.feed(first + second[:20])
+    (two,) = decoder.feed(second[20:])
+    assert one.arrays["a"].tolist() == [0, 1, 2]
+    assert two.arrays["a"].tolist() == [0, 1, 2, 3, 4]
+    assert decoder.pending == 0
+
+
+def order_records() -> tuple[object, ...]:
+    from app.engine import OrderRecord, OrderSide, OrderStatus, OrderType
+
+    filled = OrderRecord(
+        1, 10, 0, OrderSide.BUY, OrderType.LIMIT, 1.5, 99.0, None, 3.0, 90.0, None,
+        OrderStatus.FILLED, 20, 98.5, 1.5, 0.07, "",
+    )  # fmt: skip
+    rejected = OrderRecord(
+        2, 11, 1, OrderSide.SELL, OrderType.MARKET, 2.0, None, None, 1.0, None, None,
+        OrderStatus.REJECTED, None, None, 0.0, 0.0, "not enough cash",
+    )  # fmt: skip
+    return filled, rejected
+
+
+def test_records_round_trip_through_typed_arrays_with_none_values() -> None:
+    from app.engine import OrderRecord
+    from sandbox.codec import records_from_arrays, records_to_arrays
+
+    records = order_records()
+    texts, arrays = records_to_arrays("orders", OrderRecord, records)
+    assert arrays["orders.limit_price"].dtype == np.float64
+    assert arrays["orders.filled_time.none"].tolist() == [0, 1]
+    data = encode({"type": "result", **texts}, arrays)
+    (frame,) = reader().feed(data)
+    body = {key: frame.body[key] for key in texts}
+    assert records_from_arrays("orders", OrderRecord, body, frame.arrays) == records
+
+
+@pytest.mark.parametrize(
+    ("key", "forged"),
+    [
+        ("orders.side", np.array([0, 7], dtype=np.int64)),  # no such enum member
+        ("orders.status", np.array([-1, 0], dtype=np.int64)),
+        ("orders.amount", np.array([1, 2], dtype=np.int64)),  # ints where floats belong
+        ("orders.id", np.array([1.0, 2.0])),  # floats where ints belong
+        ("orders.filled_time.none", np.array([0, 2], dtype=np.int64)),  # mask not 0/1
+        ("orders.fee", np.array([0.0])),  # one value short
+    ],
+)
+def test_forged_record_arrays_are_refused(key: str, forged: np.ndarray) -> None:
+    from app.engine import OrderRecord
+    from sandbox.codec import records_from_arrays, records_to_arrays
+
+    texts, arrays = records_to_arrays("orders", OrderRecord, order_records())
+    with pytest.raises(ProtocolError):
+        records_from_arrays("orders", OrderRecord, texts, {**arrays, key: forged})
+    missing = {name: array for name, array in arrays.items() if name != key}
+    with pytest.raises(ProtocolError):
+        records_from_arrays("orders", OrderRecord, texts, missing)
+
+
+def test_account_marks_must_be_ascending_bars_of_the_run() -> None:
+    from app.engine import MarketData, RunConfig, Strategy, simulate
+    from sandbox.codec import record_body, result_from_frame
+
+    class Idle(Strategy):
+        def on_data(self, bar: object) -> None:
+            return None
+
+    bars = 10
+    market = MarketData(
+        time=np.arange(bars, dtype=np.int64) * 60_000_000_000,
+        open=np.full(bars, 100.0),
+        high=np.full(bars, 101.0),
+        low=np.full(bars, 99.0),
+        close=np.full(bars, 100.0),
+        volume=np.ones(bars),
+    )
+    config = RunConfig()
+    body, arrays = record_body(simulate(Idle, market, config))
+    result = result_from_frame(body, arrays, market, config)
+    assert len(result.equity.equity) == bars
+    for forged in (np.array([0, 12]), np.array([0, 5, 5]), np.array([1, 3])):
+        index = forged.astype(np.int64)
+        marks = {name: np.zeros(len(index)) for name in ("cash", "margin", "signed_size")}
+        forged_arrays = {
+            **arrays,
+            "marks.index": index,
+            **{f"marks.{name}": value for name, value in marks.items()},
+            "marks.entry_price": np.zeros(len(index)),
+        }
+        with pytest.raises(ProtocolError):
+            result_from_frame(body, forged_arrays, market, config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -146,7 +147,7 @@ def test_a_malformed_message_ends_the_worker_not_the_parent(tmp_path: Path, scri
     )
     started = time.monotonic()
     with pytest.raises(ProtocolError):
-        session.run(encode({"type": "job"}))
+        session.run([encode({"type": "job"})])
     assert time.monotonic() - started < 10
 
 
@@ -168,9 +169,9 @@ def test_a_forged_result_with_bad_fields_is_refused(
         None,
         command=fake_worker(tmp_path, script),
     )
-    frame = session.run(encode({"type": "job"}))
+    frame = session.run([encode({"type": "job"})])
     with pytest.raises(ProtocolError):
-        _outcome(frame, config, RunLimits())
+        _outcome(frame, market, config, RunLimits())
 
 
 def test_a_worker_dying_silently_is_a_worker_failure(tmp_path: Path) -> None:
@@ -182,7 +183,7 @@ def test_a_worker_dying_silently_is_a_worker_failure(tmp_path: Path) -> None:
         command=fake_worker(tmp_path, "raise SystemExit(3)\n"),
     )
     with pytest.raises(WorkerFailed, match="exit code 3"):
-        session.run(encode({"type": "job"}))
+        session.run([encode({"type": "job"})])
 
 
 def test_a_pre_started_worker_serves_one_run_and_is_gone_after(
@@ -230,3 +231,57 @@ def test_numba_kernels_compile_without_saving_a_cache(tmp_path: Path) -> None:
     )
     assert done.stdout.strip() == "42"
     assert not list(tmp_path.rglob("*.nbi")) and not list(tmp_path.rglob("*.nbc"))
+
+
+def test_the_warm_up_trades_through_the_engine() -> None:
+    from sandbox.worker import WarmUpStrategy, warm_up_market
+
+    result = run_backtest(WarmUpStrategy, warm_up_market(), RunConfig())
+    assert result.trades and len(result.equity.equity) == len(warm_up_market())
+
+
+def test_the_warm_up_compiles_the_sma_kernel_before_the_job_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    # An empty numba cache, as on a fresh install: the warm-up compiles pandas-ta's sma kernel
+    # (seconds) before the job arrives, and saves nothing.
+    cache, cwd = tmp_path / "numba-cache", tmp_path / "cwd"
+    cwd.mkdir()
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from sandbox.worker import keep_numba_cache_read_only, warm_up\n"
+        "from pandas_ta.overlap.sma import nb_sma\n"
+        "before = len(nb_sma.signatures)\n"
+        "keep_numba_cache_read_only()\n"
+        "warm_up()\n"
+        "print(before, len(nb_sma.signatures))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-s", "-c", probe, str(Path(__file__).parents[2])],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+        cwd=cwd,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "NUMBA_CACHE_DIR": str(cache),
+        },
+    )
+    assert done.stdout.split() == ["0", "1"]
+    assert done.stderr == ""  # a failing warm-up prints its traceback there
+    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
+def test_a_job_already_waiting_is_read_without_warming_up() -> None:
+    from sandbox.worker import is_job_waiting
+
+    read_end, write_end = os.pipe()
+    try:
+        assert not is_job_waiting(read_end)
+        os.write(write_end, b"job")
+        assert is_job_waiting(read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
