@@ -9,7 +9,7 @@ import math
 import operator
 import types
 import typing
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -82,43 +82,25 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
 # -------------------------------------------------------------------------------------------
 
 
-def record_to_list(record: Any) -> list[Any]:
-    """A frozen engine record as a JSON list in field order (enums as their values)."""
-    values = []
-    for item in dataclasses.fields(record):
-        value = getattr(record, item.name)
-        values.append(value.value if isinstance(value, enum.Enum) else value)
-    return values
-
-
 Converter = Callable[[object], Any]
+Record = type[tuple[Any, ...]]  # an engine record class: a NamedTuple (Trade, OrderRecord, ...)
+
+
+def _fields(cls: Record) -> tuple[str, ...]:
+    return typing.cast(tuple[str, ...], getattr(cls, "_fields"))  # noqa: B009  (NamedTuple)
 
 
 @functools.cache
-def _field_converters(cls: Hashable) -> tuple[tuple[str, Converter], ...]:
+def _field_converters(cls: Record) -> tuple[tuple[str, Converter], ...]:
     """(name, checking converter) per field of an engine record, built once per class."""
     hints = typing.get_type_hints(cls)
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # an engine dataclass type
-    return tuple((f.name, _converter(hints[f.name], f.name)) for f in fields)
+    return tuple((name, _converter(hints[name], name)) for name in _fields(cls))
 
 
-def record_from_list(cls: type[Any], values: object) -> Any:
-    """A record of `cls` from `record_to_list` output, refusing any value of the wrong type."""
-    fields = _field_converters(typing.cast(Hashable, cls))
-    if not isinstance(values, list) or len(values) != len(fields):
-        raise ProtocolError(f"{cls.__name__} record has the wrong shape")
-    return cls(**{name: convert(v) for (name, convert), v in zip(fields, values, strict=True)})
-
-
-@functools.cache
-def _field_names(cls: Hashable) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]  # dataclass
-
-
-def records_to_columns(cls: type[Any], records: Sequence[Any]) -> dict[str, list[Any]]:
+def records_to_columns(cls: Record, records: Sequence[Any]) -> dict[str, list[Any]]:
     """Records of one engine class as JSON-ready columns (one list per field, enums as values)."""
     columns: dict[str, list[Any]] = {}
-    for name in _field_names(typing.cast(Hashable, cls)):
+    for name in _fields(cls):
         values = [getattr(record, name) for record in records]
         if values and isinstance(values[0], enum.Enum):
             values = [v.value if isinstance(v, enum.Enum) else v for v in values]
@@ -126,9 +108,9 @@ def records_to_columns(cls: type[Any], records: Sequence[Any]) -> dict[str, list
     return columns
 
 
-def records_from_columns(cls: type[Any], columns: object) -> tuple[Any, ...]:
+def records_from_columns(cls: Record, columns: object) -> tuple[Any, ...]:
     """Records of `cls` from `records_to_columns` output; every value is type-checked."""
-    fields = _field_converters(typing.cast(Hashable, cls))
+    fields = _field_converters(cls)
     if not isinstance(columns, dict) or set(columns) != {name for name, _ in fields}:
         raise ProtocolError(f"{cls.__name__} columns do not match its fields")
     lengths = {len(c) if isinstance(c, list) else -1 for c in columns.values()}
@@ -202,28 +184,47 @@ def _coerce(value: object, hint: Any, name: str) -> Any:
     return _converter(hint, name)(value)
 
 
-def progress_body(progress: Progress) -> dict[str, Any]:
-    """A Progress event as a `progress` message body: its numbers and its new log lines."""
-    return {
+def progress_body(
+    progress: Progress, trades: Sequence[Trade] = (), orders: Sequence[OrderRecord] = ()
+) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """A `progress` message: the report's numbers and new log lines, plus `trades` and
+    `orders` (records the worker batched since it last sent any) as typed arrays."""
+    body: dict[str, Any] = {
+        "type": "progress",
         "progress": [progress.bars_done, progress.bars_total, progress.time, progress.equity],
         "logs": records_to_columns(LogLine, progress.logs),
     }
+    if not trades and not orders:
+        return body, {}
+    body["trades"], trade_arrays = records_to_arrays("trades", Trade, trades)
+    body["orders"], order_arrays = records_to_arrays("orders", OrderRecord, orders)
+    return body, {**trade_arrays, **order_arrays}
 
 
-def progress_from_body(body: Mapping[str, Any]) -> Progress:
-    """A Progress event from an untrusted worker message (at most PROGRESS_LOG_LINES lines)."""
+def progress_from_frame(
+    body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
+) -> Progress:
+    """A Progress event from an untrusted worker message (at most PROGRESS_LOG_LINES lines),
+    with the trades and orders it carries, if any."""
     values = body.get("progress")
     if not isinstance(values, list) or len(values) != 4:
         raise ProtocolError("progress record has the wrong shape")
     logs = records_from_columns(LogLine, body.get("logs"))
     if len(logs) > PROGRESS_LOG_LINES:
         raise ProtocolError("a progress message carries too many log lines")
+    has_records = "trades" in body or "orders" in body
     return Progress(
         bars_done=_coerce(values[0], int, "bars_done"),
         bars_total=_coerce(values[1], int, "bars_total"),
         time=_coerce(values[2], int, "time"),
         equity=_coerce(values[3], float, "equity"),
         logs=logs,
+        trades=records_from_arrays("trades", Trade, body.get("trades"), arrays)
+        if has_records
+        else (),
+        orders=records_from_arrays("orders", OrderRecord, body.get("orders"), arrays)
+        if has_records
+        else (),
     )
 
 
@@ -236,35 +237,34 @@ NONE_MASK: Final = ".none"  # suffix of the i8 0/1 array marking None in an opti
 
 
 @functools.cache
-def _column_kinds(cls: Hashable) -> tuple[tuple[str, ColumnKind, Any], ...]:
+def _column_kinds(cls: Record) -> tuple[tuple[str, ColumnKind, Any], ...]:
     """(field, kind, enum class or None) per field of an engine record class."""
     hints = typing.get_type_hints(cls)
     kinds: list[tuple[str, ColumnKind, Any]] = []
-    for item in dataclasses.fields(cls):  # type: ignore[arg-type]  # an engine dataclass type
-        hint = hints[item.name]
+    for name in _fields(cls):
+        hint = hints[name]
         optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
         inner = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
         if inner is int:
-            kinds.append((item.name, "optional_int" if optional else "int", None))
+            kinds.append((name, "optional_int" if optional else "int", None))
         elif inner is float:
-            kinds.append((item.name, "optional_float" if optional else "float", None))
+            kinds.append((name, "optional_float" if optional else "float", None))
         elif isinstance(inner, type) and issubclass(inner, enum.Enum) and not optional:
-            kinds.append((item.name, "enum", inner))
+            kinds.append((name, "enum", inner))
         elif inner is str and not optional:
-            kinds.append((item.name, "text", None))
+            kinds.append((name, "text", None))
         else:
-            raise TypeError(f"no column encoding for field '{item.name}' of type {hint!r}")
+            raise TypeError(f"no column encoding for field '{name}' of type {hint!r}")
     return tuple(kinds)
 
 
 def records_to_arrays(
-    prefix: str, cls: type[Any], records: Sequence[Any]
+    prefix: str, cls: Record, records: Sequence[Any]
 ) -> tuple[dict[str, list[str]], dict[str, npt.NDArray[Any]]]:
     """Engine records as columns: numbers and enum codes as typed arrays (`prefix.field`), text
     as JSON lists. None is NaN in an optional float column, a mask array for an optional int."""
-    kinds = _column_kinds(typing.cast(Hashable, cls))
-    rows = list(map(operator.attrgetter(*(name for name, _, _ in kinds)), records))
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in kinds]
+    kinds = _column_kinds(cls)
+    columns = list(zip(*records, strict=True)) if records else [() for _ in kinds]
     texts: dict[str, list[str]] = {}
     arrays: dict[str, npt.NDArray[Any]] = {}
     for (name, kind, members), values in zip(kinds, columns, strict=True):
@@ -288,13 +288,13 @@ def records_to_arrays(
 
 def records_from_arrays(
     prefix: str,
-    cls: type[Any],
+    cls: Record,
     texts: object,
     arrays: Mapping[str, npt.NDArray[Any]],
 ) -> tuple[Any, ...]:
     """Records of `cls` from untrusted `records_to_arrays` output; shapes, codes and text are
     checked, and the array types make every number the field's type."""
-    kinds = _column_kinds(typing.cast(Hashable, cls))
+    kinds = _column_kinds(cls)
     text_names = {name for name, kind, _ in kinds if kind == "text"}
     if not isinstance(texts, dict) or set(texts) != text_names:
         raise ProtocolError(f"{cls.__name__} text columns do not match its fields")
@@ -386,9 +386,16 @@ def result_from_frame(
     arrays: Mapping[str, npt.NDArray[Any]],
     market: MarketData,
     config: RunConfig,
+    *,
+    streamed_trades: Sequence[Trade] = (),
+    streamed_orders: Sequence[OrderRecord] = (),
 ) -> RunResult:
     """The RunResult of an untrusted worker's `result` message: the record is checked, then
-    the equity curve and metrics are derived here from the parent's own market and config."""
+    the equity curve and metrics are derived here from the parent's own market and config.
+
+    `streamed_trades`/`streamed_orders` are the records that came with progress messages; the
+    result carries the rest. Trades keep the order they were closed in, orders are by id.
+    """
     bars = len(market)
     start = _coerce(body.get("start"), int, "start")
     if not 0 <= start < bars:
@@ -398,8 +405,19 @@ def result_from_frame(
         params=_params(body.get("params")),
         start=start,
         marks=_marks(arrays, start, bars),
-        trades=records_from_arrays("trades", Trade, body.get("trades"), arrays),
-        orders=records_from_arrays("orders", OrderRecord, body.get("orders"), arrays),
+        trades=(
+            *streamed_trades,
+            *records_from_arrays("trades", Trade, body.get("trades"), arrays),
+        ),
+        orders=tuple(
+            sorted(
+                [
+                    *streamed_orders,
+                    *records_from_arrays("orders", OrderRecord, body.get("orders"), arrays),
+                ],
+                key=operator.attrgetter("id"),
+            )
+        ),
         logs=records_from_columns(LogLine, body.get("logs")),
         logs_dropped=_coerce(body.get("logs_dropped"), int, "logs_dropped"),
         fees_paid=_coerce(body.get("fees_paid"), float, "fees_paid"),
@@ -426,12 +444,6 @@ def _marks(arrays: Mapping[str, npt.NDArray[Any]], start: int, bars: int) -> Acc
     return AccountMarks(**columns)
 
 
-def _list(value: object) -> list[Any]:
-    if not isinstance(value, list):
-        raise ProtocolError("expected a list in the result")
-    return value
-
-
 def _params(value: object) -> dict[str, bool | int | float | str]:
     if not isinstance(value, dict):
         raise ProtocolError("params must be an object")
@@ -439,19 +451,3 @@ def _params(value: object) -> dict[str, bool | int | float | str]:
         if not isinstance(item, bool | int | float | str) or len(key) > 200:
             raise ProtocolError(f"param '{key[:50]}' has an invalid value")
     return value
-
-
-def _metrics(value: object) -> dict[str, float | int | str | None]:
-    if not isinstance(value, dict):
-        raise ProtocolError("metrics must be an object")
-    for key, item in value.items():
-        if item is not None and not isinstance(item, int | float | str):
-            raise ProtocolError(f"metric '{key[:50]}' has an invalid value")
-        if isinstance(item, str) and len(item) > MAX_TEXT_CHARS:
-            raise ProtocolError(f"metric '{key[:50]}' is too long")
-    return value
-
-
-def is_finite_number(value: object) -> bool:
-    """True for an int or float that is finite (bools excluded)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

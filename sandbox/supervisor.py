@@ -26,15 +26,18 @@ from app.engine import (
     IndicatorError,
     MarketData,
     MarketDataError,
+    OrderRecord,
     Progress,
     RunConfig,
     RunResult,
     StrategyDefinitionError,
+    Trade,
 )
 from sandbox import codec
 from sandbox.diagnostics import Diagnostic, Severity, has_errors
 from sandbox.errors import (
     LimitExceeded,
+    ProtocolError,
     RunCancelled,
     StrategyFailed,
     StrategyRejected,
@@ -157,13 +160,26 @@ def _run_in_worker(
     )
     session = _WorkerSession(limits, maximums, cancel, on_progress)
     frame = session.run(job, worker)
-    return _outcome(frame, market, config, limits)
+    return _outcome(frame, market, config, limits, session)
 
 
-def _outcome(frame: Frame, market: MarketData, config: RunConfig, limits: RunLimits) -> RunResult:
+def _outcome(
+    frame: Frame,
+    market: MarketData,
+    config: RunConfig,
+    limits: RunLimits,
+    session: _WorkerSession | None = None,
+) -> RunResult:
     if frame.type == "result":
         with _collector_paused():
-            return codec.result_from_frame(frame.body, frame.arrays, market, config)
+            return codec.result_from_frame(
+                frame.body,
+                frame.arrays,
+                market,
+                config,
+                streamed_trades=session.trades if session else (),
+                streamed_orders=session.orders if session else (),
+            )
     raise _error_from_body(frame.body, limits)
 
 
@@ -312,6 +328,10 @@ class _WorkerSession:
         )
         self.stderr = bytearray()
         self.layers: dict[str, str] = {}
+        self.trades: list[Trade] = []  # what progress messages brought; the result has the rest
+        self.orders: list[OrderRecord] = []
+        self.streamed_bytes = 0  # records arrive in many frames: bounded like one result
+        self.max_streamed_bytes = maximums.max_message_mb * MIB
 
     def run(self, job: Sequence[Chunk], worker: WarmWorker | None = None) -> Frame:
         """Send `job` to `worker` (or a new one) and return the final frame; kills the worker."""
@@ -359,7 +379,15 @@ class _WorkerSession:
                     self.layers = {str(k)[:40]: _text(v) for k, v in layers.items()}
                     logger.debug("sandbox worker layers %s", self.layers)
             elif frame.type == "progress":
-                progress = codec.progress_from_body(frame.body)
+                self.streamed_bytes += sum(array.nbytes for array in frame.arrays.values())
+                if self.streamed_bytes > self.max_streamed_bytes:
+                    raise ProtocolError(
+                        f"the worker streamed more than {self.max_streamed_bytes} bytes of records"
+                    )
+                with _collector_paused():
+                    progress = codec.progress_from_frame(frame.body, frame.arrays)
+                self.trades.extend(progress.trades)
+                self.orders.extend(progress.orders)
                 if self.on_progress is not None:
                     self.on_progress(progress)
             else:

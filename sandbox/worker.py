@@ -7,6 +7,7 @@ needs opening afterwards and the job's first indicator call is fast.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import select
@@ -26,10 +27,13 @@ from app.engine import (
     Bar,
     EngineError,
     MarketData,
+    OrderRecord,
     Progress,
     RunConfig,
+    RunRecord,
     Strategy,
     StrategyRuntimeError,
+    Trade,
     crossover,
     simulate,
 )
@@ -249,13 +253,41 @@ def error_body(error: BaseException, filename: str) -> dict[str, Any]:
     }
 
 
-def progress_sender(send: Callable[[bytes], object]) -> Callable[[Progress], None]:
-    """The engine's on_progress callback, forwarding each report as a message."""
+STREAM_BATCH: Final = 4_000
 
-    def on_progress(progress: Progress) -> None:
-        send(encode({"type": "progress", **codec.progress_body(progress)}))
 
-    return on_progress
+class ProgressStream:
+    """The engine's on_progress callback: forwards each report as a message, and the run's
+    trades and ended orders in batches of at least STREAM_BATCH records, so the parent decodes
+    them while the run goes on instead of all at its end. `unsent` trims a finished run's
+    record to what has not been sent yet, for the `result` message."""
+
+    def __init__(self, send: Callable[[Chunk], object]) -> None:
+        self._send = send
+        self._trades: list[Trade] = []
+        self._orders: list[OrderRecord] = []
+        self._trades_sent = 0
+        self._order_ids_sent: set[int] = set()
+
+    def __call__(self, progress: Progress) -> None:
+        self._trades.extend(progress.trades)
+        self._orders.extend(progress.orders)
+        trades: list[Trade] = []
+        orders: list[OrderRecord] = []
+        if len(self._trades) + len(self._orders) >= STREAM_BATCH:
+            trades, self._trades = self._trades, []
+            orders, self._orders = self._orders, []
+            self._trades_sent += len(trades)
+            self._order_ids_sent.update(order.id for order in orders)
+        for part in encode_parts(*codec.progress_body(progress, trades, orders)):
+            self._send(part)
+
+    def unsent(self, record: RunRecord) -> RunRecord:
+        return dataclasses.replace(
+            record,
+            trades=record.trades[self._trades_sent :],
+            orders=tuple(o for o in record.orders if o.id not in self._order_ids_sent),
+        )
 
 
 def run_job(job: Frame, send: Callable[[Chunk], object]) -> None:
@@ -275,11 +307,12 @@ def run_job(job: Frame, send: Callable[[Chunk], object]) -> None:
             is_validated=body.get("validate") is not False,
         )
         strategy_class = typing.cast(type[Strategy], compiled.strategy_class)
-        record = simulate(strategy_class, market, config, on_progress=progress_sender(send))
+        stream = ProgressStream(send)
+        record = simulate(strategy_class, market, config, on_progress=stream)
     except BaseException as error:
         send(encode(error_body(error, filename)))
         return
-    for part in encode_parts(*codec.record_body(record)):
+    for part in encode_parts(*codec.record_body(stream.unsent(record))):
         send(part)
 
 

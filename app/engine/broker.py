@@ -26,7 +26,15 @@ from app.engine.feed import MarketData
 from app.engine.logbook import LogSink
 from app.engine.orders import Order
 from app.engine.portfolio import FillResult, Portfolio
-from app.engine.types import ExitReason, LogLevel, Mode, OrderStatus, OrderType, Trade
+from app.engine.types import (
+    ExitReason,
+    LogLevel,
+    Mode,
+    OrderRecord,
+    OrderStatus,
+    OrderType,
+    Trade,
+)
 
 NS_PER_HOUR = 3_600_000_000_000
 
@@ -46,7 +54,7 @@ class Broker:
         self.portfolio = Portfolio(config)
         self.log = log
         self.working: list[Order] = []
-        self.finished: list[Order] = []
+        self.finished: list[OrderRecord] = []  # final records, in the order the orders ended
         self.trades: list[Trade] = []
         self.protect_from_index = 0
         self._next_id = 1
@@ -86,7 +94,7 @@ class Broker:
         order.status = status
         order.reason = reason
         self.working.remove(order)
-        self.finished.append(order)
+        self.finished.append(order.record())
 
     def step(self, index: int) -> bool:
         """Process bar `index` if it needs it (working orders, or an open position whose exits

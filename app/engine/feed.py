@@ -123,7 +123,9 @@ class MarketData:
 
     def to_frame(self) -> pd.DataFrame:
         index = pd.DatetimeIndex(pd.to_datetime(self.time, unit="ns", utc=True), name="time")
-        return pd.DataFrame({name: getattr(self, name) for name in OHLCV}, index=index)
+        # copy=False: the columns share the read-only arrays (copy-on-write keeps them intact)
+        columns = {name: getattr(self, name) for name in OHLCV}
+        return pd.DataFrame(columns, index=index, copy=False)
 
 
 def _as_ns(index: pd.DatetimeIndex) -> IntArray:

@@ -21,21 +21,24 @@ from app.engine.logbook import LogSink
 from app.engine.metrics import compute_metrics
 from app.engine.results import EquityLedger, RunRecord, RunResult, equity_curve
 from app.engine.strategy import Strategy, coerce_params
-from app.engine.types import LogLine
+from app.engine.types import LogLine, OrderRecord, Trade
 
 PROGRESS_LOG_LINES = 100
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """A progress report: bars done of the total, equity at the last bar's close, and the log
-    lines written since the previous report (the last PROGRESS_LOG_LINES of them)."""
+    """A progress report: bars done of the total, equity at the last bar's close, the log lines
+    written since the previous report (the last PROGRESS_LOG_LINES of them), and the trades
+    closed and orders ended since the previous report (all of them; they are final)."""
 
     bars_done: int
     bars_total: int
     time: int
     equity: float
     logs: tuple[LogLine, ...] = ()
+    trades: tuple[Trade, ...] = ()
+    orders: tuple[OrderRecord, ...] = ()
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -86,19 +89,22 @@ def simulate(
     ledger.mark(start, config.cash, 0.0, 0.0, 0.0)
     total = len(market) - start
     every = progress_every or max(1, total // 200)
-    _loop(strategy, market, broker, cursor, log, ledger, start, every, on_progress)
+    report = _Reporter(market, broker, log, start, on_progress)
+    _loop(strategy, market, broker, cursor, ledger, start, every, report)
     last = len(market) - 1
     broker.close_out(last)
     _mark(ledger, broker, last)
+    report(last)  # the last report comes after the end-of-data close
     portfolio = broker.portfolio
-    orders = sorted([*broker.finished, *broker.working], key=lambda order: order.id)
+    ended = [*broker.finished, *(order.record() for order in broker.working)]
+    orders = sorted(ended, key=lambda order: order.id)
     return RunRecord(
         strategy=strategy_class.__name__,
         params=dict(params),
         start=start,
         marks=ledger.marks(),
         trades=tuple(broker.trades),
-        orders=tuple(order.record() for order in orders),
+        orders=tuple(orders),
         logs=tuple(log.lines),
         logs_dropped=log.dropped,
         fees_paid=portfolio.fees_paid,
@@ -146,16 +152,14 @@ def _loop(
     market: MarketData,
     broker: Broker,
     cursor: Cursor,
-    log: LogSink,
     ledger: EquityLedger,
     start: int,
     every: int,
-    on_progress: ProgressCallback | None,
+    report: _Reporter,
 ) -> None:
     on_data = strategy.on_data
     stop = len(market)
-    report = _Reporter(market, broker, log, start, on_progress)
-    step = every if on_progress is not None else stop
+    step = every if report.is_active else stop
     for chunk_start in range(start, stop, step):  # a progress report after each chunk
         for index in range(chunk_start, min(chunk_start + step, stop)):
             cursor.end = index + 1
@@ -165,10 +169,8 @@ def _loop(
                 on_data(Bar(market, index))
             except Exception as error:
                 raise _runtime_error(error, "on_data()", index, market) from error
-        if on_progress is not None and index + 1 < stop:
+        if index + 1 < stop:
             report(index)
-    if on_progress is not None:
-        report(stop - 1)
 
 
 class _Reporter:
@@ -185,22 +187,33 @@ class _Reporter:
         self._market, self._broker, self._log = market, broker, log
         self._start = start
         self._on_progress = on_progress
-        self._logs_sent = 0
+        self._logs_sent = self._trades_sent = self._orders_sent = 0
+
+    @property
+    def is_active(self) -> bool:
+        return self._on_progress is not None
 
     def __call__(self, index: int) -> None:
         if self._on_progress is None:
             return
+        broker = self._broker
         lines = self._log.lines
         fresh = tuple(lines[max(self._logs_sent, len(lines) - PROGRESS_LOG_LINES) :])
+        trades = tuple(broker.trades[self._trades_sent :])
+        orders = tuple(broker.finished[self._orders_sent :])
         self._logs_sent = len(lines)
+        self._trades_sent += len(trades)
+        self._orders_sent += len(orders)
         price = float(self._market.close[index])
         self._on_progress(
             Progress(
                 bars_done=index - self._start + 1,
                 bars_total=len(self._market) - self._start,
                 time=int(self._market.time[index]),
-                equity=self._broker.portfolio.equity(price),
+                equity=broker.portfolio.equity(price),
                 logs=fresh,
+                trades=trades,
+                orders=orders,
             )
         )
 

@@ -117,6 +117,8 @@ def as_price(value: object, name: str) -> float | None:
 
 def as_number(value: object, name: str) -> float:
     """A finite real number (bools and strings are refused) as float."""
+    if type(value) is float and value - value == 0.0:  # the hot path: a finite float
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
     number = float(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # pytest's rootdir-relative import puts tests/ on sys.path, where this folder would make
@@ -27,6 +28,12 @@ def random_walk_market(bars: int = 600, seed: int = 7) -> MarketData:
     return MarketData(
         time=time, open=open_, high=high, low=low, close=close, volume=rng.uniform(1, 10, bars)
     )
+
+
+@pytest.fixture(scope="session")
+def make_market() -> Callable[..., MarketData]:
+    """random_walk_market, for tests that need their own length or seed."""
+    return random_walk_market
 
 
 @pytest.fixture(scope="session")

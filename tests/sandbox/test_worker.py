@@ -285,3 +285,33 @@ def test_a_job_already_waiting_is_read_without_warming_up() -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_records_streamed_past_the_message_limit_end_the_worker(tmp_path: Path) -> None:
+    # Progress frames may carry records; many frames, each under the size limit, must not add
+    # up to more than one result may hold in the parent.
+    script = (
+        "import sys, struct, json\n"
+        "logs = {'time': [], 'bar_index': [], 'level': [], 'message': []}\n"
+        "spec = [{'name': 'x', 'dtype': 'f8', 'length': 131072}]\n"
+        "p = json.dumps({'type': 'progress', 'progress': [1, 2, 0, 1.0], 'logs': logs,\n"
+        "                'arrays': spec}).encode()\n"
+        "blob = bytes(131072 * 8)\n"
+        "for _ in range(5):\n"
+        "    sys.stdout.buffer.write(struct.pack('>IQ', len(p), len(blob)) + p + blob)\n"
+        "    sys.stdout.flush()\n"
+        "import time\ntime.sleep(30)\n"
+    )
+    reports: list[object] = []
+    session = _WorkerSession(
+        RunLimits(wall_seconds=20),
+        OperatorMaximums(max_message_mb=2),
+        None,
+        reports.append,
+        command=fake_worker(tmp_path, script),
+    )
+    started = time.monotonic()
+    with pytest.raises(ProtocolError, match="streamed more than"):
+        session.run([encode({"type": "job"})])
+    assert len(reports) == 2  # the frames within the limit were taken
+    assert time.monotonic() - started < 10
