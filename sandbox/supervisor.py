@@ -255,8 +255,9 @@ def _diagnostics(value: object) -> list[Diagnostic]:
 class WarmWorker:
     """A started worker that has imported numpy, pandas and the engine and waits for its job.
 
-    Start one ahead of time (while the data loads, or as a one-slot pool in a job runner) and
-    pass it to run_sandboxed to save the interpreter's start-up. It serves exactly one run;
+    Start one ahead of time (`start_worker()` while the data loads, or `sandbox.pool.WorkerPool`
+    in a job runner) and pass it to run_sandboxed to save the interpreter's start-up and the
+    libraries' warm-up. It serves exactly one run;
     it has no limits applied until its job arrives, and exits if its parent goes away.
     """
 
