@@ -35,7 +35,7 @@ from sandbox import (
     SandboxError,
     StrategyRejected,
 )
-from sandbox.commands import validate_command
+from sandbox.commands import validate_command, warm_indicators_command
 
 cli_app = typer.Typer(
     name="strategylab",
@@ -45,6 +45,7 @@ cli_app = typer.Typer(
 )
 cli_app.add_typer(data_app, name="data")
 cli_app.command("validate")(validate_command)
+cli_app.command("warm-indicators")(warm_indicators_command)
 
 EXIT_BAD_INPUT = 2
 EXIT_STRATEGY_FAILED = 1

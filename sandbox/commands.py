@@ -1,4 +1,5 @@
-"""The `strategylab validate` command: a file's diagnostics, non-zero exit on errors."""
+"""`strategylab validate` (a file's diagnostics, non-zero exit on errors) and
+`strategylab warm-indicators` (numba's kernel cache, filled outside the sandbox)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ def validate_command(
             typer.echo(f"{file}: ok")
     if has_errors(diagnostics):
         raise typer.Exit(1)
+
+
+def warm_indicators_command() -> None:
+    """Compile and cache pandas-ta's numba kernels once, so sandboxed runs only read them."""
+    from sandbox.kernel_cache import fill_kernel_cache  # imports pandas-ta: only when asked
+
+    report = fill_kernel_cache()
+    typer.echo(
+        f"computed {report.indicators} indicators in {report.seconds:.1f} s; "
+        "their numba kernels are cached for sandboxed runs"
+    )
+    for name, error in report.failed:
+        typer.echo(f"  {name}: {error}", err=True)

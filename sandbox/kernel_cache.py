@@ -1,0 +1,49 @@
+"""Fill numba's cache of pandas-ta's compiled kernels, once, outside the sandbox.
+
+Several pandas-ta indicators run numba kernels compiled on first use (`cache=True`: saved in
+`__pycache__` beside the package). A sandbox worker may write nowhere, so it can only *read*
+that cache (see `worker.keep_numba_cache_read_only`): every kernel missing from it was compiled
+again in every run that used it, up to seconds each (coppock, exhc, cdl_pattern, atrts, ...).
+`scripts/setup` runs `strategylab warm-indicators` after installing the packages: a trusted
+process computes every indicator once, so numba compiles and saves every kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+import warnings
+from dataclasses import dataclass
+
+from app.engine import MarketData, indicator_names, look_ahead_reason
+from app.engine.indicators import compute_indicator
+from sandbox.worker import warm_up_market
+
+WARM_BARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class KernelCacheReport:
+    indicators: int  # computed
+    seconds: float
+    failed: tuple[tuple[str, str], ...]  # (indicator, error) for those that raised
+
+
+def fill_kernel_cache(market: MarketData | None = None) -> KernelCacheReport:
+    """Compute every pandas-ta indicator with its defaults on `market` (in-memory sine-wave
+    bars by default), so numba compiles and caches every kernel they use. Indicators that
+    look ahead are skipped (strategies cannot use them); one that raises is reported, not
+    fatal. pandas-ta's printed notices (TA-Lib missing) are swallowed."""
+    frame = (market or warm_up_market(WARM_BARS)).to_frame()
+    names = [name for name in indicator_names() if look_ahead_reason(name, {}) is None]
+    failed: list[tuple[str, str]] = []
+    started = time.perf_counter()
+    for name in names:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            try:
+                compute_indicator(frame, name, {})
+            except Exception as error:  # one indicator's trouble must not stop the others
+                failed.append((name, f"{type(error).__name__}: {error}"[:200]))
+    return KernelCacheReport(len(names), time.perf_counter() - started, tuple(failed))
