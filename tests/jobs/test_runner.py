@@ -65,8 +65,14 @@ async def wait_for(engine: Engine, run_id: str, timeout_s: float = 60) -> RunSta
     raise TimeoutError(run_id)
 
 
-def make_runner(engine: Engine, tmp_path: Path) -> JobRunner:
-    return JobRunner(engine=engine, catalog=DatasetCatalog(tmp_path), hub=ProgressHub(), workers=2)
+def make_runner(engine: Engine, tmp_path: Path, workers: int = 2, **options: Any) -> JobRunner:
+    return JobRunner(
+        engine=engine,
+        catalog=DatasetCatalog(tmp_path),
+        hub=ProgressHub(),
+        workers=workers,
+        **options,
+    )
 
 
 def test_runs_finish_with_results_or_a_located_error(engine: Engine, tmp_path: Path) -> None:
@@ -182,13 +188,7 @@ def test_a_run_takes_a_pre_started_worker_at_the_runs_priority(
         return pools[-1]
 
     async def scenario() -> tuple[str, RunStatus, list[WarmWorker]]:
-        runner = JobRunner(
-            engine=engine,
-            catalog=DatasetCatalog(tmp_path),
-            hub=ProgressHub(),
-            workers=2,
-            pool_factory=pool_factory,
-        )
+        runner = make_runner(engine, tmp_path, pool_factory=pool_factory)
         runner.start()
         try:
             await wait_until_idle(pools[0], 2)
@@ -229,13 +229,7 @@ def test_a_run_whose_data_is_missing_kills_its_worker(engine: Engine, tmp_path: 
         return pools[-1]
 
     async def scenario() -> RunStatus:
-        runner = JobRunner(
-            engine=engine,
-            catalog=DatasetCatalog(tmp_path),
-            hub=ProgressHub(),
-            workers=1,
-            pool_factory=pool_factory,
-        )
+        runner = make_runner(engine, tmp_path, workers=1, pool_factory=pool_factory)
         runner.start()
         try:
             run = queued_run(SMA_CODE, dataset="NOSUCHUSDT-1h")
