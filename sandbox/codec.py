@@ -9,7 +9,7 @@ import math
 import operator
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -82,7 +82,6 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
 # -------------------------------------------------------------------------------------------
 
 
-Converter = Callable[[object], Any]
 Record = type[tuple[Any, ...]]  # an engine record class: a NamedTuple (Trade, OrderRecord, ...)
 
 
@@ -90,98 +89,19 @@ def _fields(cls: Record) -> tuple[str, ...]:
     return typing.cast(tuple[str, ...], getattr(cls, "_fields"))  # noqa: B009  (NamedTuple)
 
 
-@functools.cache
-def _field_converters(cls: Record) -> tuple[tuple[str, Converter], ...]:
-    """(name, checking converter) per field of an engine record, built once per class."""
-    hints = typing.get_type_hints(cls)
-    return tuple((name, _converter(hints[name], name)) for name in _fields(cls))
-
-
-def records_to_columns(cls: Record, records: Sequence[Any]) -> dict[str, list[Any]]:
-    """Records of one engine class as JSON-ready columns (one list per field, enums as values)."""
-    columns: dict[str, list[Any]] = {}
-    for name in _fields(cls):
-        values = [getattr(record, name) for record in records]
-        if values and isinstance(values[0], enum.Enum):
-            values = [v.value if isinstance(v, enum.Enum) else v for v in values]
-        columns[name] = values
-    return columns
-
-
-def records_from_columns(cls: Record, columns: object) -> tuple[Any, ...]:
-    """Records of `cls` from `records_to_columns` output; every value is type-checked."""
-    fields = _field_converters(cls)
-    if not isinstance(columns, dict) or set(columns) != {name for name, _ in fields}:
-        raise ProtocolError(f"{cls.__name__} columns do not match its fields")
-    lengths = {len(c) if isinstance(c, list) else -1 for c in columns.values()}
-    if len(lengths) > 1 or -1 in lengths:
-        raise ProtocolError(f"{cls.__name__} columns differ in length")
-    checked = [_checked_column(columns[name], convert) for name, convert in fields]
-    return tuple(cls(*row) for row in zip(*checked, strict=True))
-
-
-def _checked_column(values: list[Any], convert: Converter) -> list[Any]:
-    kind = getattr(convert, "exact_type", None)
-    if (
-        kind is not None
-        and all(type(v) is kind for v in values)
-        and (kind is not str or all(len(v) <= MAX_TEXT_CHARS for v in values))
-    ):
-        return values
-    return [convert(v) for v in values]
-
-
 def _refuse(name: str) -> ProtocolError:
     return ProtocolError(f"field '{name}' has an invalid value")
 
 
-def _converter(hint: Any, name: str) -> Converter:  # noqa: C901  (one branch per field type)
-    """A function checking and converting one JSON value to the field type `hint`."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        inner = _converter(next(o for o in typing.get_args(hint) if o is not type(None)), name)
-        return lambda value: None if value is None else inner(value)
-    if hint is float:
-
-        def to_float(value: object) -> float:
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-            raise _refuse(name)
-
-        to_float.exact_type = float  # type: ignore[attr-defined]  # fast path for columns
-        return to_float
-    if hint is int or hint is bool:
-
-        def to_exact(value: object) -> Any:
-            if type(value) is hint:
-                return value
-            raise _refuse(name)
-
-        to_exact.exact_type = hint  # type: ignore[attr-defined]  # fast path for columns
-        return to_exact
-    if hint is str:
-
-        def to_text(value: object) -> str:
-            if isinstance(value, str) and len(value) <= MAX_TEXT_CHARS:
-                return value
-            raise _refuse(name)
-
-        to_text.exact_type = str  # type: ignore[attr-defined]  # fast path for columns
-        return to_text
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        members = {member.value: member for member in hint}
-
-        def to_member(value: object) -> Any:
-            try:
-                return members[value]
-            except (KeyError, TypeError):
-                raise _refuse(name) from None
-
-        return to_member
-    raise TypeError(f"no converter for field '{name}' of type {hint!r}")
-
-
-def _coerce(value: object, hint: Any, name: str) -> Any:
-    return _converter(hint, name)(value)
+def _scalar(value: object, kind: type[int] | type[float] | type[str], name: str) -> Any:
+    """One JSON value of a message, checked: an int, a number (as float) or bounded text."""
+    if kind is int and type(value) is int:
+        return value
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is str and isinstance(value, str) and len(value) <= MAX_TEXT_CHARS:
+        return value
+    raise _refuse(name)
 
 
 def progress_body(
@@ -189,16 +109,17 @@ def progress_body(
 ) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
     """A `progress` message: the report's numbers and new log lines, plus `trades` and
     `orders` (records the worker batched since it last sent any) as typed arrays."""
+    log_texts, log_arrays = records_to_arrays("logs", LogLine, progress.logs)
     body: dict[str, Any] = {
         "type": "progress",
         "progress": [progress.bars_done, progress.bars_total, progress.time, progress.equity],
-        "logs": records_to_columns(LogLine, progress.logs),
+        "logs": log_texts,
     }
     if not trades and not orders:
-        return body, {}
+        return body, log_arrays
     body["trades"], trade_arrays = records_to_arrays("trades", Trade, trades)
     body["orders"], order_arrays = records_to_arrays("orders", OrderRecord, orders)
-    return body, {**trade_arrays, **order_arrays}
+    return body, {**log_arrays, **trade_arrays, **order_arrays}
 
 
 def progress_from_frame(
@@ -209,15 +130,15 @@ def progress_from_frame(
     values = body.get("progress")
     if not isinstance(values, list) or len(values) != 4:
         raise ProtocolError("progress record has the wrong shape")
-    logs = records_from_columns(LogLine, body.get("logs"))
+    logs = records_from_arrays("logs", LogLine, body.get("logs"), arrays)
     if len(logs) > PROGRESS_LOG_LINES:
         raise ProtocolError("a progress message carries too many log lines")
     has_records = "trades" in body or "orders" in body
     return Progress(
-        bars_done=_coerce(values[0], int, "bars_done"),
-        bars_total=_coerce(values[1], int, "bars_total"),
-        time=_coerce(values[2], int, "time"),
-        equity=_coerce(values[3], float, "equity"),
+        bars_done=_scalar(values[0], int, "bars_done"),
+        bars_total=_scalar(values[1], int, "bars_total"),
+        time=_scalar(values[2], int, "time"),
+        equity=_scalar(values[3], float, "equity"),
         logs=logs,
         trades=records_from_arrays("trades", Trade, body.get("trades"), arrays)
         if has_records
@@ -364,6 +285,7 @@ def record_body(record: RunRecord) -> tuple[dict[str, Any], dict[str, npt.NDArra
     """A RunRecord as a `result` message: small JSON plus typed arrays (nothing per bar)."""
     trade_texts, trade_arrays = records_to_arrays("trades", Trade, record.trades)
     order_texts, order_arrays = records_to_arrays("orders", OrderRecord, record.orders)
+    log_texts, log_arrays = records_to_arrays("logs", LogLine, record.logs)
     body = {
         "type": "result",
         "strategy": record.strategy,
@@ -371,14 +293,14 @@ def record_body(record: RunRecord) -> tuple[dict[str, Any], dict[str, npt.NDArra
         "start": record.start,
         "trades": trade_texts,
         "orders": order_texts,
-        "logs": records_to_columns(LogLine, record.logs),
+        "logs": log_texts,
         "logs_dropped": record.logs_dropped,
         "fees_paid": record.fees_paid,
         "funding_paid": record.funding_paid,
         "liquidations": record.liquidations,
     }
     marks = {f"marks.{name}": getattr(record.marks, name) for name in MARK_ARRAYS}
-    return body, {**marks, **trade_arrays, **order_arrays}
+    return body, {**marks, **trade_arrays, **order_arrays, **log_arrays}
 
 
 def result_from_frame(
@@ -397,11 +319,11 @@ def result_from_frame(
     result carries the rest. Trades keep the order they were closed in, orders are by id.
     """
     bars = len(market)
-    start = _coerce(body.get("start"), int, "start")
+    start = _scalar(body.get("start"), int, "start")
     if not 0 <= start < bars:
         raise ProtocolError("the result's first traded bar is outside the data")
     record = RunRecord(
-        strategy=_coerce(body.get("strategy"), str, "strategy"),
+        strategy=_scalar(body.get("strategy"), str, "strategy"),
         params=_params(body.get("params")),
         start=start,
         marks=_marks(arrays, start, bars),
@@ -418,11 +340,11 @@ def result_from_frame(
                 key=operator.attrgetter("id"),
             )
         ),
-        logs=records_from_columns(LogLine, body.get("logs")),
-        logs_dropped=_coerce(body.get("logs_dropped"), int, "logs_dropped"),
-        fees_paid=_coerce(body.get("fees_paid"), float, "fees_paid"),
-        funding_paid=_coerce(body.get("funding_paid"), float, "funding_paid"),
-        liquidations=_coerce(body.get("liquidations"), int, "liquidations"),
+        logs=records_from_arrays("logs", LogLine, body.get("logs"), arrays),
+        logs_dropped=_scalar(body.get("logs_dropped"), int, "logs_dropped"),
+        fees_paid=_scalar(body.get("fees_paid"), float, "fees_paid"),
+        funding_paid=_scalar(body.get("funding_paid"), float, "funding_paid"),
+        liquidations=_scalar(body.get("liquidations"), int, "liquidations"),
     )
     return summarize(record, market, config)
 

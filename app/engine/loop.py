@@ -59,6 +59,7 @@ def run_backtest(
     up but are not traded. `on_progress` is called every `progress_every` bars (default: about
     200 times per run) and at the end.
     """
+    market = _cut_after_end(market, config.end)  # once: simulate and summarize find it cut
     record = simulate(
         strategy_class, market, config, on_progress=on_progress, progress_every=progress_every
     )

@@ -65,47 +65,51 @@ def test_malformed_frames_are_refused(data: bytes) -> None:
         reader().feed(data)
 
 
-TRADE = {
-    "entry_time": [1], "exit_time": [2], "entry_index": [0], "exit_index": [1],
-    "side": ["long"], "size": [1.0], "entry_price": [10.0], "exit_price": [11.0],
-    "pnl": [1.0], "fees": [0.0], "exit_reason": ["signal"],
-}  # fmt: skip
+def a_trade() -> object:
+    from app.engine import ExitReason, PositionSide, Trade
+
+    return Trade(1, 2, 0, 1, PositionSide.LONG, 1.0, 10.0, 11.0, 1.0, 0.0, ExitReason.SIGNAL)
 
 
 def test_result_columns_round_trip_into_engine_records() -> None:
     from app.engine import PositionSide, Trade
-    from sandbox.codec import records_from_columns, records_to_columns
+    from sandbox.codec import records_from_arrays, records_to_arrays
 
-    (trade,) = records_from_columns(Trade, TRADE)
+    texts, arrays = records_to_arrays("trades", Trade, [a_trade()])
+    assert arrays["trades.side"].tolist() == [0]  # the index of PositionSide.LONG
+    (trade,) = records_from_arrays("trades", Trade, texts, arrays)
     assert trade.side is PositionSide.LONG
-    assert records_to_columns(Trade, [trade]) == TRADE
+    assert trade == a_trade()
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("side", ["sideways"]),
-        ("entry_time", [1.5]),
-        ("size", ["1.0"]),
-        ("pnl", [True]),
-        ("exit_reason", [None]),
-        ("fees", [0.0, 1.0]),
+        ("side", np.array([2], dtype=np.int64)),  # "sideways": no such member
+        ("entry_time", np.array([1.5])),  # a float where an int belongs
+        ("size", np.array([1], dtype=np.int64)),  # an int where a float belongs
+        ("exit_reason", np.array([-1], dtype=np.int64)),
+        ("fees", np.array([0.0, 1.0])),  # one value too many
     ],
 )
-def test_forged_result_columns_are_refused(field: str, value: list[object]) -> None:
+def test_forged_result_columns_are_refused(field: str, value: np.ndarray) -> None:
     from app.engine import Trade
-    from sandbox.codec import records_from_columns
+    from sandbox.codec import records_from_arrays, records_to_arrays
 
+    texts, arrays = records_to_arrays("trades", Trade, [a_trade()])
     with pytest.raises(ProtocolError):
-        records_from_columns(Trade, {**TRADE, field: value})
+        records_from_arrays("trades", Trade, texts, {**arrays, f"trades.{field}": value})
 
 
-def test_result_columns_must_name_exactly_the_fields() -> None:
-    from app.engine import Trade
-    from sandbox.codec import records_from_columns
+def test_result_text_columns_must_name_exactly_the_fields() -> None:
+    from app.engine import LogLevel, LogLine
+    from sandbox.codec import records_from_arrays, records_to_arrays
 
-    with pytest.raises(ProtocolError):
-        records_from_columns(Trade, {**TRADE, "extra": [1]})
+    texts, arrays = records_to_arrays("logs", LogLine, [LogLine(1, 0, LogLevel.INFO, "hi")])
+    assert texts == {"message": ["hi"]}
+    for forged in ({**texts, "extra": ["x"]}, {}, {"message": [1]}, {"message": ["x" * 10_001]}):
+        with pytest.raises(ProtocolError):
+            records_from_arrays("logs", LogLine, forged, arrays)
 
 
 def test_arrays_are_used_in_place_and_aligned() -> None:

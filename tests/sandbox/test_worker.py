@@ -292,8 +292,10 @@ def test_records_streamed_past_the_message_limit_end_the_worker(tmp_path: Path) 
     # up to more than one result may hold in the parent.
     script = (
         "import sys, struct, json\n"
-        "logs = {'time': [], 'bar_index': [], 'level': [], 'message': []}\n"
-        "spec = [{'name': 'x', 'dtype': 'f8', 'length': 131072}]\n"
+        "logs = {'message': []}\n"
+        "spec = [{'name': f'logs.{n}', 'dtype': 'i8', 'length': 0}\n"
+        "        for n in ('time', 'bar_index', 'level')]\n"
+        "spec.append({'name': 'x', 'dtype': 'f8', 'length': 131072})\n"
         "p = json.dumps({'type': 'progress', 'progress': [1, 2, 0, 1.0], 'logs': logs,\n"
         "                'arrays': spec}).encode()\n"
         "blob = bytes(131072 * 8)\n"
