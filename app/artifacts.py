@@ -1,16 +1,26 @@
 """A run's output folder: trades.csv, orders.csv, equity.csv, metrics.json, log.txt and
-provenance.json, written byte-for-byte the same for the same run."""
+provenance.json, written byte-for-byte the same for the same run.
+
+Columns are formatted a whole column at a time: times through numpy's datetime formatting,
+numbers as Python's shortest round-tripping `repr`, computed once per distinct value (an equity
+curve repeats its cash, margin and position for long stretches). The bytes are those a per-row
+`csv.writer` would write; `tests/test_artifacts.py` keeps that per-row writer as the reference.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from app import strict_json
 from app.engine import RunResult, ns_to_iso
+from app.engine.logbook import dropped_note
 
 TRADE_COLUMNS = (
     "entry_time",
@@ -43,74 +53,113 @@ ORDER_COLUMNS = (
 )
 EQUITY_COLUMNS = ("time", "cash", "margin", "unrealized_pnl", "equity", "position")
 TIME_METRICS = ("start", "end")
+RUN_FILES = ("trades.csv", "orders.csv", "equity.csv", "metrics.json", "log.txt", "provenance.json")
+
+# Below this share of distinct values, formatting the distinct values and gathering is cheaper.
+_DISTINCT_SHARE = 0.5
 
 
-def _number(value: float | None) -> str:
-    """Shortest round-tripping text for a float; empty for None."""
-    if value is None:
-        return ""
-    return repr(float(value))
+def format_times(ns: npt.ArrayLike) -> list[str]:
+    """Epoch nanoseconds (UTC) as `2024-01-01T00:00:00Z`, like `ns_to_iso`, for a whole column.
+
+    Sub-second parts are floored, as `ns_to_iso` does (numpy's unit cast floors too)."""
+    stamps = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]").astype("datetime64[s]")
+    return [f"{text}Z" for text in np.datetime_as_string(stamps, unit="s").tolist()]
 
 
-def _time(value: int | None) -> str:
-    return "" if value is None else ns_to_iso(value)
+def format_optional_times(values: Sequence[int | None]) -> list[str]:
+    """`format_times` with None as an empty field."""
+    present = [value for value in values if value is not None]
+    if len(present) == len(values):
+        return format_times(present)
+    texts = iter(format_times(present))
+    return ["" if value is None else next(texts) for value in values]
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def format_numbers(values: npt.ArrayLike) -> list[str]:
+    """Floats as `repr(float(x))` (shortest text that reads back to the same float)."""
+    column = np.ascontiguousarray(values, dtype=np.float64)
+    if column.size == 0:
+        return []
+    # Distinct by bit pattern: 0.0 and -0.0 print differently and must stay apart.
+    distinct, positions = np.unique(column.view(np.int64), return_inverse=True)
+    if distinct.size > _DISTINCT_SHARE * column.size:
+        return list(map(repr, column.tolist()))  # map: ~2x a comprehension's speed
+    texts = np.array(list(map(repr, distinct.view(np.float64).tolist())), dtype=object)
+    result: list[str] = texts[positions].tolist()
+    return result
+
+
+def format_optional_numbers(values: Sequence[float | None]) -> list[str]:
+    """`format_numbers` with None as an empty field."""
+    present = [value for value in values if value is not None]
+    if len(present) == len(values):
+        return format_numbers(present)
+    texts = iter(format_numbers(present))
+    return ["" if value is None else next(texts) for value in values]
+
+
+def trade_columns(result: RunResult) -> list[list[str]]:
+    trades = result.trades
+    return [
+        format_times([t.entry_time for t in trades]),
+        format_times([t.exit_time for t in trades]),
+        [t.side.value for t in trades],
+        format_numbers([t.size for t in trades]),
+        format_numbers([t.entry_price for t in trades]),
+        format_numbers([t.exit_price for t in trades]),
+        format_numbers([t.pnl for t in trades]),
+        format_numbers([t.fees for t in trades]),
+        [t.exit_reason.value for t in trades],
+    ]
+
+
+def order_columns(result: RunResult) -> list[list[str]]:
+    orders = result.orders
+    return [
+        [str(o.id) for o in orders],
+        format_times([o.created_time for o in orders]),
+        [o.side.value for o in orders],
+        [o.type.value for o in orders],
+        format_numbers([o.amount for o in orders]),
+        format_optional_numbers([o.limit_price for o in orders]),
+        format_optional_numbers([o.stop_price for o in orders]),
+        format_numbers([o.leverage for o in orders]),
+        format_optional_numbers([o.stop_loss for o in orders]),
+        format_optional_numbers([o.take_profit for o in orders]),
+        [o.status.value for o in orders],
+        format_optional_times([o.filled_time for o in orders]),
+        format_optional_numbers([o.filled_price for o in orders]),
+        format_numbers([o.filled_amount for o in orders]),
+        format_numbers([o.fee for o in orders]),
+        [o.reason for o in orders],
+    ]
+
+
+def equity_columns(result: RunResult) -> list[list[str]]:
+    curve = result.equity
+    return [
+        format_times(curve.time),
+        *(
+            format_numbers(column)
+            for column in (curve.cash, curve.margin, curve.unrealized, curve.equity, curve.position)
+        ),
+    ]
+
+
+def _write_csv(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
+    """Rows quoted as `csv.writer` quotes them (fields with commas, quotes or newlines)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(zip(*columns, strict=True))
 
 
-def trade_rows(result: RunResult) -> Iterable[list[str]]:
-    for t in result.trades:
-        yield [
-            _time(t.entry_time),
-            _time(t.exit_time),
-            t.side.value,
-            _number(t.size),
-            _number(t.entry_price),
-            _number(t.exit_price),
-            _number(t.pnl),
-            _number(t.fees),
-            t.exit_reason.value,
-        ]
-
-
-def order_rows(result: RunResult) -> Iterable[list[str]]:
-    for o in result.orders:
-        yield [
-            str(o.id),
-            _time(o.created_time),
-            o.side.value,
-            o.type.value,
-            _number(o.amount),
-            _number(o.limit_price),
-            _number(o.stop_price),
-            _number(o.leverage),
-            _number(o.stop_loss),
-            _number(o.take_profit),
-            o.status.value,
-            _time(o.filled_time),
-            _number(o.filled_price),
-            _number(o.filled_amount),
-            _number(o.fee),
-            o.reason,
-        ]
-
-
-def equity_rows(result: RunResult) -> Iterable[list[str]]:
-    curve = result.equity
-    columns = (
-        curve.cash.tolist(),
-        curve.margin.tolist(),
-        curve.unrealized.tolist(),
-        curve.equity.tolist(),
-        curve.position.tolist(),
-    )
-    for position, time in enumerate(curve.time.tolist()):
-        yield [ns_to_iso(time), *(repr(column[position]) for column in columns)]
+def _write_plain_csv(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
+    """For columns of times and numbers only, which never need quoting: rows joined directly."""
+    body = "\n".join(map(",".join, zip(*columns, strict=True)))
+    text = ",".join(header) + "\n" + (body + "\n" if body else "")
+    path.write_text(text, encoding="utf-8", newline="")
 
 
 def metrics_document(result: RunResult) -> dict[str, Any]:
@@ -138,36 +187,64 @@ def metrics_document(result: RunResult) -> dict[str, Any]:
 
 
 def log_lines(result: RunResult) -> Iterable[str]:
-    for line in result.logs:
-        yield f"{ns_to_iso(line.time)} bar={line.bar_index} {line.level.value}: {line.message}"
+    times = format_times([line.time for line in result.logs])
+    for time, line in zip(times, result.logs, strict=True):
+        yield f"{time} bar={line.bar_index} {line.level.value}: {line.message}"
     if result.logs_dropped:
-        yield f"... {result.logs_dropped} more lines dropped (limit {result.config.max_log_lines})"
+        yield dropped_note(result.logs_dropped, len(result.logs), result.config)
+
+
+class RunFolderIncomplete(OSError):  # noqa: N818  (named for what happened)
+    """Some of a run's files could not be written; the others were. An OSError, so callers
+    that report a folder they cannot write report this too; `strerror` is one sentence."""
+
+    def __init__(self, out_dir: Path, failed: dict[str, str], written: list[Path]) -> None:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+        sentence = (
+            f"{len(failed)} of {len(RUN_FILES)} files could not be written ({reasons}); "
+            f"the other {len(written)} were"
+        )
+        super().__init__(sentence)
+        self.strerror = sentence
+        self.filename = str(out_dir)
+        self.failed = failed
+        self.written = written
 
 
 def write_run_folder(result: RunResult, out_dir: Path, provenance: dict[str, Any]) -> list[Path]:
-    """Write every output file of a run into `out_dir` (created if needed)."""
+    """Write every output file of a run into `out_dir` (created if needed).
+
+    Each file is written on its own: when one cannot be (a full disk, a name taken by a
+    folder, text a codec refuses), the rest still are, then RunFolderIncomplete names the
+    missing ones and why.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: out_dir / name
-        for name in (
-            "trades.csv",
-            "orders.csv",
-            "equity.csv",
-            "metrics.json",
-            "log.txt",
-            "provenance.json",
-        )
+    writers: dict[str, Callable[[Path], object]] = {
+        "trades.csv": lambda path: _write_csv(path, TRADE_COLUMNS, trade_columns(result)),
+        "orders.csv": lambda path: _write_csv(path, ORDER_COLUMNS, order_columns(result)),
+        "equity.csv": lambda path: _write_plain_csv(path, EQUITY_COLUMNS, equity_columns(result)),
+        "metrics.json": lambda path: path.write_text(
+            strict_json.dumps(metrics_document(result), indent=2, sort_keys=False) + "\n",
+            encoding="utf-8",
+        ),
+        "log.txt": lambda path: path.write_text(
+            "".join(f"{line}\n" for line in log_lines(result)), encoding="utf-8"
+        ),
+        "provenance.json": lambda path: path.write_text(
+            strict_json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        ),
     }
-    _write_csv(paths["trades.csv"], TRADE_COLUMNS, trade_rows(result))
-    _write_csv(paths["orders.csv"], ORDER_COLUMNS, order_rows(result))
-    _write_csv(paths["equity.csv"], EQUITY_COLUMNS, equity_rows(result))
-    paths["metrics.json"].write_text(
-        json.dumps(metrics_document(result), indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
-    paths["log.txt"].write_text(
-        "".join(f"{line}\n" for line in log_lines(result)), encoding="utf-8"
-    )
-    paths["provenance.json"].write_text(
-        json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
-    return list(paths.values())
+    written: list[Path] = []
+    failed: dict[str, str] = {}
+    for name in RUN_FILES:
+        try:
+            writers[name](out_dir / name)
+        except (OSError, UnicodeError) as error:
+            failed[name] = (
+                error.strerror or str(error) if isinstance(error, OSError) else str(error)
+            )
+        else:
+            written.append(out_dir / name)
+    if failed:
+        raise RunFolderIncomplete(out_dir, failed, written)
+    return written

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from app.artifacts import write_run_folder
 from app.data.commands import data_app
 from app.data.errors import DataError
 from app.engine import (
@@ -19,18 +20,18 @@ from app.engine import (
     EngineError,
     LogLevel,
     Mode,
-    RunConfig,
     RunResult,
     StrategyRuntimeError,
     ns_to_iso,
 )
 from app.engine import Progress as RunProgress
-from app.runner import RunRequest, StrategyLoadError, execute, parse_time
+from app.engine.config import FIELDS_BY_NAME
+from app.runs import InvalidRunRequestError, RunOrder, RunOutcome, RunService, StrategyLoadError
 from app.settings import load_settings
+from app.terminal import markup_lines, terminal_text
 from sandbox import (
     LimitExceeded,
     LimitsRefused,
-    OperatorMaximums,
     RunLimits,
     SandboxError,
     StrategyRejected,
@@ -52,7 +53,10 @@ EXIT_STRATEGY_FAILED = 1
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    """Print `message` (which may carry strategy text: escaped line by line) and exit."""
+    Console(stderr=True).print(
+        f"[red]error:[/red] {markup_lines(message)}", highlight=False, soft_wrap=True, emoji=False
+    )
     return typer.Exit(code)
 
 
@@ -66,98 +70,128 @@ def _parse_params(values: list[str]) -> dict[str, str]:
     return params
 
 
+DEFAULTS = {spec.name: spec.default for spec in FIELDS_BY_NAME.values()}
+DEFAULT_LIMITS = RunLimits()
+
+
+def _option(name: str) -> Any:
+    """A typer option for a RunConfig field: its flag and help (unit, bounds, default) from
+    the field table. Bounds are checked by RunConfig, so the message names the option."""
+    return typer.Option(FIELDS_BY_NAME[name].flag, help=FIELDS_BY_NAME[name].describe())
+
+
 @cli_app.command("run")
 def run_command(
     file: Annotated[Path, typer.Argument(help="Strategy file (.py).")],
     data: Annotated[Path, typer.Option("--data", help="OHLCV file, CSV or Parquet.")],
     start: Annotated[str | None, typer.Option(help="First traded bar, e.g. 2023-03-01.")] = None,
     end: Annotated[str | None, typer.Option(help="Last bar used, e.g. 2023-06-30T23:59.")] = None,
-    mode: Annotated[Mode, typer.Option(help="spot or futures.")] = Mode.FUTURES,
-    cash: Annotated[float, typer.Option(help="Starting cash, quote units.")] = 10_000.0,
-    leverage_max: Annotated[float, typer.Option(help="Highest leverage allowed, 1-125.")] = 125.0,
-    fee_maker: Annotated[
-        float, typer.Option(help="Maker fee, fraction (0.0002 = 0.02%).")
-    ] = 0.0002,
-    fee_taker: Annotated[
-        float, typer.Option(help="Taker fee, fraction (0.0005 = 0.05%).")
-    ] = 0.0005,
-    slippage_bps: Annotated[float, typer.Option(help="Slippage, basis points.")] = 0.0,
-    funding_rate: Annotated[
-        float,
-        typer.Option(help="Funding rate per interval when the data has none (0.0001 = 0.01%)."),
-    ] = 0.0001,
-    funding_interval_h: Annotated[int, typer.Option(help="Funding interval: 1, 4 or 8 h.")] = 8,
-    symbol: Annotated[str, typer.Option(help="Symbol name for the data.")] = "BTCUSDT",
+    mode: Annotated[Mode, _option("mode")] = DEFAULTS["mode"],
+    cash: Annotated[float, _option("cash")] = DEFAULTS["cash"],
+    leverage_max: Annotated[float, _option("leverage_max")] = DEFAULTS["leverage_max"],
+    fee_maker: Annotated[float, _option("fee_maker")] = DEFAULTS["fee_maker"],
+    fee_taker: Annotated[float, _option("fee_taker")] = DEFAULTS["fee_taker"],
+    slippage_bps: Annotated[float, _option("slippage_bps")] = DEFAULTS["slippage_bps"],
+    funding_rate: Annotated[float, _option("funding_rate")] = DEFAULTS["funding_rate"],
+    funding_interval_h: Annotated[int, _option("funding_interval_h")] = DEFAULTS[
+        "funding_interval_h"
+    ],
+    trading_days_per_year: Annotated[int, _option("trading_days_per_year")] = DEFAULTS[
+        "trading_days_per_year"
+    ],
+    risk_free_rate: Annotated[float, _option("risk_free_rate")] = DEFAULTS["risk_free_rate"],
+    symbol: Annotated[str, typer.Option(help="Symbol name for the data.")] = DEFAULTS["symbol"],
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Strategy parameter override name=value (repeatable)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the run's files.")] = None,
-    wall_seconds: Annotated[float, typer.Option(help="Wall-clock limit of the run.")] = 600.0,
-    cpu_seconds: Annotated[float, typer.Option(help="CPU-time limit of the run.")] = 300.0,
-    memory_mb: Annotated[int, typer.Option(help="Memory the run may use, MB.")] = 2048,
+    wall_seconds: Annotated[
+        float, typer.Option(help="Wall-clock limit of the run, s.")
+    ] = DEFAULT_LIMITS.wall_seconds,
+    cpu_seconds: Annotated[
+        float, typer.Option(help="CPU-time limit of the run, s.")
+    ] = DEFAULT_LIMITS.cpu_seconds,
+    memory_mb: Annotated[
+        int, typer.Option(help="Memory the run may use, MB.")
+    ] = DEFAULT_LIMITS.memory_mb,
 ) -> None:
     """Run a strategy file on a data file in the sandbox, print a summary and write the run's
     files."""
+    options = {
+        "mode": mode,
+        "cash": cash,
+        "leverage_max": leverage_max,
+        "fee_maker": fee_maker,
+        "fee_taker": fee_taker,
+        "slippage_bps": slippage_bps,
+        "funding_rate": funding_rate,
+        "funding_interval_h": funding_interval_h,
+        "trading_days_per_year": trading_days_per_year,
+        "risk_free_rate": risk_free_rate,
+    }
     raw_params = _parse_params(param or [])
-    settings = load_settings()
-    maximums = OperatorMaximums(
-        wall_seconds=settings.max_wall_seconds,
-        cpu_seconds=settings.max_cpu_seconds,
-        memory_mb=settings.max_memory_mb,
-    )
+    service = RunService.from_settings(load_settings())
     limits = RunLimits(wall_seconds=wall_seconds, cpu_seconds=cpu_seconds, memory_mb=memory_mb)
     try:
-        config = RunConfig(
-            mode=mode,
-            cash=cash,
-            leverage_max=leverage_max,
-            fee_maker=fee_maker,
-            fee_taker=fee_taker,
-            slippage_bps=slippage_bps,
-            funding_rate=funding_rate,
-            funding_interval_h=funding_interval_h,
-            symbol=symbol,
+        order = RunOrder(
+            options=options,
             start=parse_time(start, "start"),
             end=parse_time(end, "end"),
-        )
-        request = RunRequest(
-            strategy_path=file,
-            data_path=data,
-            config=config,
-            raw_params=raw_params,
+            params=raw_params,
             limits=limits,
         )
-        result, provenance = _execute_with_progress(request, maximums)
+        outcome = _run_with_progress(service, file, data, order, symbol=symbol, out=out)
     except StrategyRuntimeError as error:
         raise _fail(f"the strategy failed: {error}", EXIT_STRATEGY_FAILED) from None
     except LimitExceeded as error:
         raise _fail(f"the run was stopped: {error}", EXIT_STRATEGY_FAILED) from None
     except StrategyRejected as error:
-        lines = "\n".join(d.format(str(file)) for d in error.diagnostics)
+        lines = "\n".join(
+            terminal_text(d.format(str(file))) for d in error.diagnostics if d.is_error
+        )
         raise _fail(lines or str(error), EXIT_BAD_INPUT) from None
     except LimitsRefused as error:
         raise _fail(str(error), EXIT_BAD_INPUT) from None
     except SandboxError as error:
         raise _fail(f"the sandbox worker failed: {error}", EXIT_STRATEGY_FAILED) from None
-    except ConfigError as error:
-        raise _fail(f"--{error.field.replace('_', '-')}: {error.message}", EXIT_BAD_INPUT) from None
+    except (ConfigError, InvalidRunRequestError) as error:
+        flag = "--param" if error.field == "params" else "--" + error.field.replace("_", "-")
+        raise _fail(f"{flag}: {error.message}", EXIT_BAD_INPUT) from None
     except (StrategyLoadError, DataError, EngineError) as error:
         raise _fail(str(error), EXIT_BAD_INPUT) from None
-    _print_summary(result)
+    except OSError as error:
+        raise _fail(f"cannot write to {out}: {error.strerror}", EXIT_BAD_INPUT) from None
+    _print_summary(outcome.result)
     if out is not None:
-        try:
-            paths = write_run_folder(result, out, provenance)
-        except OSError as error:
-            raise _fail(f"cannot write to {out}: {error.strerror}", EXIT_BAD_INPUT) from None
-        typer.echo(f"wrote {len(paths)} files to {out}")
+        typer.echo(f"wrote {len(outcome.files)} files to {out}")
 
 
-def _execute_with_progress(
-    request: RunRequest, maximums: OperatorMaximums
-) -> tuple[RunResult, dict[str, object]]:
+def parse_time(text: str | None, field_name: str) -> int | None:
+    """An ISO date/time (UTC if naive) as epoch ns; None passes through."""
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise InvalidRunRequestError(
+            field_name, f"{text!r} is not a date such as 2023-06-01 or 2023-06-01T12:00"
+        ) from None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value)
+
+
+def _run_with_progress(
+    service: RunService,
+    file: Path,
+    data: Path,
+    order: RunOrder,
+    *,
+    symbol: str,
+    out: Path | None,
+) -> RunOutcome:
     if not sys.stderr.isatty():
-        return execute(request, maximums=maximums)
+        return service.run_file(file, data, order, symbol=symbol, out_dir=out)
     columns = (
         TextColumn("backtest"),
         BarColumn(),
@@ -177,7 +211,7 @@ def _execute_with_progress(
                 rate=f"{speed:,.0f}" if speed else "-",
             )
 
-        return execute(request, maximums=maximums, on_progress=update)
+        return service.run_file(file, data, order, symbol=symbol, on_progress=update, out_dir=out)
 
 
 SUMMARY = (
@@ -217,7 +251,8 @@ def _format(name: str, value: object) -> str:
 
 def _print_summary(result: RunResult) -> None:
     params = ", ".join(f"{name}={value}" for name, value in result.params.items())
-    table = Table(title=f"{result.strategy}({params})", show_header=False)
+    title = Text(terminal_text(f"{result.strategy}({params})", 1_000))  # Text: never markup
+    table = Table(title=title, show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for label, name in SUMMARY:

@@ -12,7 +12,7 @@ import logging
 import secrets
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,15 +23,25 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from app.api.access import COOKIE_NAME, AccessTokenMiddleware
+from app.api.access import AccessTokenMiddleware
+from app.api.admission import RunAdmission
+from app.api.bodies import BodyLimitMiddleware
 from app.api.errors import install_error_handlers
+from app.api.hosts import AllowedHostsMiddleware
+from app.api.origins import CrossSiteRequestMiddleware
+from app.api.responses import StrictJSONResponse
 from app.api.routes import datasets, examples, health, runs, strategies, validate
+from app.api.run_form import run_form_inputs
 from app.api.schemas import ErrorOut
+from app.api.security_headers import SecuredFastAPI
 from app.api.ws import router as ws_router
 from app.db import make_engine, migrate
+from app.hostnames import parse_host_pattern
 from app.jobs import DatasetCatalog, JobRunner, ProgressHub
-from app.runner import package_version
-from app.settings import REPO_ROOT, Settings, load_settings
+from app.runs import RunService
+from app.runs.record import package_version
+from app.settings import REPO_ROOT, WILDCARD_ADDRESSES, Settings, load_settings
+from sandbox import WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +54,18 @@ SERVER_STOPPING = {
     "status": "queued",
 }
 MALFORMED: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "The body is not parseable JSON or multipart data."}
+    400: {"model": ErrorOut, "description": "The body is not parseable JSON or multipart data."},
+    413: {"model": ErrorOut, "description": "The body is larger than the request body limit."},
 }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The FastAPI app for `settings` (read from the environment when not given)."""
+def create_app(
+    settings: Settings | None = None, *, worker_pool: Callable[..., WorkerPool] = WorkerPool
+) -> FastAPI:
+    """The FastAPI app for `settings` (read from the environment when not given).
+
+    `worker_pool` makes the job runner's pool of pre-started sandbox workers (the tests give
+    one of stand-in workers to show the server survives any worker output)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -58,9 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(migrate, engine)
         catalog = DatasetCatalog(settings.data_dir)
         hub = ProgressHub()
-        runner = JobRunner(engine=engine, catalog=catalog, hub=hub, workers=settings.workers)
+        runner = JobRunner(
+            engine=engine,
+            catalog=catalog,
+            hub=hub,
+            workers=settings.workers,
+            pool_factory=worker_pool,
+            service=RunService.from_settings(settings),
+        )
         app.state.engine, app.state.catalog = engine, catalog
         app.state.hub, app.state.runner = hub, runner
+        app.state.admission = RunAdmission(limit=settings.max_active_runs_per_client)
         runner.start()
         warm_up = asyncio.get_running_loop().run_in_executor(None, catalog.entries)
         warm_up.add_done_callback(_log_warm_up_failure)  # first GET /api/datasets stays quick
@@ -72,11 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub.close_all(SERVER_STOPPING)
             engine.dispose()
 
-    app = FastAPI(
+    app = SecuredFastAPI(  # security headers outside every layer, error 500s included
         title="Strategy Lab",
         version=package_version(),
         description="Write, validate and backtest trading strategies; watch runs live.",
         lifespan=lifespan,
+        default_response_class=StrictJSONResponse,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -84,9 +109,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, responses=MALFORMED)
     app.include_router(ws_router)
     _mount_ui(app)
+    _add_guards(app, settings)
+    return app
+
+
+def _add_guards(app: FastAPI, settings: Settings) -> None:
+    """The checks in front of every route, outermost first (inside the security headers, which
+    SecuredFastAPI puts outside everything): the Host allow-list (DNS rebinding), the
+    cross-site refusal, the access token when one is set, and the body limit, so that no body
+    is read for a request refused anyway."""
+    app.add_middleware(BodyLimitMiddleware, limit_bytes=settings.request_max_bytes)
     if settings.access_token:
         app.add_middleware(AccessTokenMiddleware, token=settings.access_token)
-    return app
+    app.add_middleware(CrossSiteRequestMiddleware, allowed_origins=settings.allowed_origins)
+    app.add_middleware(AllowedHostsMiddleware, allowed=settings.trusted_hosts)
 
 
 def _log_warm_up_failure(future: asyncio.Future[Any]) -> None:
@@ -104,17 +140,17 @@ def _mount_ui(app: FastAPI) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> HTMLResponse:
-        response = templates.TemplateResponse(request, "index.html", {"version": app.version})
-        token = request.query_params.get("token")
-        if token:  # the start-up link: keep the token for the page's API and websocket calls
-            response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="strict")
-        return response
+        return templates.TemplateResponse(
+            request, "index.html", {"version": app.version, "run_inputs": run_form_inputs()}
+        )
 
 
 def serving_settings(
     base: Settings, *, host: str | None, port: int | None, workers: int | None
 ) -> Settings:
-    """`base` with the command line's choices; a token is generated when binding off-loopback."""
+    """`base` with the command line's choices. Binding anything but loopback generates a token
+    when none is set, and, when it binds every address (0.0.0.0, ::) with no allowed hosts
+    set, allows this machine's own names (those in the printed link) besides loopback."""
     overrides: dict[str, object] = {
         key: value
         for key, value in (("host", host), ("port", port), ("workers", workers))
@@ -124,7 +160,21 @@ def serving_settings(
     if not settings.is_loopback and not settings.access_token:
         token = secrets.token_urlsafe(24)
         settings = Settings.model_validate({**settings.model_dump(), "access_token": token})
+    if settings.host in WILDCARD_ADDRESSES and not settings.allowed_hosts:
+        names = (*settings.trusted_hosts, *machine_names())
+        settings = Settings.model_validate({**settings.model_dump(), "allowed_hosts": names})
     return settings
+
+
+def machine_names() -> tuple[str, ...]:
+    """This machine's host name and fully qualified name (those that parse as host names)."""
+    names = []
+    for name in dict.fromkeys((socket.gethostname(), socket.getfqdn())):
+        try:
+            names.append(str(parse_host_pattern(name)))
+        except ValueError:
+            logger.warning("this machine's name %r is not a host name; not allowed", name)
+    return tuple(names)
 
 
 def serve(*, host: str | None, port: int | None, workers: int | None) -> None:
@@ -136,6 +186,7 @@ def serve(*, host: str | None, port: int | None, workers: int | None) -> None:
     if settings.access_token:
         url += f"?token={settings.access_token}"
     sys.stderr.write(f"\n    Strategy Lab is running; open {url}\n\n")
+    logger.info("answering to hosts %s", ", ".join(settings.trusted_hosts))
     uvicorn.run(
         create_app(settings),
         host=settings.host,

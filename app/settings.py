@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.hostnames import (
+    LOOPBACK_HOSTS,
+    is_loopback_host,
+    parse_host,
+    parse_host_pattern,
+    parse_origin,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOOPBACK_NAMES = frozenset({"localhost"})
+WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and the name field of an upload
+HostList = Annotated[tuple[str, ...], NoDecode]  # comma-separated in the environment
 
 
 class Settings(BaseSettings):
@@ -57,6 +67,66 @@ class Settings(BaseSettings):
     examples_dir: Path = Field(
         default=REPO_ROOT / "strategies_examples", description="Example strategies shown in the UI."
     )
+    allowed_hosts: HostList = Field(
+        default=(),
+        description="Host names (optionally name:port, or *.domain) the server answers to, "
+        "comma-separated; unset means the loopback names and the bound address. Any other Host "
+        "header is refused, which stops DNS rebinding.",
+    )
+    allowed_origins: HostList = Field(
+        default=(),
+        description="Extra origins (scheme://host[:port]) allowed to send state-changing "
+        "requests, e.g. a TLS proxy's https origin; the server's own origin always is.",
+    )
+    request_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=8 * 1024,
+        le=256 * 1024 * 1024,
+        description="Largest request body (JSON or multipart) read; larger ones answer 413.",
+    )
+    max_active_runs_per_client: int = Field(
+        default=8,
+        ge=1,
+        le=100_000,
+        description="Runs one client (one network address until accounts exist) may have "
+        "queued or running at once; more answer 429.",
+    )
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(str(parse_host_pattern(entry)) for entry in value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origin_entries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        origins = []
+        for entry in value:
+            parsed = parse_origin(entry)
+            if parsed is None or parsed[0] not in ("http", "https"):
+                raise ValueError(
+                    f"{entry!r} is not an origin: write scheme://host[:port], e.g. "
+                    "https://lab.example.com"
+                )
+            origins.append(f"{parsed[0]}://{parsed[1]}")
+        return tuple(origins)
+
+    @model_validator(mode="after")
+    def _body_fits_an_upload(self) -> Settings:
+        if self.request_max_bytes < self.upload_max_bytes + MULTIPART_OVERHEAD_BYTES:
+            raise ValueError(
+                f"request_max_bytes ({self.request_max_bytes:,}) must be at least "
+                f"upload_max_bytes + {MULTIPART_OVERHEAD_BYTES:,} so that the largest "
+                "strategy file can be uploaded"
+            )
+        return self
 
     @field_validator("data_dir", "runs_dir", "examples_dir")
     @classmethod
@@ -71,12 +141,17 @@ class Settings(BaseSettings):
     @property
     def is_loopback(self) -> bool:
         """True when `host` is only reachable from this machine."""
-        if self.host in LOOPBACK_NAMES:
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_host(self.host)
+
+    @property
+    def trusted_hosts(self) -> tuple[str, ...]:
+        """The Host allow-list in force: `allowed_hosts` when set, else the loopback names
+        plus the bound address itself when it is one specific address or name."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        bound = parse_host(self.host) or parse_host(f"[{self.host}]")
+        extra = () if self.host in WILDCARD_ADDRESSES or bound is None else (bound.name,)
+        return tuple(dict.fromkeys((*LOOPBACK_HOSTS, *extra)))
 
 
 def load_settings() -> Settings:

@@ -49,6 +49,8 @@ def start_server(
     data_dir: Path, port: int, workers: int, database_url: str | None
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "STRATEGYLAB_DATA_DIR": str(data_dir)}
+    # every run is queued from this one client, so the per-client limit on active runs is lifted
+    env["STRATEGYLAB_MAX_ACTIVE_RUNS_PER_CLIENT"] = "100000"
     if database_url:
         env["DATABASE_URL"] = database_url
     command = [str(ROOT / ".venv" / "bin" / "strategylab"), "serve", "--port", str(port),

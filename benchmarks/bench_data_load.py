@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from app.data.problems import ValidationReport
 from app.data.samples import generate_ohlcv
 from app.data.store import DatasetSpec, DatasetStore
-from app.data.validation import ValidationReport
 
 FIVE_YEARS_1M = 1826 * 1440  # 2019-01-01 .. 2023-12-31, one leap day
 MONTH_START = pd.Timestamp("2022-06-01", tz="UTC")

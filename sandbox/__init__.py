@@ -12,23 +12,29 @@ from sandbox.errors import (
     StrategyRejected,
     WorkerFailed,
 )
+from sandbox.forkserver import ForkServer, ForkServerError
+from sandbox.inspection import ParamSpec, SourceInspection, inspect_source
 from sandbox.limits import LimitsRefused, OperatorMaximums, RunLimits
 from sandbox.pool import WorkerPool, lower_thread_priority
-from sandbox.supervisor import WarmWorker, run_sandboxed, start_worker
+from sandbox.supervisor import WarmWorker, run_sandboxed, start_fork_server, start_worker
 from sandbox.validate import declared_params, validate_source
 
 __all__ = [
     "CompiledStrategy",
     "Diagnostic",
+    "ForkServer",
+    "ForkServerError",
     "LimitExceeded",
     "LimitsRefused",
     "OperatorMaximums",
+    "ParamSpec",
     "ProtocolError",
     "RunCancelled",
     "RunLimits",
     "SandboxError",
     "SandboxViolation",
     "Severity",
+    "SourceInspection",
     "StrategyFailed",
     "StrategyRejected",
     "WarmWorker",
@@ -37,8 +43,10 @@ __all__ = [
     "compile_strategy",
     "declared_params",
     "has_errors",
+    "inspect_source",
     "lower_thread_priority",
     "run_sandboxed",
+    "start_fork_server",
     "start_worker",
     "validate_source",
 ]

@@ -1,4 +1,9 @@
-"""Run inputs and results as protocol messages and back, every incoming field checked."""
+"""Run inputs and results as protocol messages and back, every incoming field checked.
+
+Worker text arrives already cleaned by the protocol reader (`sandbox.text`: valid, printable,
+one line, at most MAX_TEXT_CHARS); here each field is also held to its own cap: names to
+MAX_NAME_CHARS, a record's text (a log message, an order's reason) to RECORD_TEXT_CHARS.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,7 @@ import numpy.typing as npt
 from app.engine import (
     AccountMarks,
     LogLine,
-    MarginTier,
     MarketData,
-    Mode,
     OrderRecord,
     Progress,
     RunConfig,
@@ -31,6 +34,7 @@ from app.engine import (
 )
 from app.engine.loop import PROGRESS_LOG_LINES
 from sandbox.errors import ProtocolError
+from sandbox.text import MAX_NAME_CHARS, MAX_TEXT_CHARS, clean_text
 
 MARKET_ARRAYS: Final = (
     "time",
@@ -42,7 +46,20 @@ MARKET_ARRAYS: Final = (
     "funding_times",
     "funding_rates",
 )
-MAX_TEXT_CHARS: Final = 10_000
+RECORD_TEXT_CHARS: Final = 4_000
+"""Longest text of one record (the engine cuts log messages at 2,000 characters itself)."""
+MAX_MAGNITUDE: Final = 1e30
+"""Largest magnitude of a price, amount, sum of money or fee the worker may report as an
+outcome (fills, trades, the account marks, fees and funding, the live equity). No market comes
+near it (a run starts with at most 1e12 of cash at most 125x; a 1e-10 price buys 1.25e24
+units), and a product or square of two such numbers (1e60) stays far inside a float, so the
+parent's own equity and metric arithmetic cannot overflow. What a strategy *asked* for (an
+order's amount, limit, stop, leverage, stop-loss, take-profit) is kept as the engine recorded
+it: an honest run may ask for 1e300 units and be refused."""
+REQUESTED_FIELDS: Final = frozenset(
+    {"amount", "limit_price", "stop_price", "leverage", "stop_loss", "take_profit"}
+)
+"""OrderRecord fields holding what the strategy asked for: only finite, not bounded."""
 
 
 # -------------------------------------------------------------------------------------------
@@ -69,12 +86,8 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
 
 
 def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
-    """RunConfig from `config_to_dict` output."""
-    values = dict(data)
-    values["mode"] = Mode(values["mode"])
-    values["margin_tiers"] = tuple(MarginTier(**tier) for tier in values["margin_tiers"])
-    values["params"] = tuple(values["params"].items())
-    return RunConfig(**values)
+    """RunConfig from `config_to_dict` output (the config reads its own versioned format)."""
+    return RunConfig.from_dict(data)
 
 
 # -------------------------------------------------------------------------------------------
@@ -93,14 +106,33 @@ def _refuse(name: str) -> ProtocolError:
     return ProtocolError(f"field '{name}' has an invalid value")
 
 
+def _beyond(name: str) -> ProtocolError:
+    return ProtocolError(
+        f"field '{name}' has a value beyond {MAX_MAGNITUDE:g} in magnitude, which no market has"
+    )
+
+
+def _check_magnitude(values: npt.NDArray[np.float64], name: str) -> None:
+    """ProtocolError when a finite (or NaN) column holds a number beyond MAX_MAGNITUDE."""
+    if np.any(np.abs(values) > MAX_MAGNITUDE):  # NaN compares False: None stays allowed
+        raise _beyond(name)
+
+
 def _scalar(value: object, kind: type[int] | type[float] | type[str], name: str) -> Any:
     """One JSON value of a message, checked: an int, a number (as float) or bounded text."""
     if kind is int and type(value) is int:
         return value
     if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if kind is str and isinstance(value, str) and len(value) <= MAX_TEXT_CHARS:
-        return value
+        try:
+            number = float(value)
+        except OverflowError:  # an int of hundreds of digits
+            raise _refuse(name) from None
+        if math.isfinite(number):
+            if abs(number) > MAX_MAGNITUDE:
+                raise _beyond(name)
+            return number
+    if kind is str and isinstance(value, str):
+        return clean_text(value, MAX_TEXT_CHARS)
     raise _refuse(name)
 
 
@@ -253,6 +285,8 @@ def _column_values(
         return [None if is_none else v for v, is_none in pairs]
     if values.dtype != (np.int64 if kind == "int" else np.float64):
         raise _refuse(key)
+    if kind != "int":
+        _check_floats(values, key, kind)
     if kind == "optional_float":
         missing = np.isnan(values)
         if missing.all():
@@ -263,6 +297,18 @@ def _column_values(
     return listed
 
 
+def _check_floats(values: npt.NDArray[np.float64], key: str, kind: ColumnKind) -> None:
+    """Numbers must be finite (NaN is None in an optional column) and, as outcomes, within
+    MAX_MAGNITUDE."""
+    if kind == "float" and not np.isfinite(values).all():
+        raise _refuse(key)  # NaN or infinity is no price, size or fee
+    if kind == "optional_float" and np.isinf(values).any():
+        raise _refuse(key)
+    is_requested = key.startswith("orders.") and key.split(".", 1)[1] in REQUESTED_FIELDS
+    if not is_requested:
+        _check_magnitude(values, key)
+
+
 def _array(arrays: Mapping[str, npt.NDArray[Any]], key: str) -> npt.NDArray[Any]:
     array = arrays.get(key)
     if array is None:
@@ -271,11 +317,17 @@ def _array(arrays: Mapping[str, npt.NDArray[Any]], key: str) -> npt.NDArray[Any]
 
 
 def _checked_texts(values: object, name: str) -> list[str]:
-    if not isinstance(values, list) or not all(
-        type(v) is str and len(v) <= MAX_TEXT_CHARS for v in values
-    ):
+    """A text column: strings only (already cleaned by the reader), each cut to
+    RECORD_TEXT_CHARS; the check is one pass at C speed."""
+    if not isinstance(values, list):
         raise _refuse(name)
-    return values
+    try:
+        longest = max(map(str.__len__, values), default=0)
+    except TypeError:  # an item that is not a string
+        raise _refuse(name) from None
+    if longest <= RECORD_TEXT_CHARS:
+        return values
+    return [clean_text(v, RECORD_TEXT_CHARS) for v in values]
 
 
 MARK_ARRAYS: Final = tuple(f.name for f in dataclasses.fields(AccountMarks))
@@ -323,7 +375,7 @@ def result_from_frame(
     if not 0 <= start < bars:
         raise ProtocolError("the result's first traded bar is outside the data")
     record = RunRecord(
-        strategy=_scalar(body.get("strategy"), str, "strategy"),
+        strategy=clean_text(_scalar(body.get("strategy"), str, "strategy"), MAX_NAME_CHARS),
         params=_params(body.get("params")),
         start=start,
         marks=_marks(arrays, start, bars),
@@ -363,13 +415,27 @@ def _marks(arrays: Mapping[str, npt.NDArray[Any]], start: int, bars: int) -> Acc
         raise ProtocolError("the account marks are not ascending bars of the run")
     if any(columns[name].dtype != np.float64 for name in MARK_ARRAYS if name != "index"):
         raise ProtocolError("the account marks must be numbers")
+    if not all(np.isfinite(columns[name]).all() for name in MARK_ARRAYS if name != "index"):
+        raise ProtocolError("the account marks must be finite numbers")
+    for name in MARK_ARRAYS:
+        if name != "index":
+            _check_magnitude(columns[name], f"marks.{name}")
     return AccountMarks(**columns)
 
 
 def _params(value: object) -> dict[str, bool | int | float | str]:
+    """The run's parameters: names of at most MAX_NAME_CHARS, plain finite values, text
+    cleaned."""
     if not isinstance(value, dict):
         raise ProtocolError("params must be an object")
+    params: dict[str, bool | int | float | str] = {}
     for key, item in value.items():
-        if not isinstance(item, bool | int | float | str) or len(key) > 200:
-            raise ProtocolError(f"param '{key[:50]}' has an invalid value")
-    return value
+        name = clean_text(str(key), MAX_NAME_CHARS + 1)
+        if (
+            len(name) > MAX_NAME_CHARS
+            or not isinstance(item, bool | int | float | str)
+            or (isinstance(item, float) and not math.isfinite(item))
+        ):
+            raise ProtocolError(f"param '{clean_text(name, 50)}' has an invalid value")
+        params[name] = clean_text(item) if isinstance(item, str) else item
+    return params

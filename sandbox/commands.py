@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
 from sandbox.diagnostics import has_errors
+from sandbox.text import clean_text
 from sandbox.validate import validate_source
 
 logger = logging.getLogger(__name__)
+
+MAX_LINE_CHARS: Final = 2_000
+"""Longest diagnostic line printed (the JSON output is ASCII-escaped by json.dumps)."""
 
 
 def validate_command(
@@ -29,16 +33,16 @@ def validate_command(
     try:
         code = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        typer.echo(f"{file}: cannot read the file: {error}", err=True)
+        typer.echo(clean_text(f"{file}: cannot read the file: {error}", MAX_LINE_CHARS), err=True)
         raise typer.Exit(2) from None
     diagnostics = validate_source(code, file.name, strategy_name=strategy)
     if as_json:
         typer.echo(json.dumps([d.to_dict() for d in diagnostics], indent=2))
     else:
-        for diagnostic in diagnostics:
-            typer.echo(diagnostic.format(str(file)))
+        for diagnostic in diagnostics:  # quotes the file's text: escaped for the terminal
+            typer.echo(clean_text(diagnostic.format(str(file)), MAX_LINE_CHARS))
         if not diagnostics:
-            typer.echo(f"{file}: ok")
+            typer.echo(clean_text(f"{file}: ok", MAX_LINE_CHARS))
     if has_errors(diagnostics):
         raise typer.Exit(1)
 

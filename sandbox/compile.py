@@ -15,8 +15,14 @@ from app.engine import Strategy, crossover, crossunder
 from sandbox.diagnostics import Diagnostic, Severity, has_errors
 from sandbox.errors import StrategyRejected
 from sandbox.guards import build_globals
+from sandbox.inspection import inspect_source
+from sandbox.parsing import syntax_diagnostic
 from sandbox.transform import StrategyPolicy
-from sandbox.validate import chosen_strategy_name, protected_api_names, validate_source
+from sandbox.validate import (
+    chosen_strategy_name,
+    protected_api_names,
+    validate_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +42,23 @@ def default_contract() -> dict[str, object]:
 
 
 def restricted_code(code: str, filename: str) -> CodeType:
-    """RestrictedPython bytecode for validated source; its refusals become diagnostics."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        result = compile_restricted_exec(code, filename=filename, policy=StrategyPolicy)
+    """RestrictedPython bytecode for validated source; its refusals become diagnostics.
+
+    Validated source stays inside `policy.SOURCE_LIMITS`, far from the recursion limit of
+    RestrictedPython's transformer; unvalidated source (the hostile suite's second pass) that
+    the parser, the transformer or the compiler cannot handle is refused the same way.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            result = compile_restricted_exec(code, filename=filename, policy=StrategyPolicy)
+    except SyntaxError as problem:
+        raise StrategyRejected([syntax_diagnostic(problem)]) from None
+    except (RecursionError, ValueError) as problem:
+        message = f"the source is too deeply nested or unreadable to compile: {problem}"
+        raise StrategyRejected(
+            [Diagnostic(1, 1, 1, 2, Severity.ERROR, "SB013", message[:500])]
+        ) from None
     if result.errors or result.code is None:
         raise StrategyRejected([_restricted_diagnostic(text) for text in result.errors])
     code_object: CodeType = result.code
@@ -103,5 +122,44 @@ def compile_strategy(
         raise StrategyRejected(
             [Diagnostic(1, 1, 1, 2, Severity.ERROR, "SB501", f"'{name}' is not a Strategy class")]
         )
+    if is_validated:
+        _refuse_changed_params(code, strategy_name, strategy_class)
     logger.debug("compiled strategy class=%s file=%s", name, filename)
     return CompiledStrategy(strategy_class=strategy_class, name=name, filename=filename)
+
+
+def _refuse_changed_params(code: str, strategy_name: str | None, strategy_class: type) -> None:
+    """StrategyRejected when the class's params, merged along its MRO as the engine reads them,
+    are not exactly the literals validation checked: module code such as
+    `S.params["x"] = float("inf")` (or through any alias of the class) ran in between."""
+    written = inspect_source(code, strategy_name=strategy_name).defaults
+    merged: dict[object, object] = {}
+    for cls in reversed(strategy_class.__mro__):
+        own = cls.__dict__.get("params")
+        if isinstance(own, dict):
+            merged.update(own)
+        elif own is not None:
+            merged = {"": own}  # not a dict: never equal to the literals
+    if _typed(merged) != _typed(written):
+        raise StrategyRejected(
+            [
+                Diagnostic(
+                    1,
+                    1,
+                    1,
+                    2,
+                    Severity.ERROR,
+                    "SB704",
+                    "the strategy's params were changed after its class statement",
+                    "set every default in params = {...} and read them as self.params",
+                )
+            ]
+        )
+
+
+def _typed(params: Mapping[Any, object]) -> dict[object, tuple[type, object]]:
+    """Params compared by type and exact value (1, 1.0 and True differ; so do 0.0 and -0.0,
+    and a NaN never equals anything)."""
+    return {
+        (type(k), k): (type(v), v.hex() if isinstance(v, float) else v) for k, v in params.items()
+    }

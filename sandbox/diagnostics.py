@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-
-class Severity(enum.StrEnum):
-    """How bad a finding is: errors stop the run, warnings are shown but allowed."""
-
-    ERROR = "error"
-    WARNING = "warning"
+# The project's one severity (errors stop the run, warnings are shown but allowed).
+from app.engine.types import Severity as Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +53,27 @@ class Diagnostic:
 def has_errors(diagnostics: list[Diagnostic]) -> bool:
     """True when any diagnostic is an error."""
     return any(d.is_error for d in diagnostics)
+
+
+CUT_MARK = "..."
+
+
+def bounded(diagnostic: Diagnostic, max_chars: int) -> Diagnostic:
+    """`diagnostic` with its message and hint cut to `max_chars` characters (ending in "...")
+    and a suggestion longer than that dropped (half a replacement is no fix): a diagnostic
+    names the code it is about, it never carries it back whole."""
+    message, hint, suggestion = diagnostic.message, diagnostic.hint, diagnostic.suggestion
+    if max(len(message), len(hint), len(suggestion)) <= max_chars:
+        return diagnostic
+    return replace(
+        diagnostic,
+        message=_cut(message, max_chars),
+        hint=_cut(hint, max_chars),
+        suggestion=suggestion if len(suggestion) <= max_chars else "",
+    )
+
+
+def _cut(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    return text[: max(max_chars - len(CUT_MARK), 0)] + CUT_MARK

@@ -24,10 +24,13 @@ class SandboxViolation(Exception):  # noqa: N818  (reads as what happened, like 
 
 
 class LimitExceeded(SandboxError):  # noqa: N818  (named for what happened)
-    """The run hit one of its limits; `limit` names it and `value` is its setting."""
+    """The run hit one of its limits; `limit` names it and `value` is its setting in `unit`.
 
-    def __init__(self, limit: str, value: float, unit: str) -> None:
-        super().__init__(f"the run exceeded its {limit} limit of {value:g} {unit}")
+    `message` replaces the default sentence (sandbox.limits words the memory and record ones).
+    """
+
+    def __init__(self, limit: str, value: float, unit: str, message: str | None = None) -> None:
+        super().__init__(message or f"the run exceeded its {limit} limit of {value:g} {unit}")
         self.limit = limit
         self.value = value
         self.unit = unit

@@ -2,7 +2,9 @@
 
 Attribute names in guarded code are compile-time constants (RestrictedPython already refuses any
 name starting with '_'), so the per-access work is one dict lookup by exact type and one set
-membership test; the allow-list for a type is resolved once and cached for the run.
+membership test; the allow-list for a type is resolved once and cached for the run. Access is
+default-deny: a type with no rule here (engine objects not in sandbox/api_surface.py included)
+exposes no attribute at all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pandas.core.window import rolling as pd_rolling
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
 from sandbox import policy
+from sandbox.api_surface import ENGINE_API
 from sandbox.errors import SandboxViolation
 from sandbox.facades import Facade, build_facades, make_importer
 
@@ -70,6 +73,7 @@ def _fixed_rules() -> dict[type, AccessRule]:
         pd_indexing._iAtIndexer: policy.INDEXER_ATTRIBUTES,
     }
     fixed = {kind: (names, True) for kind, names in rules.items()}
+    fixed.update({kind: (names, True) for kind, names in ENGINE_API.items()})
     fixed[Facade] = _ANY_PUBLIC  # a facade's own __getattr__ hands out only its exports
     fixed[type] = _CLASS_OBJECT
     return fixed
@@ -87,13 +91,7 @@ def _resolve_rule(kind: type, fixed: Mapping[type, AccessRule]) -> AccessRule:
         return (policy.NUMPY_SCALAR_ATTRIBUTES, True)
     if issubclass(kind, np.dtype):
         return (policy.DTYPE_ATTRIBUTES, True)
-    if kind.__module__.startswith("app.engine."):
-        listed = policy.ENGINE_ATTRIBUTES.get(kind.__name__)
-        if listed is not None:
-            return (listed, True)
-        public = {n for n in dir(kind) if not n.startswith("_")}
-        return (frozenset(public - _NEVER_ALLOWED), True)
-    return _NOTHING
+    return _NOTHING  # engine types not in api_surface.ENGINE_API included: default deny
 
 
 def _user_class_rule(kind: type, fixed: Mapping[type, AccessRule]) -> AccessRule:
@@ -102,8 +100,10 @@ def _user_class_rule(kind: type, fixed: Mapping[type, AccessRule]) -> AccessRule
     for base in kind.__mro__[1:]:
         if base is object or base.__module__ == SANDBOX_MODULE:
             continue
-        if base.__module__.startswith("app.engine."):
-            continue  # the Strategy base: its public names are the API
+        if base.__module__.startswith("app.engine."):  # the Strategy base: only its API
+            public = {n for n in dir(base) if not n.startswith("_")}
+            denied |= public - ENGINE_API.get(base, frozenset())
+            continue
         names, is_allow = fixed.get(base) or _resolve_rule(base, fixed)
         public = {n for n in dir(base) if not n.startswith("_")}
         denied |= public - names if is_allow else public & names

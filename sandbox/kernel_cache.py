@@ -17,10 +17,24 @@ import warnings
 from dataclasses import dataclass
 
 from app.engine import MarketData, indicator_names, look_ahead_reason
+from app.engine.indicator_rules import ANY_ALLOWED, REQUIRED_SETTINGS, IndicatorArg
 from app.engine.indicators import compute_indicator
 from sandbox.worker import warm_up_market
 
 WARM_BARS = 500
+# The value given for a setting that must be given with any allowed value: doji is the one
+# candle pattern pandas-ta computes itself, with a numba kernel (the others are TA-Lib's C).
+WARM_CHOICES: dict[tuple[str, str], IndicatorArg] = {("cdl_pattern", "name"): "doji"}
+
+
+def warm_settings(name: str) -> dict[str, IndicatorArg]:
+    """Defaults, except the settings an indicator must be given (REQUIRED_SETTINGS: dpo,
+    ichimoku, cdl_pattern), which get their causal value, so those kernels are cached too."""
+    required = REQUIRED_SETTINGS.get(name)
+    if required is None:
+        return {}
+    setting, value = required[0][0]
+    return {setting: WARM_CHOICES[(name, setting)] if value is ANY_ALLOWED else value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +45,22 @@ class KernelCacheReport:
 
 
 def fill_kernel_cache(market: MarketData | None = None) -> KernelCacheReport:
-    """Compute every pandas-ta indicator with its defaults on `market` (in-memory sine-wave
-    bars by default), so numba compiles and caches every kernel they use. Indicators that
-    look ahead are skipped (strategies cannot use them); one that raises is reported, not
-    fatal. pandas-ta's printed notices (TA-Lib missing) are swallowed."""
+    """Compute every pandas-ta indicator with its defaults (`warm_settings`) on `market`
+    (in-memory sine-wave bars by default), so numba compiles and caches every kernel they use.
+    Indicators that look ahead whatever their settings are skipped (strategies cannot use
+    them); one that raises is reported, not fatal. pandas-ta's printed notices (TA-Lib
+    missing) are swallowed."""
     frame = (market or warm_up_market(WARM_BARS)).to_frame()
-    names = [name for name in indicator_names() if look_ahead_reason(name, {}) is None]
+    names = [
+        name for name in indicator_names() if look_ahead_reason(name, warm_settings(name)) is None
+    ]
     failed: list[tuple[str, str]] = []
     started = time.perf_counter()
     for name in names:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             try:
-                compute_indicator(frame, name, {})
+                compute_indicator(frame, name, warm_settings(name))
             except Exception as error:  # one indicator's trouble must not stop the others
                 failed.append((name, f"{type(error).__name__}: {error}"[:200]))
     return KernelCacheReport(len(names), time.perf_counter() - started, tuple(failed))

@@ -7,6 +7,7 @@ Each `apply_*` function confines the calling process one way and returns a short
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import platform
 import resource
@@ -18,14 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from sandbox.errors import SandboxError
+from app.engine import RunConfig
+from sandbox.errors import LimitExceeded, SandboxError
 
 MIB: Final = 1024 * 1024
 NOBODY_UID: Final = 65534
 
 
 class LimitsRefused(SandboxError):  # noqa: N818  (named for what happened)
-    """A requested limit is not a positive number or is above the operator's maximum."""
+    """A requested limit is not a positive number, is below its floor or above the operator's
+    maximum."""
+
+
+MIN_MEMORY_MB: Final = 256
+"""The lowest `memory_mb` a run may ask for. Measured beyond the footprint (which holds the
+bars): the heaviest example (trend_pullback, five indicators) needs about 96 MB on a year of
+one-minute bars (525,600) and fails at 80; 256 leaves room for larger data and strategies.
+tests/sandbox/test_memory_floor.py runs every example at it, several times each."""
+ADDRESS_SPACE_HEADROOM_MB: Final = 4096
+"""Address space allowed beyond the data limit: reservations (PROT_NONE), shared libraries
+and thread stacks cost address space, not memory; this bounds shared mappings, which the
+data limit does not count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,35 +50,98 @@ class OperatorMaximums:
     cpu_seconds: float = 3600.0
     memory_mb: int = 16_384
     max_log_lines: int = 100_000
+    max_log_line_chars: int = 2_000
+    max_log_chars: int = 20_000_000
+    max_orders: int = 5_000_000
+    max_trades: int = 5_000_000
     max_message_mb: int = 512
 
 
 @dataclass(frozen=True, slots=True)
 class RunLimits:
-    """One run's limits: wall-clock and CPU seconds, and memory in MB.
+    """One run's limits: wall-clock and CPU seconds, memory in MB, and record caps.
 
     `memory_mb` is what the run may allocate beyond the worker's start-up footprint (the
-    interpreter with numpy, pandas and the engine loaded, about 450 MB of address space).
-    `max_log_lines` caps the strategy's log (further lines are counted, not kept).
+    interpreter with numpy, pandas, the engine and the bars loaded: about 110 MB of data
+    segment).
+    `max_log_lines` caps the strategy's log (further lines are counted, not kept), as does
+    `max_log_chars` (characters of log text per run); `max_log_line_chars` cuts one message
+    (see app.engine.logbook);
+    `max_orders` and `max_trades` stop the run at the first order or trade past them, so the
+    parent never holds or stores more (see app.engine.caps).
     """
 
     wall_seconds: float = 600.0
     cpu_seconds: float = 300.0
     memory_mb: int = 2048
     max_log_lines: int = 10_000
+    max_log_line_chars: int = 1_000
+    max_log_chars: int = 2_000_000
+    max_orders: int = 200_000
+    max_trades: int = 100_000
 
     def checked(self, maximums: OperatorMaximums) -> RunLimits:
-        """Self, after refusing non-positive values or values above `maximums`."""
+        """Self, after refusing non-positive values, values above `maximums` and a memory
+        limit below MIN_MEMORY_MB."""
         pairs = (
             ("wall_seconds", self.wall_seconds, maximums.wall_seconds),
             ("cpu_seconds", self.cpu_seconds, maximums.cpu_seconds),
             ("memory_mb", self.memory_mb, maximums.memory_mb),
             ("max_log_lines", self.max_log_lines, maximums.max_log_lines),
+            ("max_log_line_chars", self.max_log_line_chars, maximums.max_log_line_chars),
+            ("max_log_chars", self.max_log_chars, maximums.max_log_chars),
+            ("max_orders", self.max_orders, maximums.max_orders),
+            ("max_trades", self.max_trades, maximums.max_trades),
         )
         for name, value, highest in pairs:
             if not (isinstance(value, int | float) and 0 < value <= highest):
                 raise LimitsRefused(f"{name} must be above 0 and at most {highest:g}, got {value}")
+        if self.memory_mb < MIN_MEMORY_MB:
+            raise LimitsRefused(
+                f"memory_mb must be at least {MIN_MEMORY_MB} (what a run needs beyond the "
+                f"worker's start-up footprint), got {self.memory_mb}"
+            )
         return self
+
+    def bound(self, config: RunConfig) -> RunConfig:
+        """`config` with its record caps lowered to these limits' (never raised)."""
+        return dataclasses.replace(
+            config,
+            max_log_lines=min(config.max_log_lines, self.max_log_lines),
+            max_log_line_chars=min(config.max_log_line_chars, self.max_log_line_chars),
+            max_log_chars=min(config.max_log_chars, self.max_log_chars),
+            max_orders=min(config.max_orders, self.max_orders),
+            max_trades=min(config.max_trades, self.max_trades),
+        )
+
+    def record_budget_bytes(self, maximums: OperatorMaximums) -> int:
+        """The most bytes the parent accepts from this run's worker, records and all: a
+        quarter of the worker's own memory limit (what the parent builds from a byte is
+        several times its size), and never more than the operator's `max_message_mb`."""
+        return min(self.memory_mb // 4, maximums.max_message_mb) * MIB
+
+
+def memory_limit_reached(limits: RunLimits) -> LimitExceeded:
+    """The error for a run that ran out of memory, however it surfaced in the worker."""
+    return LimitExceeded(
+        "memory", limits.memory_mb, "MB", f"memory limit of {limits.memory_mb} MB reached"
+    )
+
+
+def record_limit_exceeded(config: RunConfig, record: str) -> LimitExceeded:
+    """The error for a run that made more `record` ("orders" or "trades") than its cap. The cap
+    named is the parent's own (`config` as `RunLimits.bound` left it), whatever number the
+    worker reported."""
+    cap = config.max_trades if record == "trades" else config.max_orders
+    return LimitExceeded(record, cap, record, f"limit exceeded: more than {cap} {record}")
+
+
+def record_budget_exceeded(limits: RunLimits, maximums: OperatorMaximums) -> LimitExceeded:
+    """The error for a worker that sent more bytes than the parent's budget for the run."""
+    budget_mb = limits.record_budget_bytes(maximums) // MIB
+    return LimitExceeded(
+        "records", budget_mb, "MB", f"limit exceeded: more than {budget_mb} MB of records"
+    )
 
 
 # -------------------------------------------------------------------------------------------
@@ -72,13 +149,14 @@ class RunLimits:
 # -------------------------------------------------------------------------------------------
 
 
-def _current_vm_bytes() -> int:
+def _status_bytes(field: str) -> int:
+    """A size line of /proc/self/status (`VmSize`, `VmData`) in bytes; 0 where unreadable."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
         return 0
     for line in status.splitlines():
-        if line.startswith("VmSize:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -89,12 +167,23 @@ def _cpu_used_seconds() -> float:
 
 
 def apply_rlimits(limits: RunLimits) -> str:
-    """CPU seconds from now, address space (start-up footprint + memory_mb), no files or forks."""
+    """CPU seconds from now, memory (start-up footprint + memory_mb), no files or forks.
+
+    Memory is bounded by RLIMIT_DATA (Linux >= 4.7 counts every private writable mapping:
+    heap, anonymous mmap, what malloc and numpy allocate), not by address space: allocators
+    reserve address space they never use (pyarrow's mimalloc reserved 1 GiB at its first
+    allocation, glibc 64 MB per arena, thread stacks and shared libraries are address space
+    too), so an RLIMIT_AS limit failed runs that used little memory, depending on which
+    reservation came first. RLIMIT_AS stays, ADDRESS_SPACE_HEADROOM_MB above the data
+    limit, to bound shared mappings, which RLIMIT_DATA does not count.
+    """
     cpu = int(_cpu_used_seconds() + limits.cpu_seconds + 0.999)
-    address_space = _current_vm_bytes() + limits.memory_mb * MIB
+    data = _status_bytes("VmData") + limits.memory_mb * MIB
+    address_space = _status_bytes("VmSize") + (limits.memory_mb + ADDRESS_SPACE_HEADROOM_MB) * MIB
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past FSIZE fails instead of killing
     settings = (
         (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU at the soft limit, SIGKILL at the hard
+        (resource.RLIMIT_DATA, data, data),
         (resource.RLIMIT_AS, address_space, address_space),
         (resource.RLIMIT_FSIZE, 0, 0),
         (resource.RLIMIT_CORE, 0, 0),
@@ -105,8 +194,8 @@ def apply_rlimits(limits: RunLimits) -> str:
     for kind, soft, hard in settings:
         resource.setrlimit(kind, (soft, hard))
     return (
-        f"active: RLIMIT_CPU={cpu}s RLIMIT_AS={address_space // MIB}MB RLIMIT_FSIZE=0 "
-        "RLIMIT_NPROC=0 RLIMIT_NOFILE=32 RLIMIT_CORE=0"
+        f"active: RLIMIT_CPU={cpu}s RLIMIT_DATA={data // MIB}MB RLIMIT_AS={address_space // MIB}MB "
+        "RLIMIT_FSIZE=0 RLIMIT_NPROC=0 RLIMIT_NOFILE=32 RLIMIT_CORE=0"
     )
 
 

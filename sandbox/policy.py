@@ -1,7 +1,9 @@
-"""The sandbox's allow-lists as data: modules, exported names, builtins, per-type attributes."""
+"""The sandbox's allow-lists and limits as data: modules, exported names, builtins, per-type
+attributes, syntax node kinds, and the size and depth of a strategy's source."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
@@ -313,3 +315,116 @@ LOOKAHEAD_DEFAULTS: Final = MappingProxyType(
     }
 )
 SHIFT_KEYWORDS: Final = frozenset({"offset", "shift"})
+
+# ---------------------------------------------------------------------------------------------
+# Syntax a strategy may use: every node kind of Python's AST is either allowed here, refused
+# with its own sentence, or (a kind this table does not know, such as one a newer Python adds)
+# refused as unknown. Default deny, like RestrictedPython's transformer.
+# ---------------------------------------------------------------------------------------------
+
+# fmt: off
+ALLOWED_NODE_KINDS: Final = frozenset(
+    {
+        # module and statements
+        "Module", "FunctionDef", "ClassDef", "Return", "Delete", "Assign", "AugAssign", "For",
+        "While", "If", "Raise", "Try", "Assert", "Import", "ImportFrom", "Expr", "Pass",
+        "Break", "Continue",
+        # expressions
+        "BoolOp", "NamedExpr", "BinOp", "UnaryOp", "Lambda", "IfExp", "Dict", "Set", "ListComp",
+        "SetComp", "DictComp", "Compare", "Call", "FormattedValue", "JoinedStr", "Constant",
+        "Attribute", "Subscript", "Starred", "Name", "List", "Tuple", "Slice",
+        # contexts and operators
+        "Load", "Store", "Del", "And", "Or", "Add", "Sub", "Mult", "MatMult", "Div", "Mod", "Pow",
+        "LShift", "RShift", "BitOr", "BitXor", "BitAnd", "FloorDiv", "Invert", "Not", "UAdd",
+        "USub", "Eq", "NotEq", "Lt", "LtE", "Gt", "GtE", "Is", "IsNot", "In", "NotIn",
+        # parts of the statements and expressions above
+        "comprehension", "ExceptHandler", "arguments", "arg", "keyword", "alias",
+        # parts that only occur inside a refused statement (so one construct is one diagnostic)
+        "withitem", "match_case", "MatchValue", "MatchSingleton", "MatchSequence",
+        "MatchMapping", "MatchClass", "MatchStar", "MatchAs", "MatchOr",
+    }
+)
+# fmt: on
+
+# Node kinds refused with a sentence of their own: (message, hint).
+_NO_GENERATORS = "build a list instead"
+REFUSED_NODE_KINDS: Final = MappingProxyType(
+    {
+        "AsyncFunctionDef": ("async functions are not allowed in strategies", ""),
+        "AsyncFor": ("'async for' is not allowed in strategies", ""),
+        "AsyncWith": ("'async with' is not allowed in strategies", ""),
+        "Await": ("'await' is not allowed in strategies", ""),
+        "Yield": ("generators ('yield') are not allowed in strategies", _NO_GENERATORS),
+        "YieldFrom": ("generators ('yield from') are not allowed in strategies", _NO_GENERATORS),
+        "GeneratorExp": (
+            "generator expressions are not allowed in strategies",
+            "use a list comprehension: [x for x in ...]",
+        ),
+        "With": ("'with' blocks are not allowed in strategies", ""),
+        "Global": (
+            "'global' is not allowed; keep state on self",
+            "for example self.count = 0 in initialize()",
+        ),
+        "Nonlocal": ("'nonlocal' is not allowed; keep state on self", ""),
+        "Match": (
+            "'match' statements are not supported in strategies",
+            "use if / elif / else",
+        ),
+        "TryStar": (
+            "'except*' (exception groups) is not supported in strategies",
+            "use a plain 'except Exception:'",
+        ),
+        "AnnAssign": (
+            "annotated assignments ('x: int = 1') are not supported in strategies",
+            "leave the annotation out: x = 1",
+        ),
+        "TypeAlias": ("'type X = ...' aliases are not supported in strategies", ""),
+        "TypeVar": (
+            "type parameters ('def f[T]' or 'class C[T]') are not supported in strategies",
+            "leave the brackets out",
+        ),
+        "ParamSpec": ("type parameters ('**P') are not supported in strategies", ""),
+        "TypeVarTuple": ("type parameters ('*Ts') are not supported in strategies", ""),
+    }
+)
+
+# ---------------------------------------------------------------------------------------------
+# How large and how deep a strategy's source may be. Each limit keeps a step after validation
+# (the parser, RestrictedPython's recursive transformer, CPython's compiler) far from its own
+# breaking point, and the parent's memory bounded, so validation answers with a diagnostic
+# instead of raising. docs/sandbox.md names each one.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLimits:
+    """The size and shape limits of one strategy source (units in the names)."""
+
+    max_bytes: int = 256 * 1024  # UTF-8 bytes: the server's default upload limit
+    max_lines: int = 10_000
+    max_line_chars: int = 2_000
+    max_tokens: int = 25_000  # counted before parsing: the parse tree costs ~2 objects each
+    max_nodes: int = 40_000  # syntax-tree nodes after parsing (dense expressions reach it first)
+    max_nesting_depth: int = 100  # syntax-tree levels: RestrictedPython recurses ~5 frames each
+    max_block_depth: int = 16  # compound statements inside one another (def, if, for, try ...)
+    max_classes: int = 50
+    max_functions: int = 500  # def and lambda
+    max_diagnostics: int = 100  # shown; the rest are counted in one last diagnostic
+
+
+SOURCE_LIMITS: Final = SourceLimits()
+
+# ---------------------------------------------------------------------------------------------
+# Strategy params: the literal defaults a run or an optimiser may override.
+# ---------------------------------------------------------------------------------------------
+
+PARAMS_ATTRIBUTE: Final = "params"
+# Class and parameter names travel to the parent, the database and the run form; the parent
+# keeps at most 200 characters of a name (sandbox.text), so validation refuses longer ones
+# rather than let a run's names differ from its source's.
+MAX_NAME_CHARS: Final = 100
+# A diagnostic's message and hint are sentences, never the source echoed back: each is cut to
+# this many characters, and a "did you mean" replacement longer than it is left out.
+MAX_DIAGNOSTIC_CHARS: Final = 300
+# Integers stay exact in JSON, in the browser (a double) and in float arithmetic up to 2**53.
+MAX_PARAM_INT: Final = 2**53

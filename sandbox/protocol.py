@@ -4,6 +4,11 @@ A frame is a 12-byte header (big-endian u32 JSON length, u64 blob length), the U
 object, then the blob. The JSON names its message `type` and lists the arrays carried in the
 blob as `{"name", "dtype": "f8"|"i8", "length"}` in blob order. Nothing is ever unpickled:
 a hostile worker can only send numbers, strings and lists, all checked by the reader.
+
+A reader for worker messages (`is_untrusted=True`) also makes the text safe as it decodes:
+invalid UTF-8 becomes U+FFFD and every string goes through `sandbox.text.clean_text`, so no
+string the worker sent reaches the parent's writers, logs or terminal unsanitised. Decoding
+raises ProtocolError and nothing else, whatever the bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sandbox.errors import ProtocolError
+from sandbox.text import clean_json
 
 HEADER: Final = struct.Struct(">IQ")
 ALIGN: Final = 8
@@ -71,11 +77,19 @@ def encode(body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]] | Non
 class FrameReader:
     """Incremental decoder with hard size limits; any violation raises ProtocolError."""
 
-    def __init__(self, *, max_json_bytes: int, max_blob_bytes: int, allowed: frozenset[str]):
+    def __init__(
+        self,
+        *,
+        max_json_bytes: int,
+        max_blob_bytes: int,
+        allowed: frozenset[str],
+        is_untrusted: bool = False,
+    ):
         self._buffer = bytearray()
         self._max_json = max_json_bytes
         self._max_blob = max_blob_bytes
         self._allowed = allowed
+        self._is_untrusted = is_untrusted
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add bytes read from the pipe; returns every frame now complete."""
@@ -113,18 +127,29 @@ class FrameReader:
                 blob, offset = bytearray(view[blob_start:end]), 0
         if blob is not self._buffer:
             del self._buffer[:end]
-        return decode(payload, blob, self._allowed, offset=offset)
+        return decode(payload, blob, self._allowed, offset=offset, is_untrusted=self._is_untrusted)
 
 
 def decode(
-    payload: bytes, blob: bytes | bytearray, allowed: frozenset[str], *, offset: int = 0
+    payload: bytes,
+    blob: bytes | bytearray,
+    allowed: frozenset[str],
+    *,
+    offset: int = 0,
+    is_untrusted: bool = False,
 ) -> Frame:
-    """Parse and check one frame's JSON and its arrays (`blob` from `offset` on)."""
+    """Parse and check one frame's JSON and its arrays (`blob` from `offset` on); with
+    `is_untrusted`, invalid UTF-8 is replaced and every string cleaned (see the module doc)."""
     try:
-        body = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        text = payload.decode("utf-8", "replace" if is_untrusted else "strict")
+        body = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError too
         raise ProtocolError(f"message is not valid JSON: {error}") from None
-    if not isinstance(body, dict) or body.get("type") not in allowed:
+    if is_untrusted:
+        body = clean_json(body)
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        raise ProtocolError("message has no known type")
+    if body["type"] not in allowed:
         raise ProtocolError("message has no known type")
     specs = body.pop("arrays", [])
     if not isinstance(specs, list):
@@ -143,7 +168,9 @@ def _split_arrays(
         if not isinstance(spec, dict):
             raise ProtocolError("array description must be an object")
         name, code, length = spec.get("name"), spec.get("dtype"), spec.get("length")
-        if not isinstance(name, str) or code not in DTYPES or type(length) is not int:
+        if not isinstance(name, str) or not isinstance(code, str) or type(length) is not int:
+            raise ProtocolError("array description is malformed")
+        if code not in DTYPES:
             raise ProtocolError("array description is malformed")
         if length < 0 or name in arrays:
             raise ProtocolError(f"array '{name}' is declared twice or with a negative length")

@@ -39,12 +39,24 @@ from sandbox.errors import (
     LimitExceeded,
     ProtocolError,
     RunCancelled,
+    SandboxError,
     StrategyFailed,
     StrategyRejected,
     WorkerFailed,
 )
-from sandbox.limits import MIB, OperatorMaximums, RunLimits
+from sandbox.forkserver import ForkServer, WorkerProcess
+from sandbox.limits import (
+    MIB,
+    OperatorMaximums,
+    RunLimits,
+    memory_limit_reached,
+    record_budget_exceeded,
+    record_limit_exceeded,
+)
+from sandbox.memory_watch import tells_of_memory_exhaustion
 from sandbox.protocol import WORKER_MESSAGES, Chunk, Frame, FrameReader, encode_parts
+from sandbox.record_tally import RecordTally
+from sandbox.text import MAX_NAME_CHARS, clean_text
 from sandbox.validate import validate_source
 
 logger = logging.getLogger(__name__)
@@ -52,6 +64,10 @@ logger = logging.getLogger(__name__)
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
 POLL_SECONDS: Final = 0.05
 MAX_STDERR_BYTES: Final = 64 * 1024
+MAX_ERROR_CHARS: Final = 2_000
+"""Longest error message kept from the worker (its own cap is the same)."""
+MAX_HINT_CHARS: Final = 500
+MAX_DIAGNOSTICS: Final = 200
 ENGINE_ERRORS: Final[dict[str, type[EngineError]]] = {
     cls.__name__: cls
     for cls in (EngineError, ConfigError, MarketDataError, StrategyDefinitionError, IndicatorError)
@@ -66,6 +82,7 @@ WORKER_ENV: Final = {
     "MKL_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
     "JE_ARROW_MALLOC_CONF": "background_thread:false",
+    "ARROW_DEFAULT_MEMORY_POOL": "system",  # see sandbox.memory_watch.use_system_allocator
 }
 
 WORKER_COMMAND: Final = (sys.executable, "-s", "-m", "sandbox.worker")
@@ -116,14 +133,19 @@ def run_sandboxed(
 
 
 def run_unvalidated_for_tests(
-    code: str, market: MarketData, config: RunConfig, limits: RunLimits
+    code: str,
+    market: MarketData,
+    config: RunConfig,
+    limits: RunLimits,
+    *,
+    worker: WarmWorker | None = None,
 ) -> RunResult:
     """Like run_sandboxed but with the AST validation skipped, in the parent and the worker.
 
     Only the hostile test suite calls this: it shows that a payload validation would refuse is
     still stopped by RestrictedPython, the guards and the OS layers. No product path uses it.
     """
-    return _run_in_worker(code, market, config, limits, is_validated=False)
+    return _run_in_worker(code, market, config, limits, is_validated=False, worker=worker)
 
 
 def _run_in_worker(
@@ -142,9 +164,7 @@ def _run_in_worker(
 ) -> RunResult:
     maximums = maximums or OperatorMaximums()
     limits = (limits or RunLimits()).checked(maximums)
-    config = dataclasses.replace(
-        config, max_log_lines=min(config.max_log_lines, limits.max_log_lines)
-    )
+    config = limits.bound(config)
     job = encode_parts(
         {
             "type": "job",
@@ -171,7 +191,7 @@ def _outcome(
     session: _WorkerSession | None = None,
 ) -> RunResult:
     if frame.type == "result":
-        with _collector_paused():
+        with _collector_paused(), _untrusted("result"):
             return codec.result_from_frame(
                 frame.body,
                 frame.arrays,
@@ -180,7 +200,25 @@ def _outcome(
                 streamed_trades=session.trades if session else (),
                 streamed_orders=session.orders if session else (),
             )
-    raise _error_from_body(frame.body, limits)
+    with _untrusted("error report"):
+        error = _error_from_body(frame.body, limits, config)
+    raise error
+
+
+@contextlib.contextmanager
+def _untrusted(what: str) -> Iterator[None]:
+    """Decode worker data: the codec refuses what it can name with a ProtocolError; anything
+    else hostile values make the parent's own code raise (deriving metrics from nonsense
+    records, say) is reported as a ProtocolError too, so a run never dies of an unexpected
+    exception because of what its worker sent."""
+    try:
+        yield
+    except SandboxError:  # ProtocolError, a limit, ...: already named
+        raise
+    except Exception as error:
+        logger.debug("worker %s refused", what, exc_info=True)
+        reason = clean_text(f"{type(error).__name__}: {error}", MAX_HINT_CHARS)
+        raise ProtocolError(f"the worker's {what} could not be used ({reason})") from None
 
 
 @contextlib.contextmanager
@@ -198,32 +236,43 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _error_from_body(body: dict[str, Any], limits: RunLimits) -> Exception:
+def _error_from_body(body: dict[str, Any], limits: RunLimits, config: RunConfig) -> Exception:
     kind = body.get("kind")
-    text = _text(body.get("message"))
+    text = _text(body.get("message"), MAX_ERROR_CHARS)
     if kind == "rejected":
         return StrategyRejected(_diagnostics(body.get("diagnostics")))
     if kind == "memory" or (kind == "strategy" and body.get("exc_type") == "MemoryError"):
-        return LimitExceeded("memory", limits.memory_mb, "MB")
+        return memory_limit_reached(limits)
+    if kind == "records" and body.get("record") in ("orders", "trades"):
+        return record_limit_exceeded(config, str(body["record"]))
     if kind == "strategy":
         return StrategyFailed(
-            exc_type=_text(body.get("exc_type")),
+            exc_type=_text(body.get("exc_type"), MAX_NAME_CHARS),
             message=text,
             line=_optional_int(body.get("line")),
             bar_index=_optional_int(body.get("bar_index")),
-            bar_time=_text(body.get("bar_time")) or None,
-            phase=_text(body.get("phase")),
+            bar_time=_text(body.get("bar_time"), MAX_NAME_CHARS) or None,
+            phase=_text(body.get("phase"), MAX_NAME_CHARS),
         )
     if kind == "engine":
-        cls = ENGINE_ERRORS.get(_text(body.get("exc_type")), EngineError)
+        cls = ENGINE_ERRORS.get(_text(body.get("exc_type"), MAX_NAME_CHARS), EngineError)
         if cls is ConfigError:
-            return ConfigError("config", text)
+            return config_error(body.get("field"), text)
         return cls(text)
-    return WorkerFailed(f"the worker failed: {_text(body.get('exc_type'))}: {text}")
+    exc_type = _text(body.get("exc_type"), MAX_NAME_CHARS)
+    return WorkerFailed(f"the worker failed: {exc_type}: {text}")
 
 
-def _text(value: object) -> str:
-    return value[:2000] if isinstance(value, str) else ""
+def config_error(field: object, message: str) -> ConfigError:
+    """A worker's ConfigError rebuilt with its field, when the field is one RunConfig has (the
+    parent trusts no other name); "config" otherwise."""
+    names = {spec.name for spec in dataclasses.fields(RunConfig)}
+    return ConfigError(field if isinstance(field, str) and field in names else "config", message)
+
+
+def _text(value: object, max_chars: int) -> str:
+    """A text field of an error message: cleaned (see sandbox.text) and cut to `max_chars`."""
+    return clean_text(value, max_chars) if isinstance(value, str) else ""
 
 
 def _optional_int(value: object) -> int | None:
@@ -234,7 +283,7 @@ def _diagnostics(value: object) -> list[Diagnostic]:
     if not isinstance(value, list):
         return []
     found = []
-    for item in value[:200]:
+    for item in value[:MAX_DIAGNOSTICS]:
         if isinstance(item, dict):
             found.append(
                 Diagnostic(
@@ -243,10 +292,10 @@ def _diagnostics(value: object) -> list[Diagnostic]:
                     end_line=_optional_int(item.get("end_line")) or 1,
                     end_col=_optional_int(item.get("end_col")) or 1,
                     severity=Severity.ERROR,
-                    code=_text(item.get("code")),
-                    message=_text(item.get("message")),
-                    hint=_text(item.get("hint")),
-                    suggestion=_text(item.get("suggestion")),
+                    code=_text(item.get("code"), MAX_NAME_CHARS),
+                    message=_text(item.get("message"), MAX_HINT_CHARS),
+                    hint=_text(item.get("hint"), MAX_HINT_CHARS),
+                    suggestion=_text(item.get("suggestion"), MAX_NAME_CHARS),
                 )
             )
     return found
@@ -261,21 +310,31 @@ class WarmWorker:
     it has no limits applied until its job arrives, and exits if its parent goes away.
     """
 
-    def __init__(self, command: Sequence[str] = WORKER_COMMAND) -> None:
+    def __init__(
+        self, command: Sequence[str] = WORKER_COMMAND, *, forkserver: ForkServer | None = None
+    ) -> None:
         self.workdir = tempfile.mkdtemp(prefix="strategylab-worker-")
         Path(self.workdir).chmod(0o555)
         self.stderr = bytearray()
         self.is_used = False
-        self.process = subprocess.Popen(
-            list(command),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=self.workdir,
-            env={**WORKER_ENV, "PYTHONPATH": str(PROJECT_ROOT)},
-            close_fds=True,
-            start_new_session=True,
-        )
+        self.process: WorkerProcess
+        if forkserver is not None:
+            try:
+                self.process = forkserver.spawn(self.workdir)
+            except BaseException:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                raise
+        else:
+            self.process = subprocess.Popen(
+                list(command),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.workdir,
+                env=worker_env(),
+                close_fds=True,
+                start_new_session=True,
+            )
         for stream in (self.process.stdin, self.process.stdout):
             _widen_pipe(stream)
         threading.Thread(target=self._drain_stderr, daemon=True).start()
@@ -302,9 +361,20 @@ class WarmWorker:
         self.close()
 
 
-def start_worker() -> WarmWorker:
-    """A worker started now, to be handed to run_sandboxed later (see WarmWorker)."""
-    return WarmWorker()
+def start_worker(forkserver: ForkServer | None = None) -> WarmWorker:
+    """A worker started now, to be handed to run_sandboxed later (see WarmWorker): forked by
+    `forkserver` when given (milliseconds), otherwise a new interpreter (~1 s of imports)."""
+    return WarmWorker(forkserver=forkserver)
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of every worker process, started on its own or by a fork server."""
+    return {**WORKER_ENV, "PYTHONPATH": str(PROJECT_ROOT)}
+
+
+def start_fork_server(*, nice: int = 0) -> ForkServer:
+    """A fork server for this process's runs (see sandbox.forkserver); close it when done."""
+    return ForkServer(env=worker_env(), nice=nice)
 
 
 class _WorkerSession:
@@ -326,13 +396,16 @@ class _WorkerSession:
             max_json_bytes=maximums.max_message_mb * MIB,
             max_blob_bytes=maximums.max_message_mb * MIB,
             allowed=WORKER_MESSAGES,
+            is_untrusted=True,
         )
         self.stderr = bytearray()
         self.layers: dict[str, str] = {}
         self.trades: list[Trade] = []  # what progress messages brought; the result has the rest
         self.orders: list[OrderRecord] = []
-        self.streamed_bytes = 0  # records arrive in many frames: bounded like one result
-        self.max_streamed_bytes = maximums.max_message_mb * MIB
+        self.maximums = maximums
+        self.received_bytes = 0  # everything the worker sent, records and all, within a budget
+        self.max_received_bytes = limits.record_budget_bytes(maximums)
+        self.tally = RecordTally(limits)
 
     def run(self, job: Sequence[Chunk], worker: WarmWorker | None = None) -> Frame:
         """Send `job` to `worker` (or a new one) and return the final frame; kills the worker."""
@@ -347,7 +420,7 @@ class _WorkerSession:
         finally:
             worker.close()
 
-    def _supervise(self, process: subprocess.Popen[bytes], job: Sequence[Chunk]) -> Frame:
+    def _supervise(self, process: WorkerProcess, job: Sequence[Chunk]) -> Frame:
         assert process.stdin and process.stdout and process.stderr
         threading.Thread(target=_feed, args=(process.stdin, job), daemon=True).start()
         deadline = time.monotonic() + self.limits.wall_seconds
@@ -360,11 +433,14 @@ class _WorkerSession:
             chunk = os.read(stdout, 1 << 20)
             if not chunk:
                 raise self._death_reason(process)
+            self.received_bytes += len(chunk)
+            if self.received_bytes > self.max_received_bytes:
+                raise record_budget_exceeded(self.limits, self.maximums)
             final = self._handle(self.reader.feed(chunk))
             if final is not None:
                 return final
 
-    def _check_stop(self, process: subprocess.Popen[bytes], deadline: float) -> None:
+    def _check_stop(self, process: WorkerProcess, deadline: float) -> None:
         if self.cancel is not None and self.cancel.is_set():
             _kill(process)
             raise RunCancelled("the run was cancelled")
@@ -374,18 +450,16 @@ class _WorkerSession:
 
     def _handle(self, frames: list[Frame]) -> Frame | None:
         for frame in frames:
+            self.tally.add(frame.arrays)  # records counted against the caps before decoding
             if frame.type == "ready":
                 layers = frame.body.get("layers")
                 if isinstance(layers, dict):
-                    self.layers = {str(k)[:40]: _text(v) for k, v in layers.items()}
+                    self.layers = {
+                        clean_text(str(k), 40): _text(v, MAX_HINT_CHARS) for k, v in layers.items()
+                    }
                     logger.debug("sandbox worker layers %s", self.layers)
             elif frame.type == "progress":
-                self.streamed_bytes += sum(array.nbytes for array in frame.arrays.values())
-                if self.streamed_bytes > self.max_streamed_bytes:
-                    raise ProtocolError(
-                        f"the worker streamed more than {self.max_streamed_bytes} bytes of records"
-                    )
-                with _collector_paused():
+                with _collector_paused(), _untrusted("progress report"):
                     progress = codec.progress_from_frame(frame.body, frame.arrays)
                 self.trades.extend(progress.trades)
                 self.orders.extend(progress.orders)
@@ -395,7 +469,8 @@ class _WorkerSession:
                 return frame
         return None
 
-    def _death_reason(self, process: subprocess.Popen[bytes]) -> Exception:
+    def _death_reason(self, process: WorkerProcess) -> Exception:
+        code: int | None
         try:
             code = process.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -404,9 +479,13 @@ class _WorkerSession:
         if code in (-signal.SIGXCPU, -signal.SIGKILL) and self.layers:
             return LimitExceeded("CPU time", self.limits.cpu_seconds, "s")
         tail = bytes(self.stderr[-2000:]).decode("utf-8", "replace")
-        if "MemoryError" in tail:
-            return LimitExceeded("memory", self.limits.memory_mb, "MB")
-        logger.warning("sandbox worker died code=%s stderr=%s", code, tail[-500:])
+        if tells_of_memory_exhaustion(tail):
+            return memory_limit_reached(self.limits)
+        logger.warning("sandbox worker died code=%s stderr=%s", code, clean_text(tail[-500:]))
+        if self.reader.pending:
+            return WorkerFailed(
+                f"the sandbox worker stopped in the middle of a message (exit code {code})"
+            )
         return WorkerFailed(f"the sandbox worker stopped unexpectedly (exit code {code})")
 
 
@@ -431,7 +510,7 @@ def _feed(stream: Any, job: Sequence[Chunk]) -> None:
         pass  # the worker died or was killed; the supervisor reports why
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def _kill(process: WorkerProcess) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -445,4 +524,11 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
                 stream.close()
 
 
-__all__ = ["WarmWorker", "run_sandboxed", "run_unvalidated_for_tests", "start_worker"]
+__all__ = [
+    "WarmWorker",
+    "run_sandboxed",
+    "run_unvalidated_for_tests",
+    "start_fork_server",
+    "start_worker",
+    "worker_env",
+]

@@ -20,15 +20,16 @@ from types import TracebackType
 from typing import Any, BinaryIO, Final
 
 import numpy as np
-import pandas_ta  # noqa: F401  (imported before the lock-down: indicators need it)
 from numba.core import caching
 
 from app.engine import (
     Bar,
+    ConfigError,
     EngineError,
     MarketData,
     OrderRecord,
     Progress,
+    RecordLimitExceeded,
     RunConfig,
     RunRecord,
     Strategy,
@@ -37,9 +38,16 @@ from app.engine import (
     crossover,
     simulate,
 )
+from app.engine.indicators import load_indicator_libraries
 from sandbox import codec, limits
 from sandbox.compile import compile_strategy
 from sandbox.errors import ProtocolError, StrategyRejected
+from sandbox.memory_watch import (
+    MemoryExhausted,
+    MemoryWatch,
+    is_memory_error,
+    use_system_allocator,
+)
 from sandbox.protocol import PARENT_MESSAGES, Chunk, Frame, FrameReader, encode, encode_parts
 
 MAX_JOB_JSON_BYTES: Final = 16 * 1024 * 1024
@@ -165,16 +173,19 @@ def lock_down(run_limits: limits.RunLimits) -> dict[str, str]:
     lines say so, and the parent logs them.
     """
     keep_numba_cache_read_only()
+    allocator = use_system_allocator()
     readable = limits.readable_paths()
     if sys.platform != "linux":
         unavailable = f"inactive: not available on {sys.platform}"
         return {
+            "allocator": allocator,
             "rlimits": limits.apply_rlimits(run_limits),
             **dict.fromkeys(
                 ("network", "privileges", "no_new_privs", "landlock", "seccomp"), unavailable
             ),
         }
     return {
+        "allocator": allocator,
         "network": limits.enter_empty_network(),
         "rlimits": limits.apply_rlimits(run_limits),
         "privileges": limits.drop_privileges(readable),
@@ -204,7 +215,15 @@ def _short(text: str) -> str:
 
 
 def error_body(error: BaseException, filename: str) -> dict[str, Any]:
-    """An `error` message describing why the run stopped."""
+    """An `error` message describing why the run stopped.
+
+    A MemoryError anywhere in the error's chain is the memory limit, whichever library raised
+    it and however the engine wrapped it; a record cap names the record it counted.
+    """
+    if is_memory_error(error) or isinstance(error, MemoryExhausted):
+        return {"type": "error", "kind": "memory", "message": "out of memory"}
+    if isinstance(error, RecordLimitExceeded):
+        return {"type": "error", "kind": "records", "record": error.record, "limit": error.limit}
     if isinstance(error, StrategyRejected):
         return {
             "type": "error",
@@ -223,8 +242,14 @@ def error_body(error: BaseException, filename: str) -> dict[str, Any]:
             "bar_time": error.bar_time,
             "phase": error.phase,
         }
-    if isinstance(error, MemoryError):
-        return {"type": "error", "kind": "memory", "message": "out of memory"}
+    if isinstance(error, ConfigError):  # its field travels as data, beside its own sentence
+        return {
+            "type": "error",
+            "kind": "engine",
+            "exc_type": "ConfigError",
+            "field": error.field,
+            "message": _short(error.message),
+        }
     if isinstance(error, EngineError):
         return {
             "type": "error",
@@ -260,16 +285,20 @@ class ProgressStream:
     """The engine's on_progress callback: forwards each report as a message, and the run's
     trades and ended orders in batches of at least STREAM_BATCH records, so the parent decodes
     them while the run goes on instead of all at its end. `unsent` trims a finished run's
-    record to what has not been sent yet, for the `result` message."""
+    record to what has not been sent yet, for the `result` message. With a `watch`, each
+    report first ends the run if a MemoryError was raised since the last one."""
 
-    def __init__(self, send: Callable[[Chunk], object]) -> None:
+    def __init__(self, send: Callable[[Chunk], object], watch: MemoryWatch | None = None) -> None:
         self._send = send
+        self._watch = watch
         self._trades: list[Trade] = []
         self._orders: list[OrderRecord] = []
         self._trades_sent = 0
         self._order_ids_sent: set[int] = set()
 
     def __call__(self, progress: Progress) -> None:
+        if self._watch is not None:
+            self._watch.check()
         self._trades.extend(progress.trades)
         self._orders.extend(progress.orders)
         trades: list[Trade] = []
@@ -298,6 +327,8 @@ def run_job(job: Frame, send: Callable[[Chunk], object]) -> None:
     market = codec.market_from_arrays(job.arrays, str(body["symbol"]))
     config = codec.config_from_dict(body["config"])
     layers = lock_down(run_limits)
+    watch = MemoryWatch()
+    layers["memory_watch"] = watch.start()
     send(encode({"type": "ready", "layers": layers}))
     try:
         compiled = compile_strategy(
@@ -307,17 +338,20 @@ def run_job(job: Frame, send: Callable[[Chunk], object]) -> None:
             is_validated=body.get("validate") is not False,
         )
         strategy_class = typing.cast(type[Strategy], compiled.strategy_class)
-        stream = ProgressStream(send)
+        stream = ProgressStream(send, watch)
         record = simulate(strategy_class, market, config, on_progress=stream)
+        watch.check()
+        parts = encode_parts(*codec.record_body(stream.unsent(record)))
     except BaseException as error:
         send(encode(error_body(error, filename)))
         return
-    for part in encode_parts(*codec.record_body(stream.unsent(record))):
+    for part in parts:
         send(part)
 
 
-def main() -> int:
-    """Entry point: protocol on the original stdout; stray output goes to /dev/null."""
+def serve() -> int:
+    """Read the one job from stdin and run it; the protocol goes to the original stdout and
+    stray output to /dev/null."""
     protocol_fd = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -330,14 +364,29 @@ def main() -> int:
             written = out.write(view)
             view = view[written or 0 :]
 
-    keep_numba_cache_read_only()
-    if not is_job_waiting(sys.stdin.fileno()):
-        warm_up()
-    collect_garbage_less_often()
     job = read_job(sys.stdin.buffer)
     run_job(job, send)
     out.close()
     return 0
+
+
+def prepare(*, warm: bool) -> None:
+    """Everything before the job: numba's cache read-only, the system allocator, with `warm`
+    the libraries' warm-up, and the collector's settings. A worker started on its own warms up
+    only if its job is not already waiting; the fork server always does, once, for every
+    child it forks (sandbox.forkserver)."""
+    keep_numba_cache_read_only()
+    load_indicator_libraries()  # pandas-ta and the fast kernels: no file opens after lock-down
+    use_system_allocator()  # before the warm-up: no allocator reservation in the footprint
+    if warm:
+        warm_up()
+    collect_garbage_less_often()
+
+
+def main() -> int:
+    """Entry point of a worker started on its own: prepare, then serve its one job."""
+    prepare(warm=not is_job_waiting(sys.stdin.fileno()))
+    return serve()
 
 
 if __name__ == "__main__":

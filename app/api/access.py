@@ -1,23 +1,36 @@
-"""The access token: when set, every API, docs and websocket request must carry it.
+"""The access token: when set, every request but `/static/*` must carry it.
 
-Accepted as `Authorization: Bearer <token>`, the `strategylab_token` cookie, or `?token=`
-(which also sets the cookie on the page, like Jupyter's login link).
+Programs send `Authorization: Bearer <token>`; the browser sends the `strategylab_token`
+cookie (HttpOnly, so the page's scripts never see it). The link printed at start carries the
+token once, as `?token=`: opening it sets the cookie and redirects (303) to the same address
+without the token, so the token never stays in the address bar, the history, a later URL or a
+Referer. Anywhere else a `?token=` is not a credential.
+
+The cookie is `SameSite=Lax` rather than `Strict` so that opening the printed link from
+another application (a chat, a mail) still lands on a working page; what Lax lets through
+(top-level GET navigations) changes nothing, and every state-changing request is checked for
+its origin as well (`app.api.origins`).
 """
 
 from __future__ import annotations
 
 import hmac
-from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
 
+from starlette.datastructures import URL, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.errors import refuse
+
 COOKIE_NAME = "strategylab_token"
+LINK_PARAMETER = "token"
 OPEN_PREFIXES = ("/static/", "/favicon")
+NEEDED = "an access token is needed: open the link printed at start, or send Authorization: Bearer"
 
 
 def presented_token(scope: Scope) -> str | None:
-    """The token a request carries, from its header, cookie or query string."""
+    """The token a request carries, from its Authorization header or its cookie."""
     headers: dict[str, str] = {
         bytes(key).decode("latin-1").lower(): bytes(value).decode("latin-1")
         for key, value in scope.get("headers", [])
@@ -25,12 +38,27 @@ def presented_token(scope: Scope) -> str | None:
     authorization = headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
-    cookie = SimpleCookie(headers.get("cookie", ""))
-    if COOKIE_NAME in cookie:
-        return str(cookie[COOKIE_NAME].value)
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    values = query.get("token")
-    return values[0] if values else None
+    try:
+        cookie = SimpleCookie(headers.get("cookie", ""))
+    except CookieError:
+        return None
+    return str(cookie[COOKIE_NAME].value) if COOKIE_NAME in cookie else None
+
+
+def link_token(scope: Scope) -> str | None:
+    """The `?token=` of a page link (a GET), or None."""
+    if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+        return None
+    values = QueryParams(scope.get("query_string", b"")).getlist(LINK_PARAMETER)
+    return values[0] if len(values) == 1 else None
+
+
+def clean_location(scope: Scope) -> str:
+    """The request's path and query without the token: where the link redirects to. Always a
+    path on this server (`//evil.example` becomes `/evil.example`)."""
+    url = URL(scope=scope).remove_query_params(LINK_PARAMETER)
+    path = "/" + quote(url.path, safe="/%!$&'()*+,;=:@-._~").lstrip("/")
+    return f"{path}?{url.query}" if url.query else path
 
 
 class AccessTokenMiddleware:
@@ -41,27 +69,44 @@ class AccessTokenMiddleware:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._is_allowed(scope):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": "access token needed"})
-            return
-        body = b'{"detail":"an access token is needed: see the link printed at start"}'
+        from_link = link_token(scope)
+        if from_link is not None and self._is_token(from_link):
+            await self._adopt(scope, send)
+        elif str(scope.get("path", "")).startswith(OPEN_PREFIXES) or self._is_token(
+            presented_token(scope)
+        ):
+            await self.app(scope, receive, send)
+        else:
+            challenge = {"www-authenticate": "Bearer"}
+            await refuse(scope, receive, send, status=401, message=NEEDED, headers=challenge)
+
+    def _is_token(self, candidate: str | None) -> bool:
+        return candidate is not None and hmac.compare_digest(
+            candidate.encode("utf-8", "surrogatepass"), self.token.encode()
+        )
+
+    async def _adopt(self, scope: Scope, send: Send) -> None:
+        """303 to the clean address, setting the cookie the page's requests will carry."""
+        cookie = SimpleCookie()
+        cookie[COOKIE_NAME] = self.token
+        morsel = cookie[COOKIE_NAME]
+        morsel["httponly"] = True
+        morsel["samesite"] = "Lax"
+        morsel["path"] = "/"
+        morsel["secure"] = scope.get("scheme") == "https"
         await send(
             {
                 "type": "http.response.start",
-                "status": 401,
+                "status": 303,
                 "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b"Bearer"),
+                    (b"location", clean_location(scope).encode("latin-1", "replace")),
+                    (b"set-cookie", morsel.OutputString().encode("latin-1")),
+                    (b"cache-control", b"no-store"),
+                    (b"content-length", b"0"),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
-
-    def _is_allowed(self, scope: Scope) -> bool:
-        if str(scope.get("path", "")).startswith(OPEN_PREFIXES):
-            return True
-        token = presented_token(scope)
-        return token is not None and hmac.compare_digest(token.encode(), self.token.encode())
+        await send({"type": "http.response.body", "body": b""})

@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.db.models import RunStatus
-from app.engine import Mode
+from app.engine import OPTION_FIELDS, Mode
+from app.engine.config import FIELDS_BY_NAME
 
 MAX_CODE_CHARS = 1_000_000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in every supported database
@@ -19,6 +27,10 @@ ParamValue = (
     | Annotated[float, Field(allow_inf_nan=False)]
     | Annotated[str, Field(max_length=1000, pattern=NO_NUL)]
 )
+
+# What a stored row may hold: read back as it is (a non-finite number goes out as null), so a
+# value stored before validation refused it never makes a read answer 500.
+StoredParamValue = bool | int | float | str
 
 
 class Strict(BaseModel):
@@ -44,7 +56,7 @@ class Example(BaseModel):
     name: str = Field(description="File stem, e.g. sma_crossover.")
     title: str = Field(description="First line of the module docstring.")
     code: str
-    params: dict[str, ParamValue]
+    params: dict[str, StoredParamValue]
 
 
 class DiagnosticOut(BaseModel):
@@ -65,9 +77,26 @@ class ValidateRequest(Strict):
     code: str = Field(max_length=MAX_CODE_CHARS, pattern=NO_NUL)
 
 
+class ParamOut(BaseModel):
+    """One strategy parameter: name, kind (bool, int, float or str) and default."""
+
+    name: str
+    kind: Literal["bool", "int", "float", "str"]
+    default: ParamValue
+
+
 class ValidateResponse(BaseModel):
+    """The sandbox's inspection of a source: what the editor, the run form and a run use."""
+
     ok: bool = Field(description="True when no diagnostic is an error.")
     diagnostics: list[DiagnosticOut]
+    strategy_class: str = Field(
+        default="", description="The class that runs ('' when none or several could)."
+    )
+    title: str = Field(default="", description="First line of the module docstring.")
+    params: list[ParamOut] = Field(
+        default_factory=list, description="The class's params, inherited ones merged."
+    )
 
 
 class StrategyCreate(Strict):
@@ -103,7 +132,7 @@ class StrategyVersionOut(BaseModel):
 class StrategyOut(StrategySummary):
     code: str
     code_hash: str
-    params: dict[str, ParamValue]
+    params: dict[str, StoredParamValue]
     versions: list[StrategyVersionOut] = Field(default_factory=list)
 
 
@@ -124,11 +153,38 @@ class DatasetOut(BaseModel):
     warnings: list[str]
 
 
+def option_field(name: str, **extra: Any) -> Any:
+    """A pydantic Field for RunConfig option `name`: default, bounds and description come
+    from the engine's field table, so the OpenAPI schema says what RunConfig enforces."""
+    spec = FIELDS_BY_NAME[name]
+    bounds: dict[str, Any] = {}
+    if spec.minimum is not None:
+        bounds["gt" if spec.is_minimum_exclusive else "ge"] = spec.minimum
+    if spec.maximum is not None:
+        bounds["lt" if spec.is_maximum_exclusive else "le"] = spec.maximum
+    if spec.kind is float:
+        bounds["allow_inf_nan"] = False
+    if spec.kind in (int, float):
+        bounds["strict"] = True  # JSON numbers only: true is not 1, "8" is not 8
+    if spec.choices and spec.kind is not Mode:
+        bounds["json_schema_extra"] = {"enum": list(spec.choices)}
+    unit = f" ({spec.unit})" if spec.unit else ""
+    return Field(default=spec.default, description=f"{spec.help}{unit}.", **bounds, **extra)
+
+
+def _check_choices(value: Any, info: ValidationInfo) -> Any:
+    """A field with a few allowed values (RUN_CONFIG_FIELDS `choices`) refuses the others."""
+    spec = FIELDS_BY_NAME[str(info.field_name)]
+    if value not in spec.choices:
+        raise ValueError(f"must be {spec.bounds_text()}")
+    return value
+
+
 class Fees(Strict):
     """Fees as fractions of notional (0.0005 = 0.05 %)."""
 
-    maker: float = Field(default=0.0002, ge=0, lt=0.1, allow_inf_nan=False)
-    taker: float = Field(default=0.0005, ge=0, lt=0.1, allow_inf_nan=False)
+    maker: float = option_field("fee_maker")
+    taker: float = option_field("fee_taker")
 
 
 class RunCreate(Strict):
@@ -140,12 +196,24 @@ class RunCreate(Strict):
     dataset: str = Field(min_length=1, max_length=200, pattern=NO_NUL, examples=["BTCUSDT-1h"])
     start: datetime | None = Field(default=None, description="First traded bar (UTC if naive).")
     end: datetime | None = Field(default=None, description="Last bar used (UTC if naive).")
-    mode: Mode = Mode.FUTURES
-    cash: float = Field(default=10_000.0, gt=0, le=1e12, allow_inf_nan=False)
-    leverage_max: float = Field(default=125.0, ge=1, le=125, allow_inf_nan=False)
+    mode: Mode = option_field("mode")
+    cash: float = option_field("cash")
+    leverage_max: float = option_field("leverage_max")
     fees: Fees = Field(default_factory=Fees, description="An object, or one number for both.")
-    slippage_bps: float = Field(default=0.0, ge=0, lt=1000, allow_inf_nan=False)
+    slippage_bps: float = option_field("slippage_bps")
+    funding_rate: float = option_field("funding_rate")
+    funding_interval_h: int = option_field("funding_interval_h")
+    trading_days_per_year: int = option_field("trading_days_per_year")
+    risk_free_rate: float = option_field("risk_free_rate")
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=200)
+
+    _choices = field_validator("funding_interval_h", "trading_days_per_year")(_check_choices)
+
+    def options(self) -> dict[str, Any]:
+        """The RunConfig option fields of this request, by their RunConfig names."""
+        values = {spec.name: getattr(self, spec.name, None) for spec in OPTION_FIELDS}
+        values.update(fee_maker=self.fees.maker, fee_taker=self.fees.taker)
+        return values
 
     @field_validator("fees", mode="before")
     @classmethod
@@ -201,11 +269,14 @@ class RunSummary(BaseModel):
 class RunDetail(RunSummary):
     code: str
     code_hash: str
-    params: dict[str, ParamValue]
+    params: dict[str, StoredParamValue]
     dataset_version: str
     dataset_hash: str
     config: dict[str, Any]
     config_hash: str
+    provenance: dict[str, Any] | None = Field(
+        default=None, description="Hashes of code, data and config; version and git commit."
+    )
     bars_done: int
     bars_total: int
     logs_dropped: int

@@ -3,7 +3,9 @@
 Messages (JSON): `progress` {pct, bars_done, bars_total, bars_per_s, eta_s, equity, time},
 `equity` {points: [[time_s, equity], ...]} (appended to what came before), `log` {time,
 bar_index, level, message}, and last `done` {metrics} or `error` {message, line, status};
-the server closes the socket after the last message.
+the server closes the socket after the last message. Messages are strict JSON (a non-finite
+number is sent as null). The handshake's Origin is checked before this module sees it
+(`app.api.origins`): a page of another site cannot open the socket.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from app import strict_json
 from app.db import RunStatus, crud, session_scope
 from app.db.errors import RecordNotFoundError
 from app.db.models import LogRecord
@@ -32,6 +35,13 @@ FINISHED_LOG_LINES = 200  # the last lines of a finished run, from the database
 WAIT_FOR_QUEUE_S = 0.1
 
 
+async def send_message(websocket: WebSocket, message: object) -> None:
+    """Send one message as strict JSON in valid UTF-8 (Starlette's send_json would write
+    Infinity/NaN, and a lone surrogate would fail to encode)."""
+    text = strict_json.dumps_text(message, separators=(",", ":"))
+    await websocket.send_text(text)
+
+
 @router.websocket("/ws/runs/{run_id}")
 async def watch_run(websocket: WebSocket, run_id: str) -> None:
     """Stream one run's progress to this viewer."""
@@ -43,12 +53,12 @@ async def watch_run(websocket: WebSocket, run_id: str) -> None:
             stored = await run_in_threadpool(_stored_messages, engine, run_id)
             if stored is not None:
                 for message in stored:
-                    await websocket.send_json(message)
+                    await send_message(websocket, message)
                 await websocket.close()
                 return
             await asyncio.sleep(WAIT_FOR_QUEUE_S)  # queued but not handed to the hub yet
     except RecordNotFoundError as error:
-        await websocket.send_json({"type": "error", "message": str(error), "line": None})
+        await send_message(websocket, {"type": "error", "message": str(error), "line": None})
         await websocket.close(code=NOT_FOUND_CLOSE_CODE)
         return
     except WebSocketDisconnect:
@@ -64,7 +74,7 @@ async def watch_run(websocket: WebSocket, run_id: str) -> None:
 
 async def _stream(websocket: WebSocket, snapshot: list[Message], viewer: Viewer) -> None:
     for message in snapshot:
-        await websocket.send_json(message)
+        await send_message(websocket, message)
     disconnected = asyncio.ensure_future(websocket.receive())
     try:
         while True:
@@ -79,7 +89,7 @@ async def _stream(websocket: WebSocket, snapshot: list[Message], viewer: Viewer)
             if item is None:
                 await websocket.close()
                 return
-            await websocket.send_json(item)
+            await send_message(websocket, item)
     finally:
         disconnected.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

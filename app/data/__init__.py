@@ -10,10 +10,11 @@ from app.data.errors import (
     ValidationFailedError,
 )
 from app.data.importers import read_ohlcv
+from app.data.problems import Problem, ValidationReport
 from app.data.resample import parse_timeframe, resample_ohlcv
 from app.data.samples import ensure_samples, generate_ohlcv
 from app.data.store import DatasetMeta, DatasetRef, DatasetSpec, DatasetStore
-from app.data.validation import Problem, ValidationReport, validate_ohlcv
+from app.data.validation import validate_ohlcv
 
 __all__ = [
     "DataError",

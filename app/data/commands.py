@@ -23,6 +23,7 @@ from app.data.datasets import (
 from app.data.errors import DataError, ValidationFailedError
 from app.data.fetch import FetchRequest, fetch_to_store, make_exchange
 from app.data.parquet import write_ohlcv_parquet
+from app.data.problems import ValidationReport
 from app.data.samples import ensure_samples, generate_ohlcv
 from app.data.store import (
     DatasetKind,
@@ -30,9 +31,8 @@ from app.data.store import (
     DatasetRef,
     DatasetSpec,
     DatasetStore,
-    Market,
 )
-from app.data.validation import Severity, ValidationReport
+from app.engine.types import Mode, Severity
 from app.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def render_report(console: Console, report: ValidationReport, *, limit: int = 20
     for column in ("severity", "code", "bars", "problem"):
         table.add_column(column, overflow="fold")
     for problem in report.problems[:limit]:
-        style = "red" if problem.severity is Severity.FATAL else "yellow"
+        style = "red" if problem.severity is Severity.ERROR else "yellow"
         table.add_row(
             f"[{style}]{problem.severity}[/]", problem.code, f"{problem.count:,}", problem.message
         )
@@ -223,7 +223,7 @@ def import_command(
     exchange: Annotated[
         str, typer.Option("--exchange", help="Where the data came from.")
     ] = "unknown",
-    market: Annotated[Market, typer.Option("--market", help="spot or futures.")] = Market.SPOT,
+    market: Annotated[Mode, typer.Option("--market", help="spot or futures.")] = Mode.SPOT,
     file_format: Annotated[
         FileFormat, typer.Option("--format", help="How to read the files.")
     ] = FileFormat.AUTO,
@@ -349,7 +349,7 @@ def fetch_command(
     end: Annotated[str, typer.Option("--end", help="End time, exclusive (UTC).")],
     exchange_id: Annotated[str, typer.Option("--exchange", help="ccxt exchange id.")] = "binance",
     timeframe: Annotated[str, typer.Option("--timeframe")] = "1m",
-    market: Annotated[Market, typer.Option("--market")] = Market.SPOT,
+    market: Annotated[Mode, typer.Option("--market")] = Mode.SPOT,
 ) -> None:
     """Download missing bars through ccxt into the store (resumable; fills only the gaps)."""
     request = FetchRequest(

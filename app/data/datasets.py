@@ -13,6 +13,7 @@ import pandas as pd
 from app.data.binance import parse_binance_name, read_binance_funding, read_binance_klines
 from app.data.errors import DataFileError, InvalidReferenceError, ValidationFailedError
 from app.data.importers import load_ohlcv_frame
+from app.data.problems import ValidationReport
 from app.data.resample import canonical_timeframe, resample_ohlcv, timeframe_name
 from app.data.store import (
     FUNDING_TIMEFRAME,
@@ -24,12 +25,7 @@ from app.data.store import (
     SaveResult,
     normalise_symbol,
 )
-from app.data.validation import (
-    ValidationReport,
-    ValidationRules,
-    validate_funding,
-    validate_ohlcv,
-)
+from app.data.validation import ValidationRules, validate_funding, validate_ohlcv
 
 logger = logging.getLogger(__name__)
 

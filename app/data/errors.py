@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from app.data.validation import ValidationReport
+from app.data.problems import ValidationReport
 
 
 class DataError(Exception):

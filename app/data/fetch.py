@@ -18,7 +18,8 @@ from app.data.datasets import import_rows
 from app.data.errors import FetchError, InvalidReferenceError
 from app.data.parquet import read_series_parquet, write_series_parquet
 from app.data.resample import OHLCV_COLUMNS, canonical_timeframe, parse_timeframe
-from app.data.store import DatasetMeta, DatasetSpec, DatasetStore, Market, normalise_symbol
+from app.data.store import DatasetMeta, DatasetSpec, DatasetStore, normalise_symbol
+from app.engine.types import Mode
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class FetchRequest:
     timeframe: str
     start: pd.Timestamp
     end: pd.Timestamp
-    market: Market = Market.SPOT
+    market: Mode = Mode.SPOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class FetchOutcome:
     missing_ranges: int
 
 
-def make_exchange(exchange_id: str, *, market: Market = Market.SPOT) -> OhlcvExchange:
+def make_exchange(exchange_id: str, *, market: Mode = Mode.SPOT) -> OhlcvExchange:
     """A rate-limited ccxt exchange instance for public market data (needs the `fetch` extra)."""
     try:
         ccxt = importlib.import_module("ccxt")
@@ -73,7 +74,7 @@ def make_exchange(exchange_id: str, *, market: Market = Market.SPOT) -> OhlcvExc
     exchange_class = getattr(ccxt, exchange_id, None)
     if exchange_class is None:
         raise FetchError(f"ccxt has no exchange '{exchange_id}'; see ccxt's list of exchanges.")
-    default_type = "swap" if market is Market.FUTURES else "spot"
+    default_type = "swap" if market is Mode.FUTURES else "spot"
     exchange: OhlcvExchange = exchange_class(
         {"enableRateLimit": True, "options": {"defaultType": default_type}}
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -10,6 +9,8 @@ from pandas._libs.tslibs.offsets import BaseOffset
 from pandas.tseries.frequencies import to_offset
 
 from app.data.errors import InvalidReferenceError
+from app.engine import timeframes as engine_timeframes
+from app.engine.errors import TimeframeError
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 OHLCV_AGGREGATION: dict[str, str] = {
@@ -20,8 +21,6 @@ OHLCV_AGGREGATION: dict[str, str] = {
     "volume": "sum",
 }
 
-_EXCHANGE_STYLE = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[smhdwM])$")
-_UNIT_TO_PANDAS = {"s": "s", "m": "min", "h": "h", "d": "D", "w": "W", "M": "MS"}
 # Weeks start on Monday 00:00 UTC as on Binance; 1970-01-05 is the first Monday after the epoch.
 _WEEK_ORIGIN = pd.Timestamp("1970-01-05", tz="UTC")
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
@@ -42,40 +41,26 @@ class Timeframe:
 
 
 def parse_timeframe(text: str) -> Timeframe:
-    """Parse `1m`, `5m`, `4h`, `1d`, `1w`, `1M` (exchange style) or any pandas offset (`15min`).
+    """Parse `1m`, `5m`, `4h`, `1d`, `1w`, `1M` (exchange style) or a pandas offset alias of
+    fixed length (`15min`) or whole months, in the engine's grammar (`app.engine.timeframes`).
 
-    In exchange style `m` is minutes and `M` is months, as on Binance and in ccxt.
+    In exchange style `m` is minutes and `M` is months, as on Binance and in ccxt. Raises
+    InvalidReferenceError with examples.
     """
-    cleaned = text.strip()
-    match = _EXCHANGE_STYLE.match(cleaned)
-    if match:
-        count, unit = int(match["count"]), match["unit"]
-        if unit == "w":
-            return _timeframe_from_pandas(cleaned, f"{7 * 24 * count}h")
-        return _timeframe_from_pandas(cleaned, f"{count}{_UNIT_TO_PANDAS[unit]}")
-    return _timeframe_from_pandas(cleaned, cleaned)
-
-
-def _timeframe_from_pandas(name: str, alias: str) -> Timeframe:
     try:
-        offset = to_offset(alias)
-    except ValueError as exc:
-        message = f"'{name}' is not a timeframe; use e.g. 1m, 5m, 15m, 1h, 4h, 1d, 1w or 1M."
-        raise InvalidReferenceError(message) from exc
-    try:
-        delta: pd.Timedelta | None = pd.Timedelta(offset)  # type: ignore[arg-type]
-    except ValueError:
-        delta = None
-    if delta is None:
-        return Timeframe(name, offset, None)
-    if delta <= pd.Timedelta(0):
-        raise InvalidReferenceError(f"'{name}' is not a positive timeframe.")
+        parsed = engine_timeframes.parse_timeframe(text)
+    except TimeframeError as error:
+        raise InvalidReferenceError(error.message) from None
+    if parsed.duration_ns is None:
+        months = parsed.months or 1
+        return Timeframe(parsed.name, pd.offsets.MonthBegin(months), None)
+    delta = pd.Timedelta(parsed.duration_ns, unit="ns")
     # Fixed lengths become exact seconds: pandas' calendar Day ignores the UTC epoch origin.
-    seconds = delta // pd.Timedelta(seconds=1)
-    fixed = (
-        pd.offsets.Second(seconds) if delta % pd.Timedelta(seconds=1) == pd.Timedelta(0) else offset
-    )
-    return Timeframe(name, fixed, delta)
+    if parsed.duration_ns % 1_000_000_000 == 0:
+        offset: BaseOffset = pd.offsets.Second(parsed.duration_ns // 1_000_000_000)
+    else:
+        offset = to_offset(delta)
+    return Timeframe(parsed.name, offset, delta)
 
 
 def resample_ohlcv(frame: pd.DataFrame, timeframe: str | Timeframe) -> pd.DataFrame:

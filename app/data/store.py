@@ -23,21 +23,15 @@ import pandas as pd
 
 from app.data.errors import DatasetNotFoundError, InvalidReferenceError
 from app.data.parquet import read_series_parquet, write_series_parquet
+from app.data.problems import ValidationReport, format_time
 from app.data.resample import canonical_timeframe
-from app.data.validation import ValidationReport, format_time
+from app.engine.types import Mode
 
 logger = logging.getLogger(__name__)
 
 FUNDING_TIMEFRAME = "funding"
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
 _VERSION_FILE = re.compile(r"^v(?P<version>[0-9]{4,})\.json$")
-
-
-class Market(StrEnum):
-    """Spot or USDT-margined perpetual futures."""
-
-    SPOT = "spot"
-    FUTURES = "futures"
 
 
 class DatasetKind(StrEnum):
@@ -100,7 +94,7 @@ class DatasetSpec:
     symbol: str
     timeframe: str
     exchange: str = "unknown"
-    market: Market = Market.SPOT
+    market: Mode = Mode.SPOT
     kind: DatasetKind = DatasetKind.OHLCV
     source: str = ""
 
@@ -114,7 +108,7 @@ class DatasetMeta:
     version: int
     kind: DatasetKind
     exchange: str
-    market: Market
+    market: Mode
     first_bar: datetime | None
     last_bar: datetime | None
     rows: int
@@ -158,7 +152,7 @@ class DatasetMeta:
             version=int(record["version"]),
             kind=DatasetKind(record["kind"]),
             exchange=record["exchange"],
-            market=Market(record["market"]),
+            market=Mode(record["market"]),
             first_bar=pd.Timestamp(first) if first else None,
             last_bar=pd.Timestamp(last) if last else None,
             rows=int(record["rows"]),

@@ -3,126 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from app.data.problems import Problem, ProblemCode, ValidationReport, format_time
 from app.data.resample import OHLCV_COLUMNS, parse_timeframe
+from app.engine.types import Severity
 
 logger = logging.getLogger(__name__)
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 MAX_EXAMPLES = 10
 _MAD_TO_SIGMA = 1.4826  # median absolute deviation -> standard deviation for a normal sample
-
-
-class Severity(StrEnum):
-    """Fatal problems refuse an import; warnings are stored with the dataset and shown."""
-
-    FATAL = "fatal"
-    WARNING = "warning"
-
-
-class ProblemCode(StrEnum):
-    """Stable identifiers of the problem types, safe to match on in code and tests."""
-
-    EMPTY = "empty"
-    UNSORTED_BARS = "unsorted_bars"
-    DUPLICATE_BARS = "duplicate_bars"
-    CONFLICTING_DUPLICATES = "conflicting_duplicates"
-    GAP = "gap"
-    OHLC_VIOLATION = "ohlc_violation"
-    NON_POSITIVE_PRICE = "non_positive_price"
-    NEGATIVE_VOLUME = "negative_volume"
-    MISSING_VALUES = "missing_values"
-    OUTLIER_RETURN = "outlier_return"
-    ZERO_VOLUME_RUN = "zero_volume_run"
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One finding: what (code, message), how bad, how many bars, and when (UTC bar times)."""
-
-    code: ProblemCode
-    severity: Severity
-    message: str
-    count: int
-    first_time: datetime | None = None
-    last_time: datetime | None = None
-    times: tuple[datetime, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with ISO 8601 UTC times."""
-        return {
-            "code": self.code.value,
-            "severity": self.severity.value,
-            "message": self.message,
-            "count": self.count,
-            "first_time": format_time(self.first_time) if self.first_time else None,
-            "last_time": format_time(self.last_time) if self.last_time else None,
-            "times": [format_time(moment) for moment in self.times],
-        }
-
-    @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> Problem:
-        """Rebuild a problem from `to_dict` output."""
-        first, last = record.get("first_time"), record.get("last_time")
-        return cls(
-            code=ProblemCode(record["code"]),
-            severity=Severity(record["severity"]),
-            message=str(record["message"]),
-            count=int(record["count"]),
-            first_time=pd.Timestamp(first) if first else None,
-            last_time=pd.Timestamp(last) if last else None,
-            times=tuple(pd.Timestamp(moment) for moment in record.get("times", [])),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationReport:
-    """All problems found in one set of bars, fatal first, each in time order."""
-
-    problems: tuple[Problem, ...] = ()
-
-    @property
-    def is_fatal(self) -> bool:
-        """True when at least one problem must refuse an import."""
-        return any(problem.severity is Severity.FATAL for problem in self.problems)
-
-    @property
-    def fatal(self) -> tuple[Problem, ...]:
-        """The problems that refuse an import."""
-        return tuple(p for p in self.problems if p.severity is Severity.FATAL)
-
-    @property
-    def warnings(self) -> tuple[Problem, ...]:
-        """The problems kept with the dataset and shown before a run."""
-        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
-
-    def codes(self) -> set[ProblemCode]:
-        """The distinct problem codes present."""
-        return {problem.code for problem in self.problems}
-
-    def summary(self) -> str:
-        """One sentence: how many fatal problems and warnings."""
-        if not self.problems:
-            return "no problems found"
-        return f"{len(self.fatal)} fatal problem(s) and {len(self.warnings)} warning(s)"
-
-    def to_dict(self) -> list[dict[str, Any]]:
-        """A JSON-ready list of problem dicts."""
-        return [problem.to_dict() for problem in self.problems]
-
-    @classmethod
-    def from_dict(cls, records: Sequence[Mapping[str, Any]]) -> ValidationReport:
-        """Rebuild a report from `to_dict` output."""
-        return cls(tuple(Problem.from_dict(record) for record in records))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +42,6 @@ class _Bars:
 
     times: NDArray[np.int64]
     values: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
-
-
-def format_time(moment: datetime) -> str:
-    """ISO 8601 UTC with a `Z`, to the second (or finer when needed)."""
-    stamp = pd.Timestamp(moment)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.isoformat().replace("+00:00", "Z")
 
 
 def describe_duration(length: pd.Timedelta) -> str:
@@ -185,7 +74,7 @@ def validate_ohlcv(
     times = _times_of(frame)
     if len(times) == 0:
         return ValidationReport(
-            (_problem(ProblemCode.EMPTY, Severity.FATAL, "there are no bars", 0),)
+            (_problem(ProblemCode.EMPTY, Severity.ERROR, "there are no bars", 0),)
         )
     problems = [*_unsorted(times)]
     order = np.argsort(times, kind="mergesort")
@@ -203,7 +92,7 @@ def validate_ohlcv(
     problems += _gaps(bars, _step_ns(bars.times, timeframe))
     problems += _outlier_returns(bars, limits)
     problems += _zero_volume_runs(bars, limits.min_zero_volume_run)
-    fatal_first = sorted(problems, key=lambda p: p.severity is not Severity.FATAL)
+    fatal_first = sorted(problems, key=lambda p: p.severity is not Severity.ERROR)
     return ValidationReport(tuple(fatal_first))
 
 
@@ -274,7 +163,7 @@ def _duplicates(
         problems.append(
             _problem(
                 ProblemCode.CONFLICTING_DUPLICATES,
-                Severity.FATAL,
+                Severity.ERROR,
                 message,
                 len(conflicting),
                 conflicting,
@@ -294,7 +183,7 @@ def _missing_values(bars: _Bars) -> list[Problem]:
             )
             problems.append(
                 _problem(
-                    ProblemCode.MISSING_VALUES, Severity.FATAL, message, len(rows), bars.times[rows]
+                    ProblemCode.MISSING_VALUES, Severity.ERROR, message, len(rows), bars.times[rows]
                 )
             )
     return problems
@@ -313,7 +202,7 @@ def _non_positive_prices(bars: _Bars) -> list[Problem]:
     )
     return [
         _problem(
-            ProblemCode.NON_POSITIVE_PRICE, Severity.FATAL, message, len(rows), bars.times[rows]
+            ProblemCode.NON_POSITIVE_PRICE, Severity.ERROR, message, len(rows), bars.times[rows]
         )
     ]
 
@@ -327,7 +216,7 @@ def _negative_volume(bars: _Bars) -> list[Problem]:
         f"{format_time(_stamp(bars.times[rows[0]]))}; volume must be zero or more"
     )
     return [
-        _problem(ProblemCode.NEGATIVE_VOLUME, Severity.FATAL, message, len(rows), bars.times[rows])
+        _problem(ProblemCode.NEGATIVE_VOLUME, Severity.ERROR, message, len(rows), bars.times[rows])
     ]
 
 
@@ -344,7 +233,7 @@ def _ohlc_violations(bars: _Bars) -> list[Problem]:
         f"high={h[first]:g}, low={low[first]:g}, close={c[first]:g}"
     )
     return [
-        _problem(ProblemCode.OHLC_VIOLATION, Severity.FATAL, message, len(rows), bars.times[rows])
+        _problem(ProblemCode.OHLC_VIOLATION, Severity.ERROR, message, len(rows), bars.times[rows])
     ]
 
 
@@ -426,7 +315,7 @@ def validate_funding(frame: pd.DataFrame) -> ValidationReport:
     """Check a funding-rate series (`time`, `funding_rate`, ...): order, duplicates and NaNs."""
     times = _times_of(frame)
     if len(times) == 0:
-        problem = _problem(ProblemCode.EMPTY, Severity.FATAL, "there are no funding rates", 0)
+        problem = _problem(ProblemCode.EMPTY, Severity.ERROR, "there are no funding rates", 0)
         return ValidationReport((problem,))
     columns = [name for name in frame.columns if name != "time"]
     order = np.argsort(times, kind="mergesort")
@@ -437,5 +326,5 @@ def validate_funding(frame: pd.DataFrame) -> ValidationReport:
     keep = np.concatenate(([True], times[order][1:] != times[order][:-1]))
     bars = _Bars(times[order][keep], {name: column[keep] for name, column in values.items()})
     problems += _missing_values(bars)
-    fatal_first = sorted(problems, key=lambda p: p.severity is not Severity.FATAL)
+    fatal_first = sorted(problems, key=lambda p: p.severity is not Severity.ERROR)
     return ValidationReport(tuple(fatal_first))

@@ -7,10 +7,11 @@ several rows (`store_result`) does so in the caller's one transaction.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +24,7 @@ from app.db.models import (
     LogRecord,
     OrderRecordRow,
     RunEquityRecord,
-    RunRecord,
+    RunRow,
     RunStatus,
     StrategyRecord,
     StrategyVersionRecord,
@@ -31,6 +32,8 @@ from app.db.models import (
     utc_now,
 )
 from app.engine import RunResult
+
+INSERT_BATCH_ROWS: Final = 5_000
 
 
 def code_hash(code: str) -> str:
@@ -151,7 +154,7 @@ def delete_strategy(session: Session, *, strategy_id: int) -> None:
 # -- runs -------------------------------------------------------------------------------------
 
 
-def create_run(session: Session, *, run: RunRecord) -> RunRecord:
+def create_run(session: Session, *, run: RunRow) -> RunRow:
     """Store a new (queued) run."""
     run.created_at = run.created_at or utc_now()
     session.add(run)
@@ -159,9 +162,9 @@ def create_run(session: Session, *, run: RunRecord) -> RunRecord:
     return run
 
 
-def get_run(session: Session, *, run_id: str) -> RunRecord:
+def get_run(session: Session, *, run_id: str) -> RunRow:
     """The run, or RecordNotFoundError."""
-    run = session.get(RunRecord, run_id)
+    run = session.get(RunRow, run_id)
     if run is None:
         raise RecordNotFoundError("run", run_id)
     return run
@@ -174,14 +177,14 @@ def list_runs(
     strategy_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> Sequence[RunRecord]:
+) -> Sequence[RunRow]:
     """Runs, newest first, optionally only in some statuses or of one strategy."""
-    query = select(RunRecord)
+    query = select(RunRow)
     if statuses:
-        query = query.where(col(RunRecord.status).in_([s.value for s in statuses]))
+        query = query.where(col(RunRow.status).in_([s.value for s in statuses]))
     if strategy_id is not None:
-        query = query.where(col(RunRecord.strategy_id) == strategy_id)
-    query = query.order_by(col(RunRecord.created_at).desc(), col(RunRecord.id)).offset(offset)
+        query = query.where(col(RunRow.strategy_id) == strategy_id)
+    query = query.order_by(col(RunRow.created_at).desc(), col(RunRow.id)).offset(offset)
     return session.exec(query.limit(limit)).all()
 
 
@@ -195,9 +198,9 @@ def set_run_status(
 ) -> bool:
     """Move a run to `status` only if it is in one of `expected` (atomic); True if it moved."""
     statement = (
-        update(RunRecord)
-        .where(col(RunRecord.id) == run_id)
-        .where(col(RunRecord.status).in_([s.value for s in expected]))
+        update(RunRow)
+        .where(col(RunRow.id) == run_id)
+        .where(col(RunRow.status).in_([s.value for s in expected]))
         .values(status=status.value, **(values or {}))
     )
     moved = session.execute(statement).rowcount  # type: ignore[attr-defined]
@@ -208,9 +211,9 @@ def set_run_progress(session: Session, *, run_id: str, bars_done: int, bars_tota
     """Record how far a running run has got (ignored once it has finished)."""
     pct = 100.0 * bars_done / bars_total if bars_total else 0.0
     session.execute(
-        update(RunRecord)
-        .where(col(RunRecord.id) == run_id)
-        .where(col(RunRecord.status) == RunStatus.RUNNING.value)
+        update(RunRow)
+        .where(col(RunRow.id) == run_id)
+        .where(col(RunRow.status) == RunStatus.RUNNING.value)
         .values(bars_done=bars_done, bars_total=bars_total, pct=pct)
     )
 
@@ -244,20 +247,22 @@ def store_result(session: Session, *, run_id: str, result: RunResult) -> bool:
             position=pack_float64(curve.position),
         )
     )
-    rows: list[tuple[type[SQLModel], list[dict[str, Any]]]] = [
+    rows: list[tuple[type[SQLModel], Iterator[dict[str, Any]]]] = [
         (TradeRecord, _trade_rows(run_id, result)),
         (OrderRecordRow, _order_rows(run_id, result)),
         (LogRecord, _log_rows(run_id, result)),
     ]
     for model, table_rows in rows:
-        if table_rows:  # one executemany per table: thousands of rows without ORM objects
-            session.execute(insert(model), table_rows)
+        # executemany per batch, without ORM objects: a batch's dicts are all that is built
+        # at once (a list of every row's dict cost the server ~1.5 KB per order)
+        for batch in itertools.batched(table_rows, INSERT_BATCH_ROWS):
+            session.execute(insert(model), list(batch))
     session.flush()
     return True
 
 
-def _trade_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
-    return [
+def _trade_rows(run_id: str, result: RunResult) -> Iterator[dict[str, Any]]:
+    return (
         {
             "run_id": run_id,
             "seq": seq,
@@ -274,11 +279,11 @@ def _trade_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
             "exit_reason": trade.exit_reason.value,
         }
         for seq, trade in enumerate(result.trades)
-    ]
+    )
 
 
-def _log_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
-    return [
+def _log_rows(run_id: str, result: RunResult) -> Iterator[dict[str, Any]]:
+    return (
         {
             "run_id": run_id,
             "seq": seq,
@@ -288,11 +293,11 @@ def _log_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
             "message": line.message,
         }
         for seq, line in enumerate(result.logs)
-    ]
+    )
 
 
-def _order_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
-    return [
+def _order_rows(run_id: str, result: RunResult) -> Iterator[dict[str, Any]]:
+    return (
         {
             "run_id": run_id,
             "order_id": order.id,
@@ -314,7 +319,7 @@ def _order_rows(run_id: str, result: RunResult) -> list[dict[str, Any]]:
             "reason": order.reason,
         }
         for order in result.orders
-    ]
+    )
 
 
 def list_trades(
@@ -380,9 +385,30 @@ def get_equity(session: Session, *, run_id: str) -> EquityArrays | None:
 
 
 def delete_run(session: Session, *, run_id: str) -> None:
-    """Delete a run and everything it produced."""
+    """Delete a run and everything it produced, and give the space back (see
+    `reclaim_free_pages`)."""
     get_run(session, run_id=run_id)
     for model in (TradeRecord, OrderRecordRow, LogRecord, RunEquityRecord):
         run_column = _run_column(model)
         session.execute(delete(model).where(run_column == run_id))
-    session.execute(delete(RunRecord).where(col(RunRecord.id) == run_id))
+    session.execute(delete(RunRow).where(col(RunRow.id) == run_id))
+    reclaim_free_pages(session)
+
+
+def reclaim_free_pages(session: Session) -> None:
+    """SQLite: return the pages deleted rows left free to the file system, in the caller's
+    transaction (the file shrinks when it commits).
+
+    The database runs with auto_vacuum=INCREMENTAL (app.db.session), so a run of a million
+    orders no longer leaves its hundreds of MB in the file after it is deleted. PostgreSQL
+    needs nothing here: its autovacuum makes deleted rows' space reusable by later runs.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute("PRAGMA incremental_vacuum")
+        cursor.fetchall()  # each step frees one page: run the statement to its end
+    finally:
+        cursor.close()

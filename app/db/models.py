@@ -6,9 +6,10 @@ Equity curves are one row per run holding zlib-compressed little-endian arrays (
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -43,6 +44,48 @@ class RunStatusType(TypeDecorator["RunStatus"]):
 
     def process_result_value(self, value: str | None, dialect: sa.Dialect) -> RunStatus | None:
         return None if value is None else RunStatus(value)
+
+
+_UNSTORABLE: Final = re.compile("[\x00\ud800-\udfff]")
+"""What no database text column takes: NUL (PostgreSQL) and lone surrogates (every UTF-8
+encoder). They become U+FFFD both ways, so a bad row can be neither written nor served."""
+
+
+def storable(value: Any) -> Any:
+    """`value` (a string, or JSON data holding strings) with NUL and lone surrogates replaced."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
+class StorableText(TypeDecorator[str]):
+    """Text that is always storable and always servable (see `storable`)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else storable(value)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else storable(value)
+
+
+class StorableJSON(TypeDecorator[Any]):
+    """JSON whose strings are always storable and servable, rows stored before included."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        return storable(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        return storable(value)
 
 
 def utc_now() -> datetime:
@@ -90,7 +133,7 @@ class StrategyVersionRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class RunRecord(SQLModel, table=True):
+class RunRow(SQLModel, table=True):
     """One backtest: what it ran (code, dataset version, config) and how it went."""
 
     __tablename__ = "runs"
@@ -104,17 +147,26 @@ class RunRecord(SQLModel, table=True):
     strategy_name: str = Field(default="", max_length=200)
     code: str = Field(sa_column=Column(sa.Text(), nullable=False))
     code_hash: str = Field(max_length=64)
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    params: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StorableJSON(), nullable=False)
+    )
     dataset: str = Field(max_length=200)
     dataset_version: str = Field(default="", max_length=200)
     dataset_hash: str = Field(default="", max_length=80)
-    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    config: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StorableJSON(), nullable=False)
+    )
     config_hash: str = Field(default="", max_length=64)
+    provenance: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(StorableJSON(), nullable=True)
+    )  # app.runs.record.provenance: hashes, version and commit (None for runs stored before)
     pct: float = 0.0
     bars_done: int = 0
     bars_total: int = 0
     metrics: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(StorableJSON(), nullable=True)
+    )  # from the worker or the parent's own errors: text never trusted (see `storable`)
     logs_dropped: int = 0
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     started_at: datetime | None = _time_column(nullable=True)
@@ -177,7 +229,7 @@ class OrderRecordRow(SQLModel, table=True):
     filled_price: float | None = None
     filled_amount: float
     fee: float
-    reason: str = Field(sa_column=Column(sa.Text(), nullable=False))
+    reason: str = Field(sa_column=Column(StorableText(), nullable=False))
 
 
 class LogRecord(SQLModel, table=True):
@@ -191,4 +243,4 @@ class LogRecord(SQLModel, table=True):
     time: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
     bar_index: int
     level: str = Field(max_length=8)
-    message: str = Field(sa_column=Column(sa.Text(), nullable=False))
+    message: str = Field(sa_column=Column(StorableText(), nullable=False))

@@ -1,21 +1,46 @@
 """Strategy Lab's pure simulation engine: data views, orders, portfolio, margin, metrics."""
 
-from app.engine.config import ParamValue, RunConfig
+from app.engine.config import (
+    MAX_LEVERAGE,
+    OPTION_FIELDS,
+    RUN_CONFIG_FIELDS,
+    ConfigField,
+    FieldRole,
+    ParamValue,
+    RunConfig,
+)
 from app.engine.context import PositionInfo
 from app.engine.errors import (
     ConfigError,
     EngineError,
     IndicatorError,
     MarketDataError,
+    OrderStateError,
+    RecordLimitExceeded,
     StrategyDefinitionError,
     StrategyRuntimeError,
+)
+from app.engine.events import (
+    CancelReason,
+    Event,
+    FundingSettled,
+    Liquidity,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDenied,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    PositionLiquidated,
+    RejectReason,
 )
 from app.engine.feed import Bar, DataView, MarketData, SeriesView, ns_to_iso
 from app.engine.indicators import IndicatorFrame, indicator_names, look_ahead_reason
 from app.engine.loop import Progress, ProgressCallback, run_backtest, simulate, summarize
 from app.engine.margin import BINANCE_BTCUSDT_TIERS, MarginTier, build_tiers, liquidation_price
 from app.engine.metrics import DEFINITIONS as METRIC_DEFINITIONS
-from app.engine.orders import OrderTicket
+from app.engine.orders import ORDER_STATE_TABLE, OrderTicket
 from app.engine.results import AccountMarks, EquityCurve, RunRecord, RunResult, equity_curve
 from app.engine.strategy import Strategy, coerce_params, crossover, crossunder
 from app.engine.timeframes import TimeframeView
@@ -29,41 +54,64 @@ from app.engine.types import (
     OrderStatus,
     OrderType,
     PositionSide,
+    Severity,
     Trade,
 )
 
 __all__ = [
     "BINANCE_BTCUSDT_TIERS",
+    "MAX_LEVERAGE",
     "METRIC_DEFINITIONS",
+    "OPTION_FIELDS",
+    "ORDER_STATE_TABLE",
+    "RUN_CONFIG_FIELDS",
     "AccountMarks",
     "Bar",
+    "CancelReason",
     "ConfigError",
+    "ConfigField",
     "DataView",
     "EngineError",
     "EquityCurve",
+    "Event",
     "ExitReason",
+    "FieldRole",
+    "FundingSettled",
     "IndicatorError",
     "IndicatorFrame",
+    "Liquidity",
     "LogLevel",
     "LogLine",
     "MarginTier",
     "MarketData",
     "MarketDataError",
     "Mode",
+    "OrderAccepted",
+    "OrderCancelled",
+    "OrderDenied",
+    "OrderEvent",
+    "OrderExpired",
+    "OrderFilled",
     "OrderRecord",
+    "OrderRejected",
     "OrderSide",
+    "OrderStateError",
     "OrderStatus",
     "OrderTicket",
     "OrderType",
     "ParamValue",
     "PositionInfo",
+    "PositionLiquidated",
     "PositionSide",
     "Progress",
     "ProgressCallback",
+    "RecordLimitExceeded",
+    "RejectReason",
     "RunConfig",
     "RunRecord",
     "RunResult",
     "SeriesView",
+    "Severity",
     "Strategy",
     "StrategyDefinitionError",
     "StrategyRuntimeError",

@@ -11,57 +11,84 @@ Order of events inside bar t (orders placed at bar t-1 or earlier):
 A position opened by a market order is protected from its entry bar on (it filled at the open,
 so the whole range came after it); one opened by a limit or stop fill from the next bar, since
 the order of prices inside a bar is unknown.
+
+Each step is its own module: `funding` (the schedule and rates), `liquidation`, `exits` (which
+exit fires and the levels worth watching), `fills` (prices), `fees` (the rate from the liquidity
+side), `order_book` (orders, their state table and events). This module keeps their order, and
+skips the bars where none of them can do anything.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from app.engine import fills
+from app.engine import fills, liquidation
 from app.engine.bar_ranges import BlockRanges
+from app.engine.caps import RecordCounter
 from app.engine.config import RunConfig
+from app.engine.events import (
+    CancelReason,
+    Event,
+    FundingSettled,
+    Liquidity,
+    OrderAccepted,
+    OrderCancelled,
+    OrderDenied,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    PositionLiquidated,
+    Refusal,
+)
+from app.engine.exits import trigger_levels, triggered_exit
 from app.engine.feed import MarketData
+from app.engine.fees import LIQUIDITY_OF, FeeModel
+from app.engine.funding import FundingSchedule
 from app.engine.logbook import LogSink
+from app.engine.order_book import OrderBook
 from app.engine.orders import Order
 from app.engine.portfolio import FillResult, Portfolio
-from app.engine.types import (
-    ExitReason,
-    LogLevel,
-    Mode,
-    OrderRecord,
-    OrderStatus,
-    OrderType,
-    Trade,
-)
+from app.engine.types import ExitReason, OrderRecord, OrderType, Trade
 
-NS_PER_HOUR = 3_600_000_000_000
+CANCEL_MESSAGES = {
+    CancelReason.BY_STRATEGY: "cancelled by the strategy",
+    CancelReason.NO_POSITION_TO_CLOSE: "no open position to close",
+    CancelReason.LIQUIDATED_FIRST: "the position was liquidated first",
+}
+EXPIRED_MESSAGE = "the data ended before it filled"
 
 
 class Broker:
     """Working orders and their execution; the portfolio changes only through here."""
 
-    def __init__(self, market: MarketData, config: RunConfig, log: LogSink) -> None:
+    def __init__(
+        self,
+        market: MarketData,
+        config: RunConfig,
+        log: LogSink,
+        journal: list[Event] | None = None,
+    ) -> None:
         self.market = market
-        # Python numbers per index without building a numpy scalar.
-        self._times = memoryview(market.time)
+        # Python numbers per index without building a numpy scalar (`times`: bar open times,
+        # epoch ns UTC, read by placement too).
+        self.times = memoryview(market.time)
         self._opens = memoryview(market.open)
         self._highs = memoryview(market.high)
         self._lows = memoryview(market.low)
         self._closes = memoryview(market.close)
         self.config = config
         self.portfolio = Portfolio(config)
+        self.fees = FeeModel(config)
         self.log = log
-        self.working: list[Order] = []
-        self.finished: list[OrderRecord] = []  # final records, in the order the orders ended
+        self.records = RecordCounter(max_orders=config.max_orders, max_trades=config.max_trades)
+        self.book = OrderBook(log, self.records, journal)
+        self.next_order_id = self.book.next_order_id
+        self.working = self.book.working  # the same lists, read by the loop and the context
+        self.finished: list[OrderRecord] = self.book.finished
         self.trades: list[Trade] = []
         self.protect_from_index = 0
-        self._next_id = 1
-        self._funding_ns = config.funding_interval_h * NS_PER_HOUR
-        self._funding_indices = self._funding_bar_indices()
-        self.funding_bars = frozenset(self._funding_indices)
-        self._funding_next = 0  # position in _funding_indices of the next funding bar
+        self.funding = FundingSchedule(market, config)
+        self.funding_bars = self.funding.bars
         self._ranges = BlockRanges(market.low, market.high)
         # Prices that make an open position need attention: at or below `lower_trigger` (a long's
         # liquidation/stop-loss, a short's take-profit) or at or above `upper_trigger`.
@@ -74,27 +101,33 @@ class Broker:
 
     # -- orders -----------------------------------------------------------------------------
 
-    def next_order_id(self) -> int:
-        order_id = self._next_id
-        self._next_id += 1
-        return order_id
-
     def submit(self, order: Order) -> None:
-        self.working.append(order)
+        """Accept a checked order: it works from the next bar on."""
+        self.book.accept(order, OrderAccepted(order.id, order.created_time, order.created_index))
         self.next_work = 0
 
-    def cancel(self, order_id: int, reason: str) -> bool:
-        for order in self.working:
-            if order.id == order_id:
-                self._finish(order, OrderStatus.CANCELLED, reason)
-                return True
-        return False
+    def deny(self, order: Order, refusal: Refusal) -> None:
+        """Record a request refused at placement: it keeps its id and never works."""
+        self.book.apply(
+            order,
+            OrderDenied(
+                order.id, order.created_time, order.created_index, refusal.reason, refusal.message
+            ),
+        )
 
-    def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
-        order.status = status
-        order.reason = reason
-        self.working.remove(order)
-        self.finished.append(order.record())
+    def cancel(self, order_id: int, reason: CancelReason = CancelReason.BY_STRATEGY) -> bool:
+        """Cancel the working order `order_id`; False when no such order is working."""
+        order = self.book.find(order_id)
+        if order is None:
+            return False
+        index = max(self.log.current_index, order.created_index)
+        self._cancel(order, reason, index, self.times[index])
+        return True
+
+    def _cancel(self, order: Order, reason: CancelReason, index: int, time: int) -> None:
+        self.book.apply(
+            order, OrderCancelled(order.id, time, index, reason, CANCEL_MESSAGES[reason])
+        )
 
     def step(self, index: int) -> bool:
         """Process bar `index` if it needs it (working orders, or an open position whose exits
@@ -123,10 +156,7 @@ class Broker:
         if self.portfolio.position.side == 0:
             self.next_work = end
             return
-        funding = self._funding_indices
-        while self._funding_next < len(funding) and funding[self._funding_next] < index:
-            self._funding_next += 1
-        stop = funding[self._funding_next] if self._funding_next < len(funding) else end
+        stop = self.funding.next_bar(index, end)
         lower, upper = self.lower_trigger, self.upper_trigger
         if lower == -math.inf and upper == math.inf:
             self.next_work = stop
@@ -134,37 +164,22 @@ class Broker:
             self.next_work = self._ranges.first_reaching(index, lower, upper, stop)
 
     def _refresh_triggers(self) -> None:
-        position = self.portfolio.position
-        lower, upper = -math.inf, math.inf
-        if position.side != 0:
-            adverse = [
-                level
-                for level in (position.liquidation_price or None, position.stop_loss)
-                if level is not None
-            ]
-            favourable = position.take_profit
-            if position.side > 0:
-                lower = max(adverse, default=-math.inf)
-                upper = favourable if favourable is not None else math.inf
-            else:
-                upper = min(adverse, default=math.inf)
-                lower = favourable if favourable is not None else -math.inf
-        self.lower_trigger, self.upper_trigger = lower, upper
+        self.lower_trigger, self.upper_trigger = trigger_levels(self.portfolio.position)
 
     # -- a bar ------------------------------------------------------------------------------
 
     def process_bar(self, index: int) -> None:
-        time = self._times[index]
+        time = self.times[index]
         open_ = self._opens[index]
         high = self._highs[index]
         low = self._lows[index]
-        self._settle_funding(index, time, open_)
+        self._settle_funding(index, open_)
         self._liquidate_if_through(open_, index, time)
         for order in [o for o in self.working if o.type is OrderType.MARKET]:
             price = fills.market_price(
                 self._direction_of(order), open_, low, high, self.config.slippage_bps
             )
-            self._execute(order, price, self.config.fee_taker, index, time)
+            self._execute(order, price, Liquidity.TAKER, index, time)
         if self.portfolio.position.side != 0 and self.protect_from_index <= index:
             self._check_exits(index, time, open_, high, low)
         for order in [o for o in self.working if o.type is not OrderType.MARKET]:
@@ -174,9 +189,7 @@ class Broker:
 
     def _liquidate_if_through(self, price: float, index: int, time: int) -> bool:
         """Liquidate the position when `price` (traded after it was opened) reached its LP."""
-        position = self.portfolio.position
-        liq = position.liquidation_price
-        if position.side != 0 and liq > 0.0 and (price - liq) * position.side <= 0:
+        if liquidation.is_reached(self.portfolio.position, price):
             self._liquidate(index, time)
             return True
         return False
@@ -191,22 +204,21 @@ class Broker:
     ) -> None:
         if order.type is OrderType.LIMIT and order.limit is not None:
             price = fills.limit_price(order.direction, order.limit, open_, low, high)
-            fee_rate = self.config.fee_maker
         elif order.stop is not None:
             price = fills.stop_price(
                 order.direction, order.stop, open_, low, high, self.config.slippage_bps
             )
-            fee_rate = self.config.fee_taker
         else:
             return
         if price is not None:
-            self._execute(order, price, fee_rate, index, time, protect_next_bar=True)
+            liquidity = LIQUIDITY_OF[order.type]
+            self._execute(order, price, liquidity, index, time, protect_next_bar=True)
 
     def _execute(
         self,
         order: Order,
         price: float,
-        fee_rate: float,
+        liquidity: Liquidity,
         index: int,
         time: int,
         *,
@@ -215,7 +227,7 @@ class Broker:
         position = self.portfolio.position
         if order.close_percentage is not None:
             if position.side == 0:
-                self._finish(order, OrderStatus.CANCELLED, "no open position to close")
+                self._cancel(order, CancelReason.NO_POSITION_TO_CLOSE, index, time)
                 return
             order.direction = -position.side
         amount = (
@@ -226,20 +238,20 @@ class Broker:
         if position.side == -order.direction and self._liquidate_if_through(price, index, time):
             position = self.portfolio.position
             if order.close_percentage is not None:
-                self._finish(order, OrderStatus.CANCELLED, "the position was liquidated first")
+                self._cancel(order, CancelReason.LIQUIDATED_FIRST, index, time)
                 return
         was_flat_or_flipping = position.side != order.direction
         result = self.portfolio.fill(
             order.direction,
             amount,
             price,
-            fee_rate,
+            self.fees.rate(liquidity),
             order.leverage,
             time,
             index,
             ExitReason.SIGNAL,
         )
-        self._record_fill(order, result, price, time)
+        self._record_fill(order, result, price, liquidity, index, time)
         opened = self.portfolio.position.side == order.direction and result.filled > 0
         if opened and order.close_percentage is None:
             if was_flat_or_flipping:
@@ -249,88 +261,67 @@ class Broker:
                 self.portfolio.position.take_profit = order.take_profit
 
     def _record_fill(
-        self, order: Order, result: FillResult, price: float, time: int, reason: str = ""
+        self,
+        order: Order,
+        result: FillResult,
+        price: float,
+        liquidity: Liquidity,
+        index: int,
+        time: int,
+        note: str = "",
     ) -> None:
         self.trades.extend(result.trades)
-        if result.filled > 0:
-            order.filled_time = time
-            order.filled_price = price
-            order.filled_amount = result.filled
-            order.fee = result.fee
-        if result.denied is not None:
-            part = "partly filled, rest refused" if result.filled > 0 else "refused"
-            self.log.write(LogLevel.WARNING, f"{order.describe()} {part}: {result.denied}")
-            status = OrderStatus.FILLED if result.filled > 0 else OrderStatus.REJECTED
-            self._finish(order, status, result.denied)
+        if result.trades:
+            self.records.count_trades(len(self.trades))
+        denied = result.denied
+        if denied is None:
+            event: OrderFilled | OrderRejected = OrderFilled(
+                order.id, time, index, price, result.filled, result.fee, liquidity, None, note
+            )
+        elif result.filled > 0:
+            event = OrderFilled(
+                order.id,
+                time,
+                index,
+                price,
+                result.filled,
+                result.fee,
+                liquidity,
+                denied.reason,
+                denied.message,
+            )
         else:
-            self._finish(order, OrderStatus.FILLED, reason)
+            event = OrderRejected(order.id, time, index, denied.reason, denied.message)
+        self.book.apply(order, event)
 
     # -- protective exits -------------------------------------------------------------------
 
     def _check_exits(self, index: int, time: int, open_: float, high: float, low: float) -> None:
         position = self.portfolio.position
-        side = position.side
-        adverse_extreme = low if side > 0 else high
-        favourable_extreme = high if side > 0 else low
-        liq = position.liquidation_price if position.liquidation_price > 0.0 else None
-        stop = position.stop_loss
-        # The adverse level met first is the one nearest the open in the adverse direction.
-        hit = [
-            (level, kind)
-            for level, kind in ((liq, "liq"), (stop, "sl"))
-            if level is not None and (adverse_extreme - level) * side <= 0
-        ]
-        if hit:
-            level, kind = max(hit, key=lambda item: item[0] * side)
-            if kind == "liq":
-                self._liquidate(index, time)
-            else:
-                price = fills.stop_price(-side, level, open_, low, high, self.config.slippage_bps)
-                if price is not None:
-                    self._exit(
-                        ExitReason.STOP_LOSS,
-                        OrderType.STOP,
-                        level,
-                        price,
-                        self.config.fee_taker,
-                        index,
-                        time,
-                    )
+        exit_ = triggered_exit(position, open_, high, low, self.config.slippage_bps)
+        if exit_ is None:
             return
-        target = position.take_profit
-        if target is not None and (favourable_extreme - target) * side >= 0:
-            price = fills.limit_price(-side, target, open_, low, high)
-            if price is not None:
-                self._exit(
-                    ExitReason.TAKE_PROFIT,
-                    OrderType.LIMIT,
-                    target,
-                    price,
-                    self.config.fee_maker,
-                    index,
-                    time,
-                )
-
-    def _exit(
-        self,
-        reason: ExitReason,
-        order_type: OrderType,
-        level: float,
-        price: float,
-        fee_rate: float,
-        index: int,
-        time: int,
-    ) -> None:
-        position = self.portfolio.position
-        order = self._engine_order(order_type, -position.side, position.size, index, time)
-        if order_type is OrderType.STOP:
-            order.stop = level
+        if exit_.reason is ExitReason.LIQUIDATION:
+            self._liquidate(index, time)
+            return
+        order = self._engine_order(exit_.order_type, -position.side, position.size, index, time)
+        if exit_.order_type is OrderType.STOP:
+            order.stop = exit_.level
         else:
-            order.limit = level
+            order.limit = exit_.level
         result = self.portfolio.fill(
-            order.direction, order.amount, price, fee_rate, 1.0, time, index, reason
+            order.direction,
+            order.amount,
+            exit_.price,
+            self.fees.rate(exit_.liquidity),
+            1.0,
+            time,
+            index,
+            exit_.reason,
         )
-        self._record_fill(order, result, price, time, reason.value)
+        self._record_fill(
+            order, result, exit_.price, exit_.liquidity, index, time, exit_.reason.value
+        )
 
     def _liquidate(self, index: int, time: int) -> None:
         position = self.portfolio.position
@@ -338,12 +329,15 @@ class Broker:
         price = position.liquidation_price
         trade = self.portfolio.liquidate(time, index)
         self.trades.append(trade)
-        order.filled_time, order.filled_price, order.filled_amount = time, price, trade.size
-        self._finish(order, OrderStatus.FILLED, ExitReason.LIQUIDATION.value)
-        self.log.write(
-            LogLevel.WARNING,
-            f"position liquidated at {price:,.2f}: {trade.size:g} "
-            f"{trade.side.value}, lost its margin ({-trade.pnl:,.2f} incl. fees)",
+        self.book.apply(
+            order,
+            OrderFilled(
+                order.id, time, index, price, trade.size, 0.0, None, None, trade.exit_reason.value
+            ),
+        )
+        self.records.count_trades(len(self.trades))
+        self.book.settled(
+            PositionLiquidated(order.id, time, index, trade.side, trade.size, price, -trade.pnl)
         )
 
     def _engine_order(
@@ -362,69 +356,42 @@ class Broker:
             created_index=index,
             created_time=time,
         )
-        self.working.append(order)
+        self.book.accept(order, OrderAccepted(order.id, time, index))
         return order
 
     # -- funding ----------------------------------------------------------------------------
 
-    def _funding_bar_indices(self) -> list[int]:
-        """Bars whose open settles funding, ascending: a funding instant falls in (previous
-        open, open]. None when funding cannot change anything (spot, or a zero constant rate
-        with no rate series)."""
-        market = self.market
-        if self.config.mode is Mode.SPOT or (
-            self.config.funding_rate == 0.0 and len(market.funding_times) == 0
-        ):
-            return []
-        periods = market.time // self._funding_ns
-        indices: list[int] = (np.flatnonzero(np.diff(periods) > 0) + 1).tolist()
-        return indices
-
-    def _funding_due(self, index: int) -> int:
-        """How many funding instants fall in (previous bar open, this bar open]."""
-        if index not in self.funding_bars:
-            return 0
-        time = self.market.time
-        return int(time[index] // self._funding_ns - time[index - 1] // self._funding_ns)
-
-    def _settle_funding(self, index: int, time: int, mark_price: float) -> None:
-        due = self._funding_due(index)
-        if due <= 0 or self.portfolio.position.side == 0:
+    def _settle_funding(self, index: int, mark_price: float) -> None:
+        if index not in self.funding_bars or self.portfolio.position.side == 0:
             return
-        first = (int(self.market.time[index - 1]) // self._funding_ns + 1) * self._funding_ns
-        for instant in range(first, first + due * self._funding_ns, self._funding_ns):
-            self.portfolio.settle_funding(self._rate_at(instant), mark_price)
-
-    def _rate_at(self, instant: int) -> float:
-        times = self.market.funding_times
-        if len(times) == 0:
-            return self.config.funding_rate
-        position = int(times.searchsorted(instant, side="right")) - 1
-        if position < 0:
-            return self.config.funding_rate
-        return float(self.market.funding_rates[position])
+        for instant in self.funding.instants(index):
+            rate = self.funding.rate_at(instant)
+            payment = self.portfolio.settle_funding(rate, mark_price)
+            self.book.settled(FundingSettled(instant, index, rate, mark_price, payment))
 
     # -- the end ----------------------------------------------------------------------------
 
     def close_out(self, index: int) -> None:
         """End of data: expire working orders, close the position at the last close."""
+        time = int(self.market.time[index])
         for order in list(self.working):
-            self._finish(order, OrderStatus.EXPIRED, "the data ended before it filled")
+            self.book.apply(order, OrderExpired(order.id, time, index, EXPIRED_MESSAGE))
         position = self.portfolio.position
         if position.side == 0:
             return
-        time = int(self.market.time[index])
         price = float(self.market.close[index])
         order = self._engine_order(OrderType.MARKET, -position.side, position.size, index, time)
         result = self.portfolio.fill(
             order.direction,
             order.amount,
             price,
-            self.config.fee_taker,
+            self.fees.rate(Liquidity.TAKER),
             1.0,
             time,
             index,
             ExitReason.END_OF_DATA,
         )
-        self._record_fill(order, result, price, time, ExitReason.END_OF_DATA.value)
+        self._record_fill(
+            order, result, price, Liquidity.TAKER, index, time, ExitReason.END_OF_DATA.value
+        )
         self._refresh_triggers()

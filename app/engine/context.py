@@ -5,21 +5,20 @@ the broker or the data arrays, and it checks every value it is given.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
+from app.engine import placement
 from app.engine.broker import Broker
 from app.engine.errors import IndicatorError
 from app.engine.feed import Cursor, DataView, MarketData, SeriesView
+from app.engine.indicator_settings import check_settings, plain_name, plain_settings
 from app.engine.indicators import IndicatorArg, IndicatorFrame, compute_indicator, make_view
 from app.engine.logbook import LogSink
-from app.engine.orders import Order, OrderTicket, as_number, as_price, check_request
+from app.engine.orders import OrderTicket
 from app.engine.timeframes import TimeframeView, build_timeframe
-from app.engine.types import LogLevel, OrderType
-
-MAX_LOG_CHARS = 2_000
+from app.engine.types import LogLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,7 @@ class StrategyContext:
         self._log = log
         self._frame: pd.DataFrame | None = None
         self._indicators: dict[
-            tuple[str, str | None, tuple[tuple[str, IndicatorArg], ...]],
+            tuple[str, str | None, tuple[tuple[str, str, IndicatorArg], ...]],
             SeriesView | IndicatorFrame,
         ] = {}
         self._is_initializing = True
@@ -131,24 +130,24 @@ class StrategyContext:
                 f"{what} are declared in initialize(), which computes them once for the whole run"
             )
 
-    def indicator(self, name: object, kwargs: Mapping[str, object]) -> SeriesView | IndicatorFrame:
-        """An indicator on the run's bars, or on a higher timeframe with `timeframe="4h"`."""
-        if not isinstance(name, str):
-            raise IndicatorError("the indicator name must be a string such as 'sma'")
+    def indicator(self, name: object, kwargs: object) -> SeriesView | IndicatorFrame:
+        """An indicator on the run's bars, or on a higher timeframe with `timeframe="4h"`.
+
+        `name` and `kwargs` are read once, into plain copies; only the copies are checked,
+        cached on and computed with."""
+        lowered = plain_name(name)
         self._require_initializing("indicators")
-        settings = dict(kwargs)
+        settings = plain_settings(lowered, kwargs)
         rule = settings.pop("timeframe", None)
-        args: dict[str, IndicatorArg] = {}
-        for key, value in settings.items():
-            if not isinstance(value, bool | int | float | str):
-                raise IndicatorError(
-                    f"{name}: argument {key}={value!r} must be a number, a bool or a string"
-                )
-            args[key] = value
-        lowered = name.lower()
-        if rule is not None and not isinstance(rule, str):
+        if rule is not None and type(rule) is not str:
             raise IndicatorError("timeframe must be a string such as '4h'")
-        cache_key = (lowered, rule, tuple(sorted(args.items())))
+        args = check_settings(lowered, settings)
+        # The type is part of the key: 3 and 3.0 are equal but name pandas-ta's columns apart.
+        cache_key = (
+            lowered,
+            rule,
+            tuple((key, type(value).__name__, value) for key, value in sorted(args.items())),
+        )
         if cache_key not in self._indicators:
             if rule is not None:
                 view = self.timeframe(rule).compute(lowered, args)
@@ -184,103 +183,43 @@ class StrategyContext:
         stop_loss: object = None,
         take_profit: object = None,
     ) -> OrderTicket | None:
-        """A buy (+1) or sell (-1); None (and a log line with the reason) when refused."""
-        verb = "buy" if direction > 0 else "sell"
-        if self._is_initializing:
-            self._refuse(verb, "orders are placed from on_data(), once bars have closed")
+        """A buy (+1) or sell (-1); None when refused (an order with its id, denied with a
+        reason code: an `OrderDenied` event and a log line)."""
+        if self._is_initializing:  # stamped, like its log line, with the first traded bar
+            index = self._log.current_index
+            placement.deny_request(self._broker, index, direction, placement.IN_INITIALIZE)
             return None
-        try:
-            size = as_number(amount, "amount")
-            lev = as_number(leverage, "leverage")
-            if limit is not None or stop is not None:
-                limit, stop = as_price(limit, "limit"), as_price(stop, "stop")
-            if stop_loss is not None or take_profit is not None:
-                stop_loss = as_price(stop_loss, "stop_loss")
-                take_profit = as_price(take_profit, "take_profit")
-        except ValueError as error:
-            self._refuse(verb, str(error))
-            return None
-        position = self._broker.portfolio.position
-        reason = check_request(
-            direction=direction,
-            amount=size,
-            leverage=lev,
-            limit=limit,
-            stop=stop,
-            stop_loss=stop_loss,
-            take_profit=take_profit,
-            reference_price=self._price(),
-            position_side=position.side,
-            position_size=position.size,
-            config=self._broker.config,
+        order = placement.place(
+            self._broker,
+            self._cursor.end - 1,
+            direction,
+            amount,
+            leverage,
+            limit,
+            stop,
+            stop_loss,
+            take_profit,
+            self._price(),
         )
-        if reason is not None:
-            self._refuse(verb, reason)
-            return None
-        order_type = (
-            OrderType.LIMIT
-            if limit is not None
-            else OrderType.STOP
-            if stop is not None
-            else OrderType.MARKET
-        )
-        order = self._new_order(direction, order_type, size, lev)
-        order.limit, order.stop = limit, stop
-        order.stop_loss, order.take_profit = stop_loss, take_profit
-        self._broker.submit(order)
-        return order.ticket()
+        return None if order is None else order.ticket()
 
     def close_position(self, percentage: object) -> OrderTicket | None:
         if self._is_initializing:
-            self._refuse("close_position", "orders are placed from on_data()")
+            index = self._log.current_index
+            placement.deny_close(self._broker, index, placement.CLOSE_IN_INITIALIZE)
             return None
-        try:
-            pct = as_number(percentage, "percentage")
-        except ValueError as error:
-            self._refuse("close_position", str(error))
-            return None
-        if not 0.0 < pct <= 100.0:
-            self._refuse("close_position", f"percentage must be in (0, 100], got {pct:g}")
-            return None
-        if self._broker.portfolio.position.side == 0:
-            return None
-        order = self._new_order(-self._broker.portfolio.position.side, OrderType.MARKET, 0.0, 1.0)
-        order.close_percentage = pct
-        self._broker.submit(order)
-        return order.ticket()
+        order = placement.place_close(self._broker, self._cursor.end - 1, percentage)
+        return None if order is None else order.ticket()
 
     def cancel(self, order: object) -> bool:
         order_id = order.id if isinstance(order, OrderTicket) else order
         if not isinstance(order_id, int) or isinstance(order_id, bool):
             self._log.write(LogLevel.WARNING, "cancel needs an order returned by buy or sell")
             return False
-        return self._broker.cancel(order_id, "cancelled by the strategy")
-
-    def _new_order(
-        self, direction: int, order_type: OrderType, amount: float, leverage: float
-    ) -> Order:
-        index = self._cursor.end - 1
-        return Order(
-            id=self._broker.next_order_id(),
-            direction=direction,
-            type=order_type,
-            amount=amount,
-            limit=None,
-            stop=None,
-            leverage=leverage,
-            stop_loss=None,
-            take_profit=None,
-            created_index=index,
-            created_time=int(self._market.time[index]),
-        )
-
-    def _refuse(self, verb: str, reason: str) -> None:
-        self._log.write(LogLevel.WARNING, f"{verb} refused: {reason}")
+        return self._broker.cancel(order_id)
 
     # -- logging ----------------------------------------------------------------------------
 
     def log(self, parts: tuple[object, ...]) -> None:
-        message = " ".join(str(part) for part in parts)
-        if len(message) > MAX_LOG_CHARS:
-            message = message[:MAX_LOG_CHARS] + "... (line cut)"
-        self._log.write(LogLevel.INFO, message)
+        """One line of the run's log; the sink bounds it (app.engine.logbook)."""
+        self._log.write_parts(LogLevel.INFO, parts)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from app.engine.events import RejectReason
+from app.engine.types import OrderStatus
+
 
 class EngineError(Exception):
     """Base of every engine exception: the caller cannot run the backtest as asked."""
@@ -25,7 +28,36 @@ class StrategyDefinitionError(EngineError):
 
 
 class IndicatorError(EngineError):
-    """An indicator request names no pandas-ta indicator, has bad arguments, or would look ahead."""
+    """An indicator request names no pandas-ta indicator, has bad arguments, or would look ahead.
+
+    A refused setting carries `indicator`, `setting` and `allowed` (what the indicator takes:
+    its setting names, or the rule the setting follows, in words); they are None otherwise.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        indicator: str | None = None,
+        setting: str | None = None,
+        allowed: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.indicator = indicator
+        self.setting = setting
+        self.allowed = allowed
+
+
+class TooFewBarsError(IndicatorError):
+    """pandas-ta computes nothing on so few bars (fewer than the indicator's warm-up needs).
+
+    Caught inside the engine: on the run's data it means the indicator has no value yet at any
+    bar; on a prefix cut for the look-ahead check, that the cut is passed over.
+    """
+
+    def __init__(self, indicator: str, bars: int) -> None:
+        super().__init__(f"{indicator} needs more bars than the {bars} given", indicator=indicator)
+        self.bars = bars
 
 
 class StrategyRuntimeError(EngineError):
@@ -47,3 +79,48 @@ class StrategyRuntimeError(EngineError):
         self.bar_index = bar_index
         self.bar_time = bar_time
         self.phase = phase
+
+
+class RecordLimitExceeded(EngineError):  # noqa: N818  (named for what happened)
+    """The run recorded more `record` (orders, trades) than its cap allows; the run stops.
+
+    Raised at the first record past `limit`, so a rerun stops at the same record.
+    """
+
+    def __init__(self, record: str, limit: int) -> None:
+        super().__init__(f"limit exceeded: more than {limit} {record}")
+        self.record = record
+        self.limit = limit
+
+
+class OrderStateError(EngineError):
+    """An order was asked to move between two statuses its state table does not connect (a bug
+    in the engine, never the strategy's doing: the run stops rather than record it)."""
+
+    def __init__(self, order_id: int, current: OrderStatus, target: OrderStatus) -> None:
+        super().__init__(f"order #{order_id} cannot go from {current.value} to {target.value}")
+        self.order_id = order_id
+        self.current = current
+        self.target = target
+
+
+class OrderRequestError(EngineError):
+    """A strategy's order request cannot be accepted; `reason` is a `RejectReason` code.
+
+    Raised while a request is checked and caught where it was placed, which records it as an
+    `OrderDenied` event; it never reaches the strategy.
+    """
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class TimeframeError(EngineError):
+    """A timeframe string does not follow the timeframe grammar (`app.engine.timeframes`)."""
+
+    def __init__(self, text: str, message: str) -> None:
+        super().__init__(message)
+        self.text = text
+        self.message = message

@@ -1,43 +1,76 @@
 """Indicators: any pandas-ta indicator by name, computed once and vectorised before the loop,
 with requests that would look ahead refused.
 
-Look-ahead is stopped twice: by rules on known settings (negative offsets, centred windows,
-forward spans) and by a check that the values over an early prefix of the data do not change
-when later bars are added (an indicator that repaints fails it).
+A request goes through three steps, in this order: its name and settings are copied once into
+plain values (app/engine/indicator_settings.py), the copy is checked against that indicator's
+allow-list of settings with their types and ranges (app/engine/indicator_rules.py), and the
+values computed from the copy must not change when later bars are cut off
+(app/engine/repaint.py). `_run_pandas_ta` is the one function that turns a checked name, plain
+settings and the frame into columns; the look-ahead check recomputes through it too.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
+import io
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import redirect_stdout
 from functools import cache
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
-import pandas_ta  # noqa: F401 - registers the DataFrame.ta accessor used below
 
-from app.engine.errors import IndicatorError
+from app.engine.errors import IndicatorError, TooFewBarsError
 from app.engine.feed import FloatArray, SeriesView, VisibleLength
+from app.engine.indicator_rules import MAX_PERIOD, REFUSED_INDICATORS, IndicatorArg
+from app.engine.indicator_settings import (
+    check_settings,
+    plain_name,
+    plain_settings,
+    unknown_indicator_message,
+)
+from app.engine.repaint import check_prefix_stable
 
-IndicatorArg = bool | int | float | str
+__all__ = [
+    "ALWAYS_LOOK_AHEAD",
+    "IndicatorArg",
+    "IndicatorFrame",
+    "compute_indicator",
+    "indicator_names",
+    "load_indicator_libraries",
+    "look_ahead_reason",
+    "make_view",
+    "unknown_indicator_message",
+]
 
 # Indicators that look ahead whatever their settings, with the reason a trader reads.
-ALWAYS_LOOK_AHEAD: Mapping[str, str] = {
-    "tos_stdevall": "it fits one regression over the whole data set, future bars included",
-    "zigzag": "its pivots are confirmed by later bars, so past values change (it repaints)",
-}
+ALWAYS_LOOK_AHEAD: Mapping[str, str] = REFUSED_INDICATORS
 
-PREFIX_CHECK_BARS = 4_000
 
-# pandas-ta accessor switches that print or write into the frame; never passed through.
-IGNORED_SETTINGS = frozenset({"append", "timed", "verbose"})
+FastCompute = Callable[[pd.DataFrame, str, dict[str, IndicatorArg]], dict[str, FloatArray] | None]
+
+
+@cache
+def load_indicator_libraries() -> FastCompute:
+    """Import pandas-ta (registering its DataFrame accessor) and our fast versions, once.
+
+    Imported on first use, not with the engine: a process that only reads results (the CLI's
+    parent, the web server) never pays their ~0.5 s of imports (numba with them). The sandbox
+    worker calls this before it locks itself down, since it may open no file afterwards.
+    Returns `compute_fast`.
+    """
+    import pandas_ta  # noqa: F401 - registers the DataFrame.ta accessor
+
+    from app.engine.fast_indicators import compute_fast
+
+    return compute_fast
 
 
 @cache
 def indicator_names() -> tuple[str, ...]:
     """Every indicator name pandas-ta offers through its DataFrame accessor."""
+    load_indicator_libraries()
     frame = pd.DataFrame({name: [1.0] for name in ("open", "high", "low", "close", "volume")})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -46,61 +79,81 @@ def indicator_names() -> tuple[str, ...]:
 
 
 def look_ahead_reason(name: str, kwargs: Mapping[str, object]) -> str | None:
-    """Why these indicator settings would read future bars, or None when they don't."""
-    if name in ALWAYS_LOOK_AHEAD:
-        return f"'{name}' looks ahead: {ALWAYS_LOOK_AHEAD[name]}"
-    offset = kwargs.get("offset")
-    if isinstance(offset, int | float) and not isinstance(offset, bool) and offset < 0:
-        return f"a negative offset ({offset}) shifts future values onto past bars"
-    if name == "dpo" and kwargs.get("centered", True) is not False:
-        return "'dpo' is centred by default, which reads future bars; pass centered=False"
-    if kwargs.get("centered") is True:
-        return "centered=True uses a window around each bar, which reads future bars"
-    if name == "ichimoku" and kwargs.get("include_chikou", True) is not False:
-        return (
-            "ichimoku's chikou span is the close shifted back onto past bars; "
-            "pass include_chikou=False"
-        )
+    """Why this request is refused (look-ahead, a setting off the allow-list, a bad value), or
+    None when the indicator may be computed with these settings."""
+    try:
+        plain = plain_name(name)
+        check_settings(plain, plain_settings(plain, kwargs))
+    except IndicatorError as error:
+        return str(error)
     return None
 
 
-def unknown_indicator_message(name: str) -> str:
-    close = difflib.get_close_matches(name, indicator_names(), n=3)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"unknown indicator '{name}'{hint} (any pandas-ta indicator name works)"
-
-
-def compute_indicator(
-    frame: pd.DataFrame, name: str, kwargs: Mapping[str, IndicatorArg]
-) -> dict[str, FloatArray]:
+def compute_indicator(frame: pd.DataFrame, name: object, kwargs: object) -> dict[str, FloatArray]:
     """Compute a pandas-ta indicator on the whole frame: column name -> float64 values.
 
-    Raises IndicatorError for unknown names, bad arguments or settings that look ahead.
+    `name` and `kwargs` are read once, into plain copies, before anything else looks at them.
+    Raises IndicatorError for unknown names, settings off the indicator's allow-list, bad
+    values, and values that change when later bars are cut off.
     """
-    if name not in indicator_names():
-        raise IndicatorError(unknown_indicator_message(name))
-    for key, value in kwargs.items():
-        if not isinstance(value, bool | int | float | str) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ):
-            raise IndicatorError(
-                f"{name}: argument {key}={value!r} must be a finite number, a bool or a string"
-            )
-    reason = look_ahead_reason(name, kwargs)
-    if reason is not None:
-        raise IndicatorError(f"{name}: refused, {reason}")
-    columns = _run_pandas_ta(frame, name, kwargs)
-    _check_prefix_stable(frame, name, kwargs, columns)
+    plain = plain_name(name)
+    settings: Mapping[str, IndicatorArg] = MappingProxyType(
+        check_settings(plain, plain_settings(plain, kwargs))
+    )
+    try:
+        columns = _run_pandas_ta(frame, plain, settings)
+    except TooFewBarsError:
+        columns = _no_values_yet(frame, plain, settings)
+    check_prefix_stable(frame, plain, settings, columns, _run_pandas_ta)
     return columns
+
+
+# Lengths of the stand-in data `_no_values_yet` tries, up to the longest warm-up a setting allows.
+STAND_IN_BARS = (1_024, 16_384, 3 * MAX_PERIOD)
+
+
+def _no_values_yet(
+    frame: pd.DataFrame, name: str, settings: Mapping[str, IndicatorArg]
+) -> dict[str, FloatArray]:
+    """All-NaN columns for data shorter than the indicator's warm-up: it has no value yet at any
+    bar (as backtesting.py and nautilus treat a warm-up not yet over). The column names come
+    from a run on stand-in bars (the first bar repeated before the data), whose values are
+    dropped."""
+    for bars in STAND_IN_BARS:
+        if bars <= len(frame):
+            continue
+        try:
+            stand_in = _run_pandas_ta(_padded(frame, bars), name, settings)
+        except TooFewBarsError:
+            continue
+        empty = np.full(len(frame), np.nan)
+        empty.setflags(write=False)
+        return dict.fromkeys(stand_in, empty)
+    raise IndicatorError(f"{name} returned no series for these settings; check its arguments")
+
+
+def _padded(frame: pd.DataFrame, bars: int) -> pd.DataFrame:
+    """`frame` preceded by copies of its first bar, one bar length apart, `bars` long in all."""
+    extra = bars - len(frame)
+    step = frame.index[1] - frame.index[0] if len(frame) > 1 else pd.Timedelta(minutes=1)
+    before = pd.DatetimeIndex(
+        [frame.index[0] - step * (extra - i) for i in range(extra)], name=frame.index.name
+    )
+    first = frame.iloc[[0] * extra].set_axis(before)
+    return pd.concat([first, frame])
 
 
 def _run_pandas_ta(
     frame: pd.DataFrame, name: str, kwargs: Mapping[str, IndicatorArg]
 ) -> dict[str, FloatArray]:
+    settings = dict(kwargs)  # already checked plain values (compute_indicator)
+    fast = load_indicator_libraries()(frame, name, settings)  # equal to pandas-ta's output, or None
+    if fast is not None:
+        return fast
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # pandas-ta prints notes ("[i] Requires TA-Lib ..."); the engine does no I/O.
+        with warnings.catch_warnings(), np.errstate(all="ignore"), redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            settings = {k: v for k, v in kwargs.items() if k not in IGNORED_SETTINGS}
             result = getattr(frame.ta, name)(**settings)
     except TypeError as error:
         raise IndicatorError(f"{name}: {error}") from None
@@ -110,6 +163,8 @@ def _run_pandas_ta(
         ) from None
     if isinstance(result, tuple):  # ichimoku: (lines, forward spans); the spans look ahead
         result = result[0]
+    if result is frame or result is None:  # the accessor hands its input back for "no result"
+        raise TooFewBarsError(name, len(frame))
     if isinstance(result, pd.Series):
         result = result.to_frame(name=str(result.name or name.upper()))
     if not isinstance(result, pd.DataFrame) or len(result) != len(frame):
@@ -121,32 +176,6 @@ def _run_pandas_ta(
         values.setflags(write=False)
         out[str(column)] = values
     return out
-
-
-def _check_prefix_stable(
-    frame: pd.DataFrame,
-    name: str,
-    kwargs: Mapping[str, IndicatorArg],
-    full: dict[str, FloatArray],
-) -> None:
-    cut = min(len(frame) // 2, PREFIX_CHECK_BARS)
-    if cut < 10:
-        return
-    prefix = _run_pandas_ta(frame.iloc[:cut], name, kwargs)
-    for column, values in prefix.items():
-        whole = full.get(column)
-        if whole is None:
-            continue
-        if not np.allclose(values, whole[:cut], rtol=1e-9, atol=1e-12, equal_nan=True):
-            changed = int(
-                np.flatnonzero(
-                    ~np.isclose(values, whole[:cut], rtol=1e-9, atol=1e-12, equal_nan=True)
-                )[0]
-            )
-            raise IndicatorError(
-                f"{name}: refused, its value at bar {changed} changes when later bars are "
-                "added, so it looks ahead"
-            )
 
 
 class IndicatorFrame:

@@ -13,9 +13,11 @@ from app.engine.context import StrategyContext
 from app.engine.errors import (
     ConfigError,
     EngineError,
+    RecordLimitExceeded,
     StrategyDefinitionError,
     StrategyRuntimeError,
 )
+from app.engine.events import Event
 from app.engine.feed import Bar, Cursor, MarketData, ns_to_iso
 from app.engine.logbook import LogSink
 from app.engine.metrics import compute_metrics
@@ -51,17 +53,24 @@ def run_backtest(
     *,
     on_progress: ProgressCallback | None = None,
     progress_every: int = 0,
+    journal: list[Event] | None = None,
 ) -> RunResult:
     """Run `strategy_class` on `market` under `config`; same inputs, same result.
 
     `config.params` override the class's `params` (each taking its default's type). Bars after
     `config.end` are cut before anything sees them; bars before `config.start` warm indicators
     up but are not traded. `on_progress` is called every `progress_every` bars (default: about
-    200 times per run) and at the end.
+    200 times per run) and at the end. Pass a list as `journal` to collect every event of the
+    run (`app.engine.events`) in the order it happened.
     """
     market = _cut_after_end(market, config.end)  # once: simulate and summarize find it cut
     record = simulate(
-        strategy_class, market, config, on_progress=on_progress, progress_every=progress_every
+        strategy_class,
+        market,
+        config,
+        on_progress=on_progress,
+        progress_every=progress_every,
+        journal=journal,
     )
     return summarize(record, market, config)
 
@@ -73,14 +82,24 @@ def simulate(
     *,
     on_progress: ProgressCallback | None = None,
     progress_every: int = 0,
+    journal: list[Event] | None = None,
 ) -> RunRecord:
-    """The bar loop of `run_backtest`: orders, trades, logs and account marks, no curve yet."""
+    """The bar loop of `run_backtest`: orders, trades, logs and account marks, no curve yet.
+    The order records and the engine's log lines are derived from the run's events, which go
+    to `journal` too when one is given."""
     market = _cut_after_end(market, config.end)
     start = _first_traded_index(market, config.start)
     params = coerce_params(_class_params(strategy_class), config.param_dict)
     cursor = Cursor()
-    log = LogSink(config.max_log_lines, cursor, market.time, start)
-    broker = Broker(market, config, log)
+    log = LogSink(
+        config.max_log_lines,
+        cursor,
+        market.time,
+        start,
+        max_line_chars=config.max_log_line_chars,
+        max_total_chars=config.max_log_chars,
+    )
+    broker = Broker(market, config, log, journal)
     context = StrategyContext(market, cursor, broker, log)
     strategy = _instantiate(strategy_class, context, params)
     cursor.end = start  # initialize() runs before the first traded bar: it sees none of it
@@ -91,9 +110,11 @@ def simulate(
     total = len(market) - start
     every = progress_every or max(1, total // 200)
     report = _Reporter(market, broker, log, start, on_progress)
+    broker.records.raise_if_exceeded()  # initialize() may have caught it
     _loop(strategy, market, broker, cursor, ledger, start, every, report)
     last = len(market) - 1
     broker.close_out(last)
+    broker.records.raise_if_exceeded()
     _mark(ledger, broker, last)
     report(last)  # the last report comes after the end-of-data close
     portfolio = broker.portfolio
@@ -168,8 +189,11 @@ def _loop(
                 _mark(ledger, broker, index)
             try:
                 on_data(Bar(market, index))
+            except RecordLimitExceeded:
+                raise  # the run's own cap, not the strategy's error
             except Exception as error:
                 raise _runtime_error(error, "on_data()", index, market) from error
+        broker.records.raise_if_exceeded()  # a strategy may have caught it and carried on
         if index + 1 < stop:
             report(index)
 
@@ -251,9 +275,16 @@ def _runtime_error(
 
 
 def _class_params(strategy_class: type[Strategy]) -> dict[str, ParamValue]:
-    params = getattr(strategy_class, "params", {})
-    if not isinstance(params, dict):
-        raise StrategyDefinitionError("`params` must be a dict of name -> default value")
+    """The `params` dicts along the class's method resolution order, merged base first (a
+    subclass's value wins): the rule sandbox.inspection reads from the source."""
+    params: dict[str, ParamValue] = {}
+    for cls in reversed(strategy_class.__mro__):
+        own = cls.__dict__.get("params")
+        if own is None:
+            continue
+        if not isinstance(own, dict):
+            raise StrategyDefinitionError("`params` must be a dict of name -> default value")
+        params.update(own)
     for name, value in params.items():
         if not isinstance(name, str) or not isinstance(value, bool | int | float | str):
             raise StrategyDefinitionError(

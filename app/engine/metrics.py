@@ -6,13 +6,17 @@ return / its sample standard deviation (ddof=1) x sqrt(D), D = 365 for 24/7 mark
 Sortino's downside deviation is the root mean square of min(excess return, 0) over all days;
 volatility = sample std of daily returns x sqrt(D); CAGR uses calendar time (365.25-day years);
 Calmar = CAGR / |max drawdown|; max drawdown and its duration come from the bar-by-bar
-marked-to-market equity, starting from the initial cash. Undefined figures are None.
+marked-to-market equity, starting from the initial cash. Undefined figures are None, and so is
+a figure too large for a float (a return over a nearly empty account, a ratio over a vanishing
+denominator): metrics are finite numbers or None, never infinity or NaN, and computing them
+raises no floating-point warning.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -94,6 +98,28 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _finite(value: MetricValue) -> MetricValue:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _finite_metrics[**Inputs](
+    compute: Callable[Inputs, dict[str, MetricValue]],
+) -> Callable[Inputs, dict[str, MetricValue]]:
+    """`compute` with numpy's floating-point warnings off and every infinite or NaN figure
+    turned into None (overflow and 0/0 give inf/NaN, which no figure may be)."""
+
+    @functools.wraps(compute)
+    def finite(*args: Inputs.args, **kwargs: Inputs.kwargs) -> dict[str, MetricValue]:
+        with np.errstate(all="ignore"):
+            metrics = compute(*args, **kwargs)
+        return {key: _finite(value) for key, value in metrics.items()}
+
+    return finite
+
+
+@_finite_metrics
 def compute_metrics(
     *,
     initial: float,
@@ -109,7 +135,8 @@ def compute_metrics(
     funding_paid: float,
     liquidations: int,
 ) -> dict[str, MetricValue]:
-    """All run metrics; see DEFINITIONS and the module docstring for each convention."""
+    """All run metrics; see DEFINITIONS and the module docstring for each convention. Every
+    float is finite or None."""
     final = float(equity[-1]) if len(equity) else initial
     calendar_days = (int(times[-1]) + bar_ns - int(times[0])) / NS_PER_DAY if len(times) else 0
     total_return = final / initial - 1.0

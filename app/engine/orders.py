@@ -1,13 +1,54 @@
-"""Orders: the engine's order book, the tickets strategies hold, and checks of new requests."""
+"""Orders: the engine's working order, the ticket a strategy holds, and the table of the status
+changes an order may make (like nautilus_trader's `_ORDER_STATE_TABLE`).
+
+An order's status changes only by applying one of its events (`Order.apply`), and only along
+`ORDER_STATE_TABLE`; any other change raises `OrderStateError`, so a bug cannot quietly record,
+say, a fill of a cancelled order.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
-from app.engine.config import RunConfig
-from app.engine.types import Mode, OrderRecord, OrderSide, OrderStatus, OrderType
+from app.engine.errors import OrderStateError
+from app.engine.events import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderDenied,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+)
+from app.engine.types import OrderRecord, OrderSide, OrderStatus, OrderType
+
+_S = OrderStatus
+# status -> the statuses it may move to; a status with none is final.
+ORDER_STATE_TABLE: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
+    {
+        _S.INITIALIZED: frozenset({_S.PENDING, _S.DENIED}),
+        _S.PENDING: frozenset({_S.FILLED, _S.CANCELLED, _S.REJECTED, _S.EXPIRED}),
+        _S.FILLED: frozenset(),
+        _S.CANCELLED: frozenset(),
+        _S.REJECTED: frozenset(),
+        _S.EXPIRED: frozenset(),
+        _S.DENIED: frozenset(),
+    }
+)
+# The status each kind of event moves an order to.
+EVENT_STATUS: Mapping[type[OrderEvent], OrderStatus] = MappingProxyType(
+    {
+        OrderAccepted: _S.PENDING,
+        OrderDenied: _S.DENIED,
+        OrderFilled: _S.FILLED,
+        OrderRejected: _S.REJECTED,
+        OrderCancelled: _S.CANCELLED,
+        OrderExpired: _S.EXPIRED,
+    }
+)
 
 
 class OrderTicket(NamedTuple):
@@ -44,7 +85,7 @@ class Order:
     created_index: int
     created_time: int
     close_percentage: float | None = None
-    status: OrderStatus = OrderStatus.PENDING
+    status: OrderStatus = OrderStatus.INITIALIZED  # changed only by `apply`
     reason: str = ""
     filled_time: int | None = None
     filled_price: float | None = None
@@ -54,6 +95,25 @@ class Order:
     @property
     def side(self) -> OrderSide:
         return OrderSide.BUY if self.direction > 0 else OrderSide.SELL
+
+    @property
+    def is_final(self) -> bool:
+        return not ORDER_STATE_TABLE[self.status]
+
+    def apply(self, event: OrderEvent) -> None:
+        """Move to the status `event` stands for (through the state table) and take its data."""
+        target = EVENT_STATUS[type(event)]
+        if target not in ORDER_STATE_TABLE[self.status]:
+            raise OrderStateError(self.id, self.status, target)
+        self.status = target
+        if type(event) is OrderFilled:
+            self.filled_time = event.time
+            self.filled_price = event.price
+            self.filled_amount = event.amount
+            self.fee = event.fee
+            self.reason = event.note
+        elif type(event) is not OrderAccepted:
+            self.reason = event.message  # type: ignore[union-attr]  # every other kind has one
 
     def ticket(self) -> OrderTicket:
         return OrderTicket(
@@ -103,65 +163,3 @@ class Order:
             self.fee,
             self.reason,
         )
-
-
-def as_price(value: object, name: str) -> float | None:
-    """Coerce an optional price argument; raises ValueError with a trader-readable reason."""
-    if value is None:
-        return None
-    number = as_number(value, name)
-    if number <= 0:
-        raise ValueError(f"{name} must be a positive price, got {number:g}")
-    return number
-
-
-def as_number(value: object, name: str) -> float:
-    """A finite real number (bools and strings are refused) as float."""
-    if type(value) is float and value - value == 0.0:  # the hot path: a finite float
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {number}")
-    return number
-
-
-def check_request(
-    *,
-    direction: int,
-    amount: float,
-    leverage: float,
-    limit: float | None,
-    stop: float | None,
-    stop_loss: float | None,
-    take_profit: float | None,
-    reference_price: float,
-    position_side: int,
-    position_size: float,
-    config: RunConfig,
-) -> str | None:
-    """Why a new order cannot be accepted, or None. Numbers are already coerced and finite."""
-    if amount <= 0:
-        return f"amount must be positive, got {amount:g}"
-    if config.mode is Mode.SPOT and leverage != 1.0:
-        return f"spot mode has no leverage (asked {leverage:g}x); use futures mode"
-    if not 1.0 <= leverage <= config.leverage_max:
-        return f"leverage {leverage:g}x is outside 1x to {config.leverage_max:g}x allowed"
-    if limit is not None and stop is not None:
-        return "give either limit or stop, not both"
-    if config.mode is Mode.SPOT and direction < 0:
-        held = position_size if position_side > 0 else 0.0
-        if amount > held * (1 + 1e-9):
-            return (
-                f"spot mode cannot sell {amount:g} when {held:g} is held: shorting needs "
-                "futures mode"
-            )
-    entry = limit if limit is not None else stop if stop is not None else reference_price
-    if stop_loss is not None and (stop_loss - entry) * direction >= 0:
-        where = "below" if direction > 0 else "above"
-        return f"stop_loss {stop_loss:g} must be {where} the entry price {entry:g}"
-    if take_profit is not None and (take_profit - entry) * direction <= 0:
-        where = "above" if direction > 0 else "below"
-        return f"take_profit {take_profit:g} must be {where} the entry price {entry:g}"
-    return None

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.engine.config import RunConfig
+from app.engine.events import Refusal, RejectReason
 from app.engine.margin import liquidation_price, margin_ratio, tier_for
+from app.engine.order_requests import spot_oversell_message
 from app.engine.types import ExitReason, Mode, PositionSide, Trade
 
 SIZE_EPSILON = 1e-12
@@ -42,7 +44,7 @@ class FillResult:
     trades: tuple[Trade, ...]
     filled: float
     fee: float
-    denied: str | None = None
+    denied: Refusal | None = None
 
 
 class Portfolio:
@@ -111,8 +113,11 @@ class Portfolio:
                     (),
                     0.0,
                     0.0,
-                    f"amount {amount:g} is below the smallest "
-                    f"size the engine fills ({SIZE_EPSILON:g})",
+                    Refusal(
+                        RejectReason.BELOW_MINIMUM_SIZE,
+                        f"amount {amount:g} is below the smallest "
+                        f"size the engine fills ({SIZE_EPSILON:g})",
+                    ),
                 )
             return FillResult(tuple(trades), filled, fee)
         if self.config.mode is Mode.SPOT and direction < 0:
@@ -123,32 +128,32 @@ class Portfolio:
         fee += self._increase(direction, remaining, price, fee_rate, leverage, time, index)
         return FillResult(tuple(trades), filled + remaining, fee)
 
-    def _spot_oversell(self, amount: float) -> str:
+    def _spot_oversell(self, amount: float) -> Refusal:
         held = self.position.size if self.position.side > 0 else 0.0
-        return (
-            f"spot mode cannot sell {amount:g} when {held:g} is held: shorting needs futures mode"
-        )
+        return Refusal(RejectReason.SPOT_CANNOT_SHORT, spot_oversell_message(amount, held))
 
     def _check_increase(
         self, direction: int, amount: float, price: float, fee_rate: float, leverage: float
-    ) -> str | None:
+    ) -> Refusal | None:
         position = self.position
         notional = amount * price
         margin = notional / leverage
         fee = notional * fee_rate
         if margin + fee > self.cash * (1 + 1e-12):
-            return (
+            return Refusal(
+                RejectReason.INSUFFICIENT_CASH,
                 f"not enough cash: needs {margin + fee:,.2f} (margin {margin:,.2f} + fee "
-                f"{fee:,.2f}), {max(self.cash, 0.0):,.2f} available"
+                f"{fee:,.2f}), {max(self.cash, 0.0):,.2f} available",
             )
         if self.config.mode is Mode.FUTURES:
             total_notional = (position.size if position.side == direction else 0.0) * price
             total_notional += notional
             tier = tier_for(total_notional, self.config.margin_tiers)
             if leverage > tier.max_leverage:
-                return (
+                return Refusal(
+                    RejectReason.TIER_LEVERAGE,
                     f"leverage {leverage:g}x is above the {tier.max_leverage:g}x allowed "
-                    f"for a {total_notional:,.0f} notional position"
+                    f"for a {total_notional:,.0f} notional position",
                 )
         return None
 

@@ -5,7 +5,7 @@ are injected beside it (`crossover`, `crossunder`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from app.engine.config import ParamValue
@@ -41,9 +41,10 @@ class Strategy:
     def data(self) -> DataView:
         return self._context.data
 
-    def indicator(self, name: str, **kwargs: Any) -> SeriesView | IndicatorFrame:
+    def indicator(self, name: str, /, **kwargs: Any) -> SeriesView | IndicatorFrame:
         """A pandas-ta indicator by name (`"sma"`, `"macd"`, ...), with its keyword settings;
-        `timeframe="4h"` computes it on that higher timeframe's closed bars."""
+        `timeframe="4h"` computes it on that higher timeframe's closed bars. The name is
+        positional, so a setting may itself be called `name` (cdl_pattern's)."""
         return self._context.indicator(name, kwargs)
 
     def timeframe(self, rule: str) -> TimeframeView:
@@ -174,6 +175,10 @@ def coerce_params(
     return merged
 
 
+MAX_PARAM_INT = 2**53
+"""Largest whole-number param (exact in JSON, the browser and float arithmetic), the bound
+sandbox validation puts on defaults (`sandbox.policy.MAX_PARAM_INT`)."""
+
 _KIND_WORDS: dict[type, str] = {
     bool: "a bool (true/false)",
     int: "a whole number",
@@ -185,29 +190,63 @@ _KIND_WORDS: dict[type, str] = {
 def _coerce(name: str, default: ParamValue, raw: object) -> ParamValue:
     kind = type(default)
     try:
-        if kind is bool:
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text in ("true", "yes", "1", "on"):
-                return True
-            if text in ("false", "no", "0", "off"):
-                return False
-            raise ValueError(text)
-        if kind is int:
-            if isinstance(raw, float) and raw.is_integer():
-                return int(raw)
-            if isinstance(raw, bool):
-                raise ValueError(raw)
-            return int(str(raw).strip()) if isinstance(raw, str) else int(raw)  # type: ignore[call-overload]
-        if kind is float:
-            value = float(raw)  # type: ignore[arg-type]
-            if not math.isfinite(value):
-                raise ValueError(raw)
-            return value
-        return str(raw)
-    except (TypeError, ValueError):
+        return _COERCIONS[kind](raw)
+    except (TypeError, ValueError, OverflowError, KeyError):
         raise StrategyDefinitionError(
-            f"parameter '{name}' takes {_KIND_WORDS[kind]} like its default {default!r}; "
-            f"got {raw!r}"
+            f"parameter '{name}' takes {_KIND_WORDS.get(kind, 'a value')} like its default "
+            f"{default!r}; got {_shown(raw)}"
         ) from None
+
+
+def _as_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _as_int(raw: object) -> int:
+    if isinstance(raw, float) and raw.is_integer():
+        whole = int(raw)
+    elif isinstance(raw, bool):
+        raise ValueError(raw)
+    else:
+        whole = int(str(raw).strip()) if isinstance(raw, str) else int(raw)  # type: ignore[call-overload]
+    if abs(whole) > MAX_PARAM_INT:  # the bound validation puts on defaults
+        raise ValueError(raw)
+    return whole
+
+
+def _as_float(raw: object) -> float:
+    value = float(raw)  # type: ignore[arg-type]
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
+
+
+def _as_text(raw: object) -> str:
+    text = str(raw)
+    if not text.isprintable():  # no control character or lone surrogate, like defaults
+        raise ValueError(raw)
+    return text
+
+
+_COERCIONS: dict[type, Callable[[object], ParamValue]] = {
+    bool: _as_bool,
+    int: _as_int,
+    float: _as_float,
+    str: _as_text,
+}
+
+
+def _shown(raw: object) -> str:
+    """`raw` for an error message: its repr cut to 100 characters (never the whole input)."""
+    try:
+        text = repr(raw)
+    except ValueError:  # an int too long to print
+        return f"a {type(raw).__name__} too long to show"
+    return text if len(text) <= 100 else text[:97] + "..."

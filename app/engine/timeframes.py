@@ -12,19 +12,24 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
-from app.engine.errors import IndicatorError
+from app.engine.errors import IndicatorError, TimeframeError
 from app.engine.feed import Cursor, FloatArray, IntArray, MarketData, SeriesView
 from app.engine.indicators import IndicatorArg, IndicatorFrame, compute_indicator, make_view
 
 NS_PER_WEEK = 7 * 86_400_000_000_000
 MONDAY_AFTER_EPOCH_NS = 4 * 86_400_000_000_000  # 1970-01-05
 
-
-EXCHANGE_STYLE = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[smhdw])$")
+# The one timeframe grammar, shared with the data layer (`app.data.resample` builds on it):
+# exchange style `<count><unit>` with s, m (minutes), h, d, w and M (calendar months), as on
+# Binance and in ccxt; otherwise a pandas offset alias of fixed length (`15min`, `90s`, `1D`)
+# or of whole months (`1MS`, `3ME`).
+EXCHANGE_STYLE = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[smhdwM])$")
 UNIT_NS = {
     "s": 1_000_000_000,
     "m": 60_000_000_000,
@@ -32,31 +37,69 @@ UNIT_NS = {
     "d": 86_400_000_000_000,
     "w": NS_PER_WEEK,
 }
+EXAMPLES = "use e.g. 1m, 5m, 15m, 1h, 4h, 1d, 1w or 1M"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeframe:
+    """A bar length as written (`name`): a fixed `duration_ns`, or a whole number of calendar
+    `months` (whose length varies), never both."""
+
+    name: str
+    duration_ns: int | None
+    months: int | None = None
+
+    @property
+    def is_calendar(self) -> bool:
+        return self.duration_ns is None
+
+
+def parse_timeframe(text: str) -> Timeframe:
+    """`1m`, `5m`, `4h`, `1d`, `1w`, `1M` (exchange style: `m` minutes, `M` months) or a pandas
+    offset alias of fixed length or whole months; raises TimeframeError with examples."""
+    name = text.strip()
+    match = EXCHANGE_STYLE.match(name)
+    if match:
+        count, unit = int(match["count"]), match["unit"]
+        if unit == "M":
+            return Timeframe(name, None, count)
+        return Timeframe(name, count * UNIT_NS[unit])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas' deprecation notes on aliases
+            offset = to_offset(name)
+    except ValueError:
+        raise TimeframeError(name, f"'{name}' is not a timeframe; {EXAMPLES}") from None
+    if isinstance(offset, pd.offsets.MonthBegin | pd.offsets.MonthEnd):
+        if offset.n <= 0:
+            raise TimeframeError(name, f"'{name}' is not a positive timeframe")
+        return Timeframe(name, None, offset.n)
+    try:
+        duration = pd.Timedelta(offset)  # type: ignore[arg-type]  # a fixed offset converts
+    except ValueError:
+        raise TimeframeError(
+            name, f"'{name}' has no fixed length (only months may vary); {EXAMPLES}"
+        ) from None
+    if duration <= pd.Timedelta(0):
+        raise TimeframeError(name, f"'{name}' is not a positive timeframe")
+    return Timeframe(name, int(duration.value))
 
 
 def parse_duration_ns(rule: str) -> int:
-    """'5m', '4h', '1d', '1w' (exchange style) or a fixed pandas offset such as '15min' ->
-    nanoseconds; calendar months are refused."""
-    text = rule.strip()
-    match = EXCHANGE_STYLE.match(text)
-    if match:
-        return int(match["count"]) * UNIT_NS[match["unit"]]
-    if text.endswith(("M", "ME", "MS")) or "month" in text.lower():
+    """A timeframe inside a run (`parse_timeframe`'s grammar) -> nanoseconds; calendar months
+    are refused, since a run's higher-timeframe bars have one fixed length."""
+    try:
+        timeframe = parse_timeframe(rule)
+    except TimeframeError:
+        raise IndicatorError(
+            f"timeframe {rule!r} is not understood; use e.g. 5m, 15m, 1h, 4h, 1d or 1w"
+        ) from None
+    if timeframe.duration_ns is None:
         raise IndicatorError(
             f"timeframe {rule!r}: calendar months vary in length and are not "
             "available inside a run; use days or weeks"
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            duration = pd.Timedelta(text)
-    except ValueError:
-        raise IndicatorError(
-            f"timeframe {rule!r} is not understood; use e.g. 5m, 15m, 1h, 4h, 1d or 1w"
-        ) from None
-    if duration <= pd.Timedelta(0):
-        raise IndicatorError(f"timeframe {rule!r} must be positive")
-    return int(duration.value)
+    return timeframe.duration_ns
 
 
 def resample(market: MarketData, step_ns: int) -> MarketData:

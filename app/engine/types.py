@@ -30,11 +30,19 @@ class OrderType(StrEnum):
 
 
 class OrderStatus(StrEnum):
+    """Where an order is in its life; it moves only through `app.engine.orders`' state table.
+
+    INITIALIZED (made, not yet checked) -> PENDING (working) or DENIED (refused at placement);
+    PENDING -> FILLED, CANCELLED, REJECTED (refused at its fill) or EXPIRED (the data ended).
+    """
+
     PENDING = "pending"
     FILLED = "filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    INITIALIZED = "initialized"
+    DENIED = "denied"
 
 
 class PositionSide(StrEnum):
@@ -48,6 +56,16 @@ class ExitReason(StrEnum):
     TAKE_PROFIT = "take_profit"
     LIQUIDATION = "liquidation"
     END_OF_DATA = "end_of_data"
+
+
+class Severity(StrEnum):
+    """How bad a finding in user input is, everywhere it is reported (a strategy's diagnostics,
+    a dataset's problems): an error stops what was asked (the run, the import); a warning is
+    shown and allowed. Defined here, in the pure core, so the sandbox and the data layer share it.
+    """
+
+    ERROR = "error"
+    WARNING = "warning"
 
 
 class LogLevel(StrEnum):
@@ -95,7 +113,7 @@ class OrderRecord(NamedTuple):
     filled_price: float | None
     filled_amount: float
     fee: float
-    reason: str  # why it was rejected/cancelled/expired, or what it was for
+    reason: str  # why it was denied/rejected/cancelled/expired, or what it was for
 
 
 class LogLine(NamedTuple):

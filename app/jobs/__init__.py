@@ -1,6 +1,6 @@
 """Run orchestration: the queue and its local worker pool, run states, live progress fan-out."""
 
-from app.jobs.datasets import DatasetCatalog, DatasetEntry
+from app.data.catalog import DatasetCatalog, DatasetEntry
 from app.jobs.errors import RunStateError
 from app.jobs.progress import ProgressHub
 from app.jobs.queue import JobQueue, LocalProcessPool, RunJob

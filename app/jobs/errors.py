@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from app.db.models import RunStatus
+from app.runs.errors import InvalidRunRequestError
+
+__all__ = ["InvalidRunRequestError", "RunStateError", "RunStorageError"]
 
 
 class RunStateError(Exception):
@@ -14,10 +17,9 @@ class RunStateError(Exception):
         self.status = status
 
 
-class InvalidRunRequestError(ValueError):
-    """A run request names something unusable (the API answers 422 at `field`)."""
+class RunStorageError(Exception):
+    """A step storing a run's progress or outcome failed; the run ends failed with this reason."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    def __init__(self, step: str, error: Exception) -> None:
+        super().__init__(f"{step}: {type(error).__name__}: {error}")
+        self.step = step

@@ -1,7 +1,7 @@
 """The run queue: a protocol any backend honours, and the local pool of sandbox workers.
 
 The local pool runs at most `workers` runs at once; each run is supervised by one pool thread
-and executes in its own sandbox worker process (see app.jobs.execution; the JobRunner keeps
+and executes in its own sandbox worker process (through app.runs.execute; the JobRunner keeps
 them pre-started in a sandbox.WorkerPool). A distributed backend (a Redis-backed queue or Ray)
 implements the same protocol later.
 """

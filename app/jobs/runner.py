@@ -3,6 +3,8 @@
 States change only through TRANSITIONS, each change an atomic conditional update, so a cancel
 racing a finishing run leaves exactly one of the two outcomes. A run's results are written in
 one transaction together with its `done` status: a crash leaves either everything or nothing.
+A failure in any storage step ends the run failed with the reason (never left running), and
+error text is cleaned (sandbox.text) on its way into the database.
 """
 
 from __future__ import annotations
@@ -12,20 +14,22 @@ import logging
 import math
 import threading
 import time
+import typing
 from collections.abc import Callable
 from typing import Any, Final
 
 from sqlalchemy import Engine
 
+from app.data.catalog import DatasetCatalog
 from app.data.errors import DataError
 from app.db import crud
 from app.db.models import RunStatus, utc_now
 from app.db.session import session_scope
-from app.engine import EngineError, LogLine, Progress, RunResult, ns_to_iso
-from app.jobs.datasets import DatasetCatalog
-from app.jobs.execution import execute_run
+from app.engine import EngineError, LogLine, Progress, ns_to_iso
+from app.jobs.errors import RunStorageError
 from app.jobs.progress import Message, ProgressHub
 from app.jobs.queue import WORKER_NICE, JobQueue, LocalProcessPool, RunJob
+from app.runs import RunOutcome, RunService
 from sandbox import (
     RunCancelled,
     SandboxError,
@@ -35,7 +39,7 @@ from sandbox import (
     WorkerPool,
     start_worker,
 )
-from sandbox.codec import config_from_dict
+from sandbox.text import clean_json, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ INTERRUPTED_MESSAGE: Final = (
     "interrupted: the server stopped while this run was running; start it again to re-run it"
 )
 PROGRESS_SAVE_INTERVAL_S: Final = 1.0
+STORAGE_FAILED: Final = "storing the run failed: "
 
 
 def sources_of(target: RunStatus) -> frozenset[RunStatus]:
@@ -90,6 +95,7 @@ class JobRunner:
         catalog: DatasetCatalog,
         hub: ProgressHub,
         workers: int,
+        service: RunService,
         queue_factory: Callable[..., JobQueue] = LocalProcessPool,
         pool_factory: Callable[..., WorkerPool] = WorkerPool,
     ) -> None:
@@ -97,6 +103,7 @@ class JobRunner:
         self._catalog = catalog
         self._hub = hub
         self._workers = workers
+        self._service = service
         self._queue = queue_factory(self._execute, workers=workers)
         self._pool_factory = pool_factory
         self._pool: WorkerPool | None = None
@@ -167,12 +174,27 @@ class JobRunner:
             self._hub.finish(run_id, [error_message(_cancelled_error(), RunStatus.CANCELLED)])
         await self._hub.wait_finished(run_id, wait_s)
         with session_scope(self._engine) as session:
-            return crud.get_run(session, run_id=run_id).status
+            status = crud.get_run(session, run_id=run_id).status
+            # Still running after `wait_s`: its job is slow to notice (a worker still starting
+            # on a busy machine) or gone (it ended without a terminal state). Either way the
+            # cancel ends the run now; the job, told to stop, can no longer store anything.
+            is_running = status is RunStatus.RUNNING
+            if is_running and self._move(session, run_id, RunStatus.CANCELLED, _cancelled_error()):
+                status = RunStatus.CANCELLED
+            return status
 
     # -- the job (a pool thread) ------------------------------------------------------------
 
     def _execute(self, job: RunJob, stop: threading.Event) -> None:
-        run_id = job.run_id
+        """Run one job to a terminal state: whatever raises on the way (a storage step
+        included), the run ends failed with the reason and is never left running."""
+        try:
+            self._run_job(job.run_id, stop)
+        except Exception as error:
+            logger.exception("storing the run's outcome failed run_id=%s", job.run_id)
+            self._fail_after_storage_error(job.run_id, error)
+
+    def _run_job(self, run_id: str, stop: threading.Event) -> None:
         with session_scope(self._engine) as session:
             if not self._move(session, run_id, RunStatus.RUNNING, None):
                 return
@@ -180,7 +202,7 @@ class JobRunner:
             code, dataset, config_data = run.code, run.dataset_version or run.dataset, run.config
         logger.info("run started run_id=%s dataset=%s", run_id, dataset)
         try:
-            result = self._backtest(
+            outcome = self._backtest(
                 run_id=run_id, code=code, dataset=dataset, config_data=config_data, stop=stop
             )
         except RunCancelled:
@@ -192,11 +214,13 @@ class JobRunner:
             self._finish_failed(run_id, _failure(error, line=first.line if first else None))
         except (SandboxError, EngineError, DataError) as error:
             self._finish_failed(run_id, _failure(error, line=None))
+        except (OSError, RunStorageError) as error:  # the run's folder, its progress row
+            self._finish_failed(run_id, _failure(error, line=None, prefix=STORAGE_FAILED))
         except Exception as error:
             logger.exception("run crashed run_id=%s", run_id)
             self._finish_failed(run_id, _failure(error, line=None, prefix="internal error: "))
         else:
-            self._finish_done(run_id, result)
+            self._finish_done(run_id, outcome)
 
     def _backtest(
         self,
@@ -206,18 +230,17 @@ class JobRunner:
         dataset: str,
         config_data: dict[str, Any],
         stop: threading.Event,
-    ) -> RunResult:
+    ) -> RunOutcome:
         with self._take_worker() as worker:  # killed on every path, the run's own end included
-            entry = self._catalog.resolve(dataset)
-            market = self._catalog.load_market(entry)
-            config = config_from_dict(config_data)
             tracker = _ProgressTracker(
                 run_id, self._engine, self._publish_progress, self._publish_logs
             )
-            return execute_run(
+            return self._service.run_stored(
+                run_id=run_id,
                 code=code,
-                market=market,
-                config=config,
+                dataset=dataset,
+                config_data=config_data,
+                catalog=self._catalog,
                 on_progress=tracker.update,
                 cancel=stop,
                 worker=worker,
@@ -228,11 +251,16 @@ class JobRunner:
         shutdown(). Taken before the data loads, so a worker started now overlaps it."""
         return self._pool.take() if self._pool is not None else start_worker()
 
-    def _finish_done(self, run_id: str, result: RunResult) -> None:
+    def _finish_done(self, run_id: str, outcome: RunOutcome) -> None:
+        result = outcome.result
         with session_scope(self._engine) as session:
             stored = crud.store_result(session, run_id=run_id, result=result)
-            metrics = crud.get_run(session, run_id=run_id).metrics
-        if not stored:
+            run = crud.get_run(session, run_id=run_id)
+            metrics, status, error = run.metrics, run.status, run.error
+            if stored:
+                run.provenance = outcome.provenance
+        if not stored:  # it ended otherwise first (a cancel): the viewers learn how
+            self._call_in_loop(self._hub.finish, run_id, [error_message(error or {}, status)])
             return
         logger.info("run done run_id=%s trades=%d", run_id, len(result.trades))
         # The log lines were streamed with the progress reports; all of them are at /logs.
@@ -245,6 +273,17 @@ class JobRunner:
         if moved:
             logger.info("run failed run_id=%s reason=%s", run_id, error["message"])
             self._call_in_loop(self._hub.finish, run_id, [error_message(error, RunStatus.FAILED)])
+
+    def _fail_after_storage_error(self, run_id: str, error: Exception) -> None:
+        """Mark the run failed after a storage step raised, with a plain error of clean text
+        (the first attempt may have failed on its error's own content). When even that cannot
+        be written the database is unreachable, and restart recovery marks the run."""
+        failure = _failure(error, line=None, prefix=STORAGE_FAILED)
+        failure = {**failure, "kind": "storage", "message": clean_text(failure["message"], 2_000)}
+        try:
+            self._finish_failed(run_id, failure)
+        except Exception:
+            logger.exception("cannot mark the run failed run_id=%s", run_id)
 
     def _finish_cancelled(self, run_id: str) -> None:
         if self._is_stopping:
@@ -301,7 +340,7 @@ def _failure(error: Exception, *, line: int | None, prefix: str = "") -> dict[st
         )
     if isinstance(error, StrategyRejected):
         failure["diagnostics"] = [d.to_dict() for d in error.diagnostics]
-    return failure
+    return typing.cast(dict[str, Any], clean_json(failure))  # clean text into the database
 
 
 class _ProgressTracker:
@@ -344,10 +383,13 @@ class _ProgressTracker:
         )
         if now - self._last_saved >= PROGRESS_SAVE_INTERVAL_S:
             self._last_saved = now
-            with session_scope(self._engine) as session:
-                crud.set_run_progress(
-                    session,
-                    run_id=self._run_id,
-                    bars_done=progress.bars_done,
-                    bars_total=progress.bars_total,
-                )
+            try:
+                with session_scope(self._engine) as session:
+                    crud.set_run_progress(
+                        session,
+                        run_id=self._run_id,
+                        bars_done=progress.bars_done,
+                        bars_total=progress.bars_total,
+                    )
+            except Exception as error:  # stops the run (raised through the sandbox's callback)
+                raise RunStorageError("saving its progress", error) from error

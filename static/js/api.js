@@ -1,29 +1,16 @@
-// The HTTP and websocket client for the Strategy Lab API; the one place that builds URLs,
-// carries the access token and turns error responses into readable messages.
-
-const TOKEN_KEY = "strategylab.token";
-
-/** Keeps a `?token=` from the address bar for later requests and removes it from the URL. */
-export function adoptTokenFromLocation() {
-  const url = new URL(window.location.href);
-  const token = url.searchParams.get("token");
-  if (token) {
-    window.sessionStorage.setItem(TOKEN_KEY, token);
-    url.searchParams.delete("token");
-    window.history.replaceState(null, "", url.toString());
-  }
-}
-
-function token() {
-  return window.sessionStorage.getItem(TOKEN_KEY) || "";
-}
+// The HTTP and websocket client for the Strategy Lab API; the one place that builds URLs and
+// turns error responses into readable messages.
+//
+// The access token never passes through this code: the server keeps it in an HttpOnly cookie
+// (set when the printed link is opened, which then redirects to a clean address), and the
+// browser sends that cookie with every same-origin request and websocket handshake. Nothing
+// is stored in sessionStorage or localStorage, and no URL built here carries the token.
 
 export function apiUrl(path, query = {}) {
   const url = new URL(path, window.location.origin);
   for (const [key, value] of Object.entries(query)) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  if (token()) url.searchParams.set("token", token());
   return url.toString();
 }
 
@@ -58,7 +45,7 @@ function describeDetail(detail) {
 }
 
 async function request(method, path, { json, form, query } = {}) {
-  const init = { method, headers: { Accept: "application/json" } };
+  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);

@@ -2,7 +2,6 @@
 // indicator with its settings, from static/catalog.json (made by scripts/build-editor-catalog),
 // and the strategy's own params inside `self.params["`.
 
-import { parseParams } from "./params.js";
 
 const BAR_FIELDS = ["time", "open", "high", "low", "close", "volume", "index"];
 const SERIES_FIELDS = ["open", "high", "low", "close", "volume", "time"];
@@ -87,6 +86,7 @@ class Catalog {
     this.members = (raw.strategy || []).filter((e) => e.kind !== "function");
     this.helpers = (raw.strategy || []).filter((e) => e.kind === "function");
     this.byName = new Map((raw.strategy || []).map((e) => [e.name, e]));
+    this.params = []; // the strategy's params, from the latest /api/validate answer
   }
 }
 
@@ -134,7 +134,7 @@ function suggestionsFor(monaco, catalog, model, position) {
   }
   const paramKey = before.match(/\bself\.params\[\s*["'](\w*)$/);
   if (paramKey) {
-    return parseParams(model.getValue()).map((param) => ({
+    return (catalog.params || []).map((param) => ({
       label: param.name,
       kind: Kind.Variable,
       detail: `${param.kind}, default ${JSON.stringify(param.value)}`,

@@ -1,7 +1,7 @@
 // The page's entry point: builds each part (editor, library, run form, live view, results,
 // history, comparison) and connects them. Each part lives in its own module.
 
-import { adoptTokenFromLocation, api } from "./api.js";
+import { api } from "./api.js";
 import { CompareView } from "./compare.js";
 import { loadCatalog, registerCompletion } from "./completion.js";
 import { StrategyEditor } from "./editor.js";
@@ -9,7 +9,7 @@ import { shortRunId, withoutLinePrefix } from "./format.js";
 import { RunHistory } from "./history.js";
 import { StrategyLibrary, className } from "./library.js";
 import { LiveView } from "./live.js";
-import { paramsFromMapping, parseParams } from "./params.js";
+import { paramsFromInspection } from "./params.js";
 import { ResultsView } from "./results.js";
 import { RunForm } from "./runform.js";
 import { Validator } from "./validation.js";
@@ -39,7 +39,6 @@ async function checkHealth() {
 }
 
 async function start() {
-  adoptTokenFromLocation();
   $("#notice-error").addEventListener("click", () => { $("#notice-error").hidden = true; });
   checkHealth();
   const catalogPromise = loadCatalog();
@@ -52,19 +51,21 @@ async function start() {
     throw error;
   }
   const catalog = await catalogPromise;
-  registerCompletion(editor.monaco, catalog);
+  const completion = registerCompletion(editor.monaco, catalog);
 
   const validator = new Validator(editor, $("#problems"), $("#problems-summary"));
-  const form = new RunForm($("#run-form"), { onSubmit: (body) => startRun(body) });
+  // The server's inspection of the code names the class that runs and its merged params.
+  validator.onResult = (result) => {
+    const params = paramsFromInspection(result);
+    form.setParams(params);
+    completion.params = params;
+  };
+  const form = new RunForm($("#run-form"), { onSubmit: () => startRun() });
   const library = new StrategyLibrary($("#strategy-panel"), {
     getCode: () => editor.getCode(),
-    onLoad: ({ code, params, source, isQuiet }) => {
+    onLoad: ({ code, source, isQuiet }) => {
       editor.setCode(code);
-      // The code's own literal keeps int/float apart (JSON can't); the server's mapping is the
-      // fallback for params the page can't read.
-      const parsed = parseParams(code);
-      form.setParams(parsed.length ? parsed : paramsFromMapping(params));
-      validator.schedule(code);
+      validator.schedule(code); // its answer sets the params form
       if (!isQuiet) notify(`Opened ${source}.`);
     },
     notify,
@@ -107,8 +108,7 @@ async function start() {
   });
 
   function codeChanged(code) {
-    validator.schedule(code);
-    form.setParams(parseParams(code));
+    validator.schedule(code); // its answer sets the params form
     library.showState(code);
   }
 
@@ -117,8 +117,10 @@ async function start() {
     if (line) editor.showRunError(line, message);
   }
 
-  async function startRun(formBody) {
+  async function startRun() {
     const code = editor.getCode();
+    await validator.flush(code); // the params form then belongs to this code
+    const formBody = form.body();
     const body = library.isClean()
       ? { ...formBody, strategy_id: library.current.id }
       : { ...formBody, code };
@@ -166,7 +168,7 @@ async function start() {
   if (datasets.status === "fulfilled") form.setDatasets(datasets.value);
   else notify(`Couldn't load the datasets: ${datasets.reason.message}`, "error");
   if (!editor.getCode()) library.openStarter();
-  form.setParams(parseParams(editor.getCode()));
+  validator.schedule(editor.getCode());
   document.body.dataset.ready = "true";
 }
 

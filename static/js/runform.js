@@ -1,5 +1,6 @@
 // The run form: dataset (with its range and warnings), period, spot/futures, cash, leverage,
-// fees, slippage and the strategy's params; builds the POST /api/runs request body.
+// fees, slippage, funding and metrics options (rendered from RunConfig's field table) and the
+// strategy's params; builds the POST /api/runs request body.
 
 import { listFrom } from "./api.js";
 import { formatDate, formatTime } from "./format.js";
@@ -178,19 +179,29 @@ export class RunForm {
   /** The POST /api/runs body (without the code or strategy id, which the page adds). */
   body() {
     const value = (id) => this.form.querySelector(id).value;
-    const number = (id) => Number(value(id));
     const mode = this.form.querySelector('input[name="mode"]:checked').value;
     return {
       dataset: this.select.value,
       start: value("#run-start") ? `${value("#run-start")}T00:00:00Z` : null,
       end: value("#run-end") ? `${value("#run-end")}T23:59:59Z` : null,
       mode,
-      cash: number("#run-cash"),
-      leverage_max: mode === "spot" ? 1 : number("#run-leverage"),
-      fees: { maker: number("#run-fee-maker") / 100, taker: number("#run-fee-taker") / 100 },
-      slippage_bps: number("#run-slippage"),
+      ...this.readOptions(),
+      ...(mode === "spot" ? { leverage_max: 1 } : {}),
       params: this.readParams(),
     };
+  }
+
+  /**
+   * The RunConfig options the page renders from the field table (`data-option` inputs), in
+   * RunConfig's units: a shown percent is divided by its `data-scale`; fees go as `fees`.
+   */
+  readOptions() {
+    const options = {};
+    for (const input of this.form.querySelectorAll("[data-option]")) {
+      options[input.dataset.option] = Number(input.value) / Number(input.dataset.scale || 1);
+    }
+    const { fee_maker: maker, fee_taker: taker, ...rest } = options;
+    return { ...rest, fees: { maker, taker } };
   }
 
   setBusy(isBusy) {

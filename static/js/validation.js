@@ -13,6 +13,7 @@ export class Validator {
     this.summary = summary;
     this.sequence = 0;
     this.timer = null;
+    this.appliedCode = null; // the code whose answer the page shows (problems, params form)
     this.onResult = () => {};
   }
 
@@ -20,7 +21,19 @@ export class Validator {
   schedule(code) {
     window.clearTimeout(this.timer);
     this.summary.textContent = "Checking…";
-    this.timer = window.setTimeout(() => this.validate(code), DELAY_MS);
+    this.timer = window.setTimeout(() => {
+      this.timer = null;
+      this.validate(code);
+    }, DELAY_MS);
+  }
+
+  /** Resolves once the answer for `code` is applied, checking it now if it is not yet: a run
+   * started right after an upload or an edit sends the params of that code, not stale ones. */
+  async flush(code) {
+    if (this.appliedCode === code && this.timer === null) return;
+    window.clearTimeout(this.timer);
+    this.timer = null;
+    await this.validate(code);
   }
 
   async validate(code) {
@@ -37,6 +50,7 @@ export class Validator {
     this.editor.setDiagnostics(diagnostics);
     this.showList(diagnostics);
     this.onResult(result);
+    this.appliedCode = code;
   }
 
   showList(diagnostics) {

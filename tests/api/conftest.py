@@ -15,6 +15,20 @@ from app.main import create_app
 from tests.jobs.fixtures import make_settings, write_sample
 
 FINISHED = ("done", "failed", "cancelled")
+BASE_URL = "http://127.0.0.1:8000"  # a name the server answers to (TestClient's own is refused)
+
+
+class LoopbackClient(TestClient):
+    """A TestClient that addresses the app as 127.0.0.1:8000, websockets included: the Host
+    allow-list refuses TestClient's own name, `testserver`."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        super().__init__(app, base_url=BASE_URL, **options)
+
+    def websocket_connect(self, url: str, *args: Any, **options: Any) -> Any:
+        if url.startswith("/"):
+            url = BASE_URL.replace("http", "ws", 1) + url
+        return super().websocket_connect(url, *args, **options)
 
 
 @pytest.fixture
@@ -25,7 +39,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(data_dir: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(data_dir))) as test_client:
+    with LoopbackClient(create_app(make_settings(data_dir))) as test_client:
         yield test_client
 
 
@@ -55,3 +69,13 @@ def collect(websocket: Any) -> list[dict[str, Any]]:
             messages.append(websocket.receive_json())
     except WebSocketDisconnect:
         return messages
+
+
+def handshake_close_code(client: TestClient, url: str, **options: Any) -> int:
+    """The close code a websocket handshake is refused with (AssertionError if accepted)."""
+    try:
+        with client.websocket_connect(url, **options):
+            pass
+    except WebSocketDisconnect as refused:
+        return int(refused.code)
+    raise AssertionError(f"the handshake to {url} was accepted")

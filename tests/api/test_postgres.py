@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.api.conftest import collect
+from tests.api.conftest import LoopbackClient, collect
 from tests.db.pg_cluster import ThrowawayCluster, find_bindir
 from tests.jobs.fixtures import SAMPLE_NAME, SMA_CODE, make_settings
 
@@ -28,7 +27,7 @@ def cluster() -> Iterator[ThrowawayCluster]:
 def test_a_run_on_postgresql(cluster: ThrowawayCluster, data_dir: Path) -> None:
     name, url = cluster.create_database()
     try:
-        with TestClient(create_app(make_settings(data_dir, database_url=url))) as client:
+        with LoopbackClient(create_app(make_settings(data_dir, database_url=url))) as client:
             assert client.get("/api/health").json()["database"] == "postgresql"
             strategy = client.post("/api/strategies", json={"name": "s", "code": SMA_CODE}).json()
             body = {"strategy_id": strategy["id"], "dataset": SAMPLE_NAME}

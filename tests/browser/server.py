@@ -51,12 +51,13 @@ def wait_until_healthy(
     url: str, process: subprocess.Popen[bytes], log: Path, token: object = None
 ) -> None:
     deadline = time.monotonic() + SERVER_START_S
-    query = f"?token={token}" if token else ""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited at start:\n{log.read_text()[-4000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/api/health{query}", timeout=2) as response:
+            probe = urllib.request.Request(f"{url}/api/health", headers=headers)
+            with urllib.request.urlopen(probe, timeout=2) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -1,4 +1,4 @@
-"""The page's pure modules, run in the browser: params reading, CSV, equity shapes, formats."""
+"""The page's pure modules, run in the browser: params shown, CSV, equity shapes, formats."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from sandbox import declared_params
+from sandbox import inspect_source
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "strategies_examples").glob("*.py"))
 
@@ -36,10 +36,11 @@ def call_module(page: Page, module: str, function: str, *args: Any) -> Any:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_params_read_in_the_page_match_the_sandbox(page: Page, example: Path) -> None:
-    code = example.read_text()
-    params = call_module(page, "params.js", "parseParams", code)
-    assert {p["name"]: p["value"] for p in params} == declared_params(code)
+def test_params_shown_in_the_page_are_the_sandboxs_inspection(page: Page, example: Path) -> None:
+    inspection = inspect_source(example.read_text())
+    params = call_module(page, "params.js", "paramsFromInspection", inspection.to_dict())
+    assert {p["name"]: p["value"] for p in params} == inspection.defaults
+    assert [p["kind"] for p in params] == [p.kind for p in inspection.params]
 
 
 def test_params_keep_their_kinds(page: Page) -> None:
@@ -50,7 +51,8 @@ def test_params_keep_their_kinds(page: Page) -> None:
         '        "x": 2.0, "on": True, "label": "a,b",\n'
         "    }\n"
     )
-    params = call_module(page, "params.js", "parseParams", code)
+    answer = inspect_source(code).to_dict()
+    params = call_module(page, "params.js", "paramsFromInspection", answer)
     assert [(p["name"], p["kind"]) for p in params] == [
         ("n", "int"),
         ("x", "float"),

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import app.runner
+import app.runs.prepare
+import app.runs.service
 from app.cli import EXIT_BAD_INPUT, EXIT_STRATEGY_FAILED, cli_app
 from app.data import generate_ohlcv
-from app.runner import LoadedData, load_market
+from app.engine import MarketData
+from app.runs import DataIdentity
+from app.runs.prepare import load_data_file
 from sandbox import WarmWorker, start_worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
@@ -235,7 +238,8 @@ def sandbox_workers_of_this_process() -> list[int]:
 
 
 class WorkerLog:
-    """Stands between app.runner and the real start_worker/load_market to see their order."""
+    """Stands between the run service and the real start_worker/load_data_file to see their
+    order."""
 
     def __init__(self) -> None:
         self.events: list[str] = []
@@ -246,16 +250,16 @@ class WorkerLog:
         self.workers.append(start_worker())
         return self.workers[-1]
 
-    def load_market(self, path: Path, *, symbol: str) -> LoadedData:
+    def load_data_file(self, path: Path, *, symbol: str) -> tuple[MarketData, DataIdentity]:
         self.events.append("data loaded")
-        return load_market(path, symbol=symbol)
+        return load_data_file(path, symbol=symbol)
 
 
 @pytest.fixture
 def worker_log(monkeypatch: pytest.MonkeyPatch) -> WorkerLog:
     log = WorkerLog()
-    monkeypatch.setattr(app.runner, "start_worker", log.start_worker)
-    monkeypatch.setattr(app.runner, "load_market", log.load_market)
+    monkeypatch.setattr(app.runs.service, "start_worker", log.start_worker)
+    monkeypatch.setattr(app.runs.prepare, "load_data_file", log.load_data_file)
     return log
 
 

@@ -20,10 +20,10 @@ from app.data.datasets import (
     resample_dataset,
 )
 from app.data.errors import DataFileError, InvalidReferenceError, ValidationFailedError
+from app.data.problems import ProblemCode
 from app.data.resample import resample_ohlcv
 from app.data.samples import generate_ohlcv
 from app.data.store import DatasetKind, DatasetSpec, DatasetStore
-from app.data.validation import ProblemCode
 from tests.data.binance_files import write_funding_zip, write_kline_zip
 
 AUTO = DatasetSpec(symbol="", timeframe="", exchange="binance")

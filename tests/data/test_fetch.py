@@ -9,9 +9,9 @@ import pytest
 from app.data.datasets import import_rows
 from app.data.errors import FetchError
 from app.data.fetch import FetchRequest, fetch_to_store, missing_ranges
+from app.data.problems import ProblemCode
 from app.data.samples import generate_ohlcv
 from app.data.store import DatasetSpec, DatasetStore
-from app.data.validation import ProblemCode
 from tests.data.fake_exchange import FakeBinance, serve
 
 START = pd.Timestamp("2024-01-01", tz="UTC")

@@ -12,6 +12,7 @@ import pytest
 
 from app.data.errors import DatasetNotFoundError, InvalidReferenceError
 from app.data.parquet import overlapping_row_groups
+from app.data.problems import ValidationReport
 from app.data.samples import generate_ohlcv
 from app.data.store import (
     DatasetKind,
@@ -19,13 +20,12 @@ from app.data.store import (
     DatasetRef,
     DatasetSpec,
     DatasetStore,
-    Market,
     content_hash,
 )
-from app.data.validation import ValidationReport
+from app.engine import Mode
 
 SPEC = DatasetSpec(
-    symbol="BTCUSDT", timeframe="1m", exchange="binance", market=Market.FUTURES, source="test"
+    symbol="BTCUSDT", timeframe="1m", exchange="binance", market=Mode.FUTURES, source="test"
 )
 CLEAN = ValidationReport()
 

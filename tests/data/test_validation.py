@@ -10,16 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.data.problems import Problem, ProblemCode, ValidationReport
 from app.data.samples import generate_ohlcv
-from app.data.validation import (
-    Problem,
-    ProblemCode,
-    Severity,
-    ValidationReport,
-    ValidationRules,
-    validate_funding,
-    validate_ohlcv,
-)
+from app.data.validation import ValidationRules, validate_funding, validate_ohlcv
+from app.engine import Severity
 
 
 def utc(text: str) -> pd.Timestamp:
@@ -67,7 +61,7 @@ def test_conflicting_duplicates_are_fatal(rows: pd.DataFrame) -> None:
     other["volume"] += 1
     report = validate_ohlcv(pd.concat([rows, other], ignore_index=True))
     problem = only(report, ProblemCode.CONFLICTING_DUPLICATES)
-    assert report.is_fatal and problem.severity is Severity.FATAL
+    assert report.is_fatal and problem.severity is Severity.ERROR
     assert "share their time with a different bar, first at 2024-01-01T00:05:00Z" in problem.message
 
 
@@ -93,7 +87,7 @@ def test_ohlc_violations_are_fatal_and_quote_the_bar(rows: pd.DataFrame) -> None
     rows.loc[7, "high"] = rows.loc[7, ["open", "close"]].min() - 1
     rows.loc[9, "low"] = rows.loc[9, ["open", "close"]].max() + 1
     problem = only(validate_ohlcv(rows), ProblemCode.OHLC_VIOLATION)
-    assert problem.severity is Severity.FATAL and problem.count == 2
+    assert problem.severity is Severity.ERROR and problem.count == 2
     assert problem.message.startswith(
         "2 bar(s) break the OHLC rules (high below open/close or low above them), "
         "first at 2024-01-01T00:07:00Z with open="
@@ -104,7 +98,7 @@ def test_ohlc_violations_are_fatal_and_quote_the_bar(rows: pd.DataFrame) -> None
 def test_non_positive_prices_are_fatal(rows: pd.DataFrame) -> None:
     rows.loc[12, ["open", "low"]] = [0.0, -1.0]
     problem = only(validate_ohlcv(rows), ProblemCode.NON_POSITIVE_PRICE)
-    assert problem.severity is Severity.FATAL
+    assert problem.severity is Severity.ERROR
     assert (
         problem.message == "1 bar(s) have a price of zero or below, first at 2024-01-01T00:12:00Z; "
         "prices must be positive"
@@ -113,13 +107,13 @@ def test_non_positive_prices_are_fatal(rows: pd.DataFrame) -> None:
 
 def test_negative_volume_is_fatal(rows: pd.DataFrame) -> None:
     rows.loc[3, "volume"] = -5.0
-    assert only(validate_ohlcv(rows), ProblemCode.NEGATIVE_VOLUME).severity is Severity.FATAL
+    assert only(validate_ohlcv(rows), ProblemCode.NEGATIVE_VOLUME).severity is Severity.ERROR
 
 
 def test_nans_are_fatal_per_column(rows: pd.DataFrame) -> None:
     rows.loc[[4, 6], "close"] = np.nan
     problem = only(validate_ohlcv(rows), ProblemCode.MISSING_VALUES)
-    assert problem.severity is Severity.FATAL
+    assert problem.severity is Severity.ERROR
     assert (
         problem.message
         == "column close has 2 empty (NaN) value(s), first at 2024-01-01T00:04:00Z; "
@@ -162,7 +156,7 @@ def test_no_rows_is_fatal() -> None:
 def test_fatal_problems_come_first_and_the_summary_counts_both(rows: pd.DataFrame) -> None:
     rows.loc[3, "volume"] = np.nan
     report = validate_ohlcv(rows.drop(index=[20]))
-    assert [p.severity for p in report.problems] == [Severity.FATAL, Severity.WARNING]
+    assert [p.severity for p in report.problems] == [Severity.ERROR, Severity.WARNING]
     assert report.summary() == "1 fatal problem(s) and 1 warning(s)"
 
 

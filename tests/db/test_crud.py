@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
-from app.db import RecordNotFoundError, RunRecord, RunStatus, crud, session_scope
+from app.db import RecordNotFoundError, RunRow, RunStatus, crud, session_scope
 from app.db.models import LogRecord, OrderRecordRow, RunEquityRecord, TradeRecord
 from app.engine import RunConfig, RunResult, Strategy, run_backtest
 from tests.conftest import build_market
@@ -35,8 +35,8 @@ def result() -> RunResult:
     return run_backtest(Flipper, build_market(closes), RunConfig())
 
 
-def new_run(status: RunStatus = RunStatus.QUEUED) -> RunRecord:
-    return RunRecord(
+def new_run(status: RunStatus = RunStatus.QUEUED) -> RunRow:
+    return RunRow(
         id=uuid.uuid4().hex,
         status=status,
         code="class X: pass",

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.engine import (
     Bar,
+    Event,
     MarketData,
     OrderRecord,
     OrderTicket,
@@ -42,11 +43,13 @@ def run_script(
     script: Mapping[int, Action | Sequence[Action]],
     *,
     seen: Observed | None = None,
+    journal: list[Event] | None = None,
     **config: Any,
 ) -> tuple[RunResult, Observed]:
     """Run a strategy that performs `script[bar.index]` at each bar (after observing it).
 
-    Pass `seen` to let actions read what earlier bars returned (e.g. a ticket to cancel).
+    Pass `seen` to let actions read what earlier bars returned (e.g. a ticket to cancel), and
+    `journal` to collect the run's events.
     Config keywords override QUIET defaults (no fees, no funding) and RunConfig's own.
     """
     observed = seen if seen is not None else Observed()
@@ -63,7 +66,7 @@ def run_script(
                 if isinstance(value, OrderTicket):
                     observed.tickets.append(value)
 
-    result = run_backtest(Scripted, market, RunConfig(**{**QUIET, **config}))
+    result = run_backtest(Scripted, market, RunConfig(**{**QUIET, **config}), journal=journal)
     return result, observed
 
 

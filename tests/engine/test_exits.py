@@ -201,5 +201,7 @@ def test_exit_on_the_wrong_side_of_the_entry_is_refused(
     market = make_market([FLAT, FLAT])
     result, seen = run_script(market, {0: enter})
     assert seen.returned[0] == [None]
-    assert result.orders == ()
+    (denied,) = result.orders  # the request has an id and a record, and never worked
+    assert denied.status is OrderStatus.DENIED and why in denied.reason
+    assert denied.filled_amount == 0.0 and result.trades == ()
     assert any(why in line.message for line in result.logs)

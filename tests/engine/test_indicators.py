@@ -21,7 +21,8 @@ from app.engine import (
     look_ahead_reason,
     run_backtest,
 )
-from app.engine.indicators import _check_prefix_stable, compute_indicator
+from app.engine.indicators import _run_pandas_ta, compute_indicator
+from app.engine.repaint import check_prefix_stable
 
 from .scripted import MarketBuilder
 
@@ -169,14 +170,14 @@ def test_causal_settings_of_those_indicators_are_allowed(name: str, kwargs: dict
 def test_values_that_change_when_later_bars_arrive_are_refused(
     make_market: MarketBuilder,
 ) -> None:
-    # The prefix check recomputes on the first half: a value that differs there repaints.
+    # The prefix check recomputes on prefixes: a value that differs there repaints.
     frame = wavy(make_market).to_frame()
     honest = compute_indicator(frame, "sma", {"length": 5})
     (column,) = honest
     repainted = honest[column].copy()
     repainted[30] += 1.0
     with pytest.raises(IndicatorError, match="value at bar 30 changes when later bars"):
-        _check_prefix_stable(frame, "sma", {"length": 5}, {column: repainted})
+        check_prefix_stable(frame, "sma", {"length": 5}, {column: repainted}, _run_pandas_ta)
 
 
 def test_unknown_indicator_suggests_the_close_names(make_market: MarketBuilder) -> None:

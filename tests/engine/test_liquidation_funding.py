@@ -130,7 +130,8 @@ def test_funding_from_a_rate_series_uses_the_rate_in_force_at_each_instant(
     times = pd.date_range("2024-01-01", periods=3, freq="8h", tz="UTC")
     rates = pd.Series([0.0001, -0.0002, 0.0003], index=times)
     market = make_market(HOURS_20, funding=rates)
-    result, _ = run_script(market, {0: lambda s: s.buy(1.0)}, funding_rate=0.05)
+    # The constant rate (the largest allowed, 3 % per interval) is ignored: the series rules.
+    result, _ = run_script(market, {0: lambda s: s.buy(1.0)}, funding_rate=0.03)
     assert result.metrics["funding_paid"] == pytest.approx(0.01)
 
 

@@ -1,4 +1,5 @@
-"""Requests the account cannot honour are refused with a reason in the log; the run goes on."""
+"""Requests the account cannot honour are refused with a reason (on the order's record and in
+the log); the run goes on."""
 
 from __future__ import annotations
 
@@ -79,8 +80,10 @@ def test_bad_request_is_refused_with_its_reason_and_the_run_goes_on(
     assert seen.returned[0] == [None]
     (warning,) = warnings_of(result)
     assert "refused: " in warning and reason in warning
-    placed = result.orders[0]  # the refused request took no order id
-    assert (placed.id, placed.status, placed.filled_amount) == (1, OrderStatus.FILLED, 0.01)
+    denied, placed = result.orders[:2]  # the refused request took the first id
+    assert (denied.id, denied.status, denied.filled_amount) == (1, OrderStatus.DENIED, 0.0)
+    assert reason in denied.reason and denied.filled_time is None
+    assert (placed.id, placed.status, placed.filled_amount) == (2, OrderStatus.FILLED, 0.01)
 
 
 FILL_REFUSALS = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.data import generate_ohlcv
 from app.data.parquet import write_ohlcv_parquet
-from app.db import RunRecord, RunStatus, crud
+from app.db import RunRow, RunStatus, crud
 from app.engine import RunConfig
 from app.settings import REPO_ROOT, Settings
 
@@ -56,10 +56,10 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def queued_run(code: str, *, dataset: str = SAMPLE_NAME) -> RunRecord:
+def queued_run(code: str, *, dataset: str = SAMPLE_NAME) -> RunRow:
     """A queued run record as the API stores it."""
     config = RunConfig(symbol="TESTUSDT")
-    return RunRecord(
+    return RunRow(
         id=uuid.uuid4().hex,
         status=RunStatus.QUEUED,
         code=code,

@@ -8,8 +8,8 @@ import pytest
 
 from app.data import generate_ohlcv
 from app.data.errors import DataError
+from app.data.problems import ValidationReport
 from app.data.store import DatasetSpec, DatasetStore
-from app.data.validation import ValidationReport
 from app.jobs import DatasetCatalog
 from tests.jobs.fixtures import SAMPLE_NAME, write_sample
 

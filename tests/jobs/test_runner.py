@@ -17,6 +17,7 @@ from app.engine import RunConfig, run_backtest
 from app.jobs import DatasetCatalog, JobRunner, ProgressHub
 from app.jobs.queue import WORKER_NICE
 from app.jobs.runner import INTERRUPTED_MESSAGE
+from app.runs import RunService
 from sandbox import WarmWorker, WorkerPool, compile_strategy
 from sandbox.codec import config_from_dict
 from tests.jobs.fixtures import (
@@ -71,6 +72,7 @@ def make_runner(engine: Engine, tmp_path: Path, workers: int = 2, **options: Any
         catalog=DatasetCatalog(tmp_path),
         hub=ProgressHub(),
         workers=workers,
+        service=RunService(runs_dir=tmp_path / "runs"),
         **options,
     )
 
@@ -210,7 +212,7 @@ def test_a_run_takes_a_pre_started_worker_at_the_runs_priority(
     catalog = DatasetCatalog(tmp_path)
     market = catalog.load_market(catalog.resolve(SAMPLE_NAME))
     direct = run_backtest(
-        compile_strategy(SMA_CODE).strategy_class,  # type: ignore[arg-type]
+        compile_strategy(SMA_CODE).strategy_class,
         market,
         config_from_dict(RunConfig(symbol="TESTUSDT").to_dict()),
     )

@@ -47,3 +47,13 @@ def test_a_missing_file_is_one_clear_sentence(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", str(tmp_path / "nope.py")])
     assert result.exit_code == 2
     assert "cannot read the file" in result.output
+
+
+def test_cant_reach_the_terminal_through_a_file_name_or_a_diagnostic(tmp_path: Path) -> None:
+    path = tmp_path / "evil\x1b]0;pwned\x07\u202e.py"  # a downloaded file's name, say
+    path.write_text(BAD + "x = getattr(1, '\x1b[2J')\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines and all(line.isprintable() for line in lines)
+    assert "evil\\x1b]0;pwned\\x07\\u202e.py:1:1: error: importing 'os'" in lines[0]

@@ -137,6 +137,7 @@ def test_cant_exceed_the_memory_limit(escape_attempts: dict[str, Any]) -> None:
 def test_every_layer_reports_active_on_this_machine(escape_attempts: dict[str, Any]) -> None:
     layers = escape_attempts["layers"]
     assert set(layers) == {
+        "allocator",
         "network",
         "rlimits",
         "privileges",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from sandbox import ProtocolError
@@ -90,9 +92,12 @@ def test_result_columns_round_trip_into_engine_records() -> None:
         ("size", np.array([1], dtype=np.int64)),  # an int where a float belongs
         ("exit_reason", np.array([-1], dtype=np.int64)),
         ("fees", np.array([0.0, 1.0])),  # one value too many
+        ("pnl", np.array([np.inf])),  # numbers must be finite
+        ("entry_price", np.array([np.nan])),
+        ("size", np.array([-np.inf])),
     ],
 )
-def test_forged_result_columns_are_refused(field: str, value: np.ndarray) -> None:
+def test_forged_result_columns_are_refused(field: str, value: npt.NDArray[Any]) -> None:
     from app.engine import Trade
     from sandbox.codec import records_from_arrays, records_to_arrays
 
@@ -107,9 +112,20 @@ def test_result_text_columns_must_name_exactly_the_fields() -> None:
 
     texts, arrays = records_to_arrays("logs", LogLine, [LogLine(1, 0, LogLevel.INFO, "hi")])
     assert texts == {"message": ["hi"]}
-    for forged in ({**texts, "extra": ["x"]}, {}, {"message": [1]}, {"message": ["x" * 10_001]}):
+    for forged in ({**texts, "extra": ["x"]}, {}, {"message": [1]}, {"message": "hi"}):
         with pytest.raises(ProtocolError):
             records_from_arrays("logs", LogLine, forged, arrays)
+
+
+def test_record_text_longer_than_its_cap_is_cut_and_says_so() -> None:
+    from app.engine import LogLevel, LogLine
+    from sandbox.codec import RECORD_TEXT_CHARS, records_from_arrays, records_to_arrays
+    from sandbox.text import CUT_NOTE
+
+    _, arrays = records_to_arrays("logs", LogLine, [LogLine(1, 0, LogLevel.INFO, "hi")])
+    for text in ("x" * 10_001, "é" * (RECORD_TEXT_CHARS + 1)):
+        (line,) = records_from_arrays("logs", LogLine, {"message": [text]}, arrays)
+        assert len(line.message) == RECORD_TEXT_CHARS and line.message.endswith(CUT_NOTE)
 
 
 def test_arrays_are_used_in_place_and_aligned() -> None:
@@ -169,9 +185,11 @@ def test_records_round_trip_through_typed_arrays_with_none_values() -> None:
         ("orders.id", np.array([1.0, 2.0])),  # floats where ints belong
         ("orders.filled_time.none", np.array([0, 2], dtype=np.int64)),  # mask not 0/1
         ("orders.fee", np.array([0.0])),  # one value short
+        ("orders.limit_price", np.array([np.inf, np.nan])),  # NaN is None, infinity refused
+        ("orders.fee", np.array([np.nan, 0.0])),  # not optional: NaN refused
     ],
 )
-def test_forged_record_arrays_are_refused(key: str, forged: np.ndarray) -> None:
+def test_forged_record_arrays_are_refused(key: str, forged: npt.NDArray[Any]) -> None:
     from app.engine import OrderRecord
     from sandbox.codec import records_from_arrays, records_to_arrays
 
@@ -215,3 +233,31 @@ def test_account_marks_must_be_ascending_bars_of_the_run() -> None:
         }
         with pytest.raises(ProtocolError):
             result_from_frame(body, forged_arrays, market, config)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("column", ["cash", "margin", "signed_size", "entry_price"])
+def test_account_marks_must_be_finite(column: str, bad: float) -> None:
+    from app.engine import MarketData, RunConfig, Strategy, simulate
+    from sandbox.codec import record_body, result_from_frame
+
+    class Idle(Strategy):
+        def on_data(self, bar: object) -> None:
+            return None
+
+    market = MarketData(
+        time=np.arange(5, dtype=np.int64) * 60_000_000_000,
+        open=np.full(5, 100.0),
+        high=np.full(5, 101.0),
+        low=np.full(5, 99.0),
+        close=np.full(5, 100.0),
+        volume=np.ones(5),
+    )
+    body, arrays = record_body(simulate(Idle, market, RunConfig()))
+    forged = arrays[f"marks.{column}"].copy()
+    forged[0] = bad
+    with pytest.raises(ProtocolError):
+        result_from_frame(body, {**arrays, f"marks.{column}": forged}, market, RunConfig())
+    for scalar in ("fees_paid", "funding_paid"):
+        with pytest.raises(ProtocolError):
+            result_from_frame({**body, scalar: 10**400}, arrays, market, RunConfig())

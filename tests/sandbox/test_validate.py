@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
-from sandbox import Severity, validate_source
+from sandbox import Severity, policy, validate_source
 
 GOOD = """
 import math
@@ -157,3 +159,215 @@ def test_declared_params_are_read_without_running_the_code() -> None:
         "class S(Base):\n    params = {'fast': 10}\n\n    def on_data(self, bar):\n        pass\n"
     )
     assert declared_params(source) == {"fast": 10, "slow": 20}
+
+
+# -- every class statement is checked, wherever it stands ------------------------------------
+
+ON_DATA = "class S(Strategy):\n    def on_data(self, bar):\n        pass\n"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        strategy("class X(dict):\n            pass"),
+        strategy("class X(Exception):\n            pass"),
+        strategy("class X(bar.__class__):\n            pass"),
+        strategy("class X(self.data.close):\n            pass"),
+        strategy("class X(*self.bases):\n            pass"),
+        strategy("class X(S if bar else dict):\n            pass"),
+        ON_DATA + "def make():\n    class X(list):\n        pass\n    return X\n",
+        ON_DATA + "if True:\n    class X(set):\n        pass\n",
+        ON_DATA + "try:\n    x = 1\nexcept Exception:\n    class X(tuple):\n        pass\n",
+        "class S(Strategy):\n    class Inner(frozenset):\n        pass\n"
+        "    def on_data(self, bar):\n        pass\n",
+        strategy("class X(S):\n            class Y(int):\n                pass"),
+    ],
+)
+def test_cant_derive_a_nested_class_from_anything_but_strategy_classes(source: str) -> None:
+    assert "SB505" in codes(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        (strategy("class X(S, metaclass=M):\n            pass"), "SB402"),
+        (strategy("class X(S, flag=True):\n            pass"), "SB402"),
+        (strategy("@S\n        class X(S):\n            pass"), "SB402"),
+        (ON_DATA + "def f():\n    class X(S, **opts):\n        pass\n", "SB402"),
+    ],
+)
+def test_cant_give_a_nested_class_keywords_or_decorators(source: str, code: str) -> None:
+    assert code in codes(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "class B(Strategy):\n    pass\nB = dict\nclass S(B):\n    def on_data(self, bar):\n"
+        "        pass\n",
+        "class B(Strategy):\n    pass\nclass S(B):\n    def on_data(self, bar):\n"
+        "        B = list\n        class X(B):\n            pass\n",
+        "import math as B\nclass B(Strategy):\n    def on_data(self, bar):\n        pass\n",
+        "class B(Strategy):\n    def on_data(self, bar):\n        for B in [dict]:\n"
+        "            pass\n",
+        "class B(Strategy):\n    def on_data(self, bar, B=dict):\n        pass\n",
+        "class B(Strategy):\n    def on_data(self, bar):\n        try:\n            pass\n"
+        "        except Exception as B:\n            pass\n",
+        "class B(Strategy):\n    def on_data(self, bar):\n        if (B := dict):\n"
+        "            pass\n",
+        "def B():\n    pass\nclass B(Strategy):\n    def on_data(self, bar):\n        pass\n",
+        "Strategy = dict\n" + ON_DATA,
+        ON_DATA.replace("pass", "Strategy = dict"),
+        "from math import pi as Strategy\n" + ON_DATA,
+    ],
+)
+def test_cant_rebind_the_name_of_a_base_class(source: str) -> None:
+    assert "SB506" in codes(source)
+
+
+@pytest.mark.parametrize("name", ["list", "dict", "Exception", "object", "type", "crossover"])
+def test_cant_name_a_class_after_a_builtin(name: str) -> None:
+    source = ON_DATA.replace("pass", f"class {name}(S):\n            pass")
+    assert "SB506" in codes(source)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    buy = None\n",
+        "    get_cash = lambda self: 1e9\n",
+        "    if True:\n        def sell(self, amount):\n            pass\n",
+        "    for log in [1]:\n        pass\n",
+    ],
+)
+def test_cant_replace_the_strategy_api_from_a_class_body(body: str) -> None:
+    source = "class S(Strategy):\n" + body + "    def on_data(self, bar):\n        pass\n"
+    assert "SB504" in codes(source)
+
+
+def test_a_nested_helper_class_of_the_file_is_accepted() -> None:
+    source = (
+        "class Helper:\n    pass\n\nclass S(Strategy):\n    def on_data(self, bar):\n"
+        "        class Local(Helper):\n            pass\n        x = Local()\n"
+    )
+    assert validate_source(source) == []
+
+
+# -- default deny: a node kind without a rule is refused -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("match bar:\n            case 1:\n                pass", "'match'"),
+        ("try:\n            pass\n        except* ValueError:\n            pass", "except*"),
+        ("x: int = 1", "annotated"),
+        ("type Alias = int", "aliases"),
+        ("def inner[T](x):\n            pass", "type parameters"),
+        ("with bar:\n            pass", "'with'"),
+        ("global total", "'global'"),
+        ("x = (i for i in [1])", "generator expressions"),
+    ],
+)
+def test_cant_use_syntax_that_is_not_allowed(body: str, fragment: str) -> None:
+    found = [d for d in validate_source(strategy(body)) if d.code == "SB401"]
+    assert found and fragment in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [("Lambda", "f = lambda: 1"), ("Slice", "x = [1, 2][0:1]"), ("NamedExpr", "(x := 1)")],
+)
+def test_cant_use_a_node_kind_the_allow_list_does_not_name(
+    monkeypatch: pytest.MonkeyPatch, kind: str, body: str
+) -> None:
+    assert validate_source(strategy(body)) == []
+    monkeypatch.setattr(policy, "ALLOWED_NODE_KINDS", policy.ALLOWED_NODE_KINDS - {kind})
+    (diagnostic,) = validate_source(strategy(body))
+    assert diagnostic.code == "SB404" and kind in diagnostic.message
+    assert diagnostic.line == 3
+
+
+def test_every_node_kind_of_this_python_has_a_rule_or_cannot_come_from_a_file() -> None:
+    kinds = {
+        cls.__name__
+        for cls in vars(ast).values()
+        if isinstance(cls, type) and issubclass(cls, ast.AST) and cls._fields is not None
+    }
+    abstract = {"AST", "mod", "stmt", "expr", "expr_context", "boolop", "operator", "unaryop"}
+    abstract |= {"cmpop", "excepthandler", "pattern", "type_ignore", "type_param", "slice"}
+    not_from_a_file = {"Interactive", "Expression", "FunctionType", "TypeIgnore"}
+    deprecated = {"Index", "ExtSlice", "Suite", "AugLoad", "AugStore", "Param"}
+    deprecated |= {"Num", "Str", "Bytes", "NameConstant", "Ellipsis"}
+    unruled = kinds - policy.ALLOWED_NODE_KINDS - set(policy.REFUSED_NODE_KINDS)
+    assert unruled <= abstract | not_from_a_file | deprecated
+
+
+# -- params are literal, plain and finite ----------------------------------------------------
+
+
+def with_params(params: str, base: str = "Strategy") -> str:
+    return f"class S({base}):\n    params = {params}\n    def on_data(self, bar):\n        pass\n"
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ('{"x": 1e999}', "SB703"),
+        ('{"x": -1e999}', "SB703"),
+        ('{"x": 1e309}', "SB703"),
+        ('{"x": 123456789012345678901234567890}', "SB703"),
+        ('{"x": -9007199254740993}', "SB703"),
+        ('{"x": float("inf")}', "SB701"),
+        ('{"x": float("nan")}', "SB701"),
+        ('{"x": 10 ** 400}', "SB701"),
+        ('{"x": 1e308 * 10}', "SB701"),
+        ('{"x": [1e999]}', "SB702"),
+        ('{"x": {"y": 1e999}}', "SB702"),
+        ('{"x": (1.0, 1e999)}', "SB702"),
+        ('{"x": 1e999j}', "SB702"),
+        ('{"x": None}', "SB702"),
+        ('{"x": b"raw"}', "SB702"),
+        ("{1: 2}", "SB702"),
+        ('{"x": 1, **other}', "SB701"),
+        ("dict(x=1e999)", "SB701"),
+        ("make_params()", "SB701"),
+    ],
+)
+def test_cant_declare_params_that_are_not_plain_finite_literals(params: str, code: str) -> None:
+    assert code in codes(with_params(params))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    params, other = {'x': 1e999}, 1\n",
+        "    (params := {'x': 1e999})\n",
+        "    for params in [{'x': 1e999}]:\n        pass\n",
+        "    def params(self):\n        return {'x': 1e999}\n",
+        "    params = {'x': 1}\n    params |= {'y': 1e999}\n",
+        "    if True:\n        params = {'x': 1e999}\n",
+    ],
+)
+def test_cant_set_params_any_other_way_than_one_literal_dict(body: str) -> None:
+    source = "class S(Strategy):\n" + body + "    def on_data(self, bar):\n        pass\n"
+    assert {"SB701", "SB703"} & set(codes(source))
+
+
+def test_cant_inherit_a_non_finite_param_from_a_base_class() -> None:
+    source = "class Base(Strategy):\n    params = {'x': 1e999}\n\n" + with_params("{}", "Base")
+    assert "SB703" in codes(source)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        '{"fast": 10, "slow": 30}',
+        '{"x": -9007199254740992, "y": 9007199254740992}',
+        '{"x": 1.7976931348623157e308, "y": -5e-324}',
+        '{"flag": True, "name": "btc", "amount": -0.5}',
+        "{}",
+    ],
+)
+def test_plain_finite_params_are_accepted(params: str) -> None:
+    assert validate_source(with_params(params)) == []

@@ -313,7 +313,7 @@ def test_records_streamed_past_the_message_limit_end_the_worker(tmp_path: Path) 
         command=fake_worker(tmp_path, script),
     )
     started = time.monotonic()
-    with pytest.raises(ProtocolError, match="streamed more than"):
+    with pytest.raises(LimitExceeded, match="limit exceeded: more than 2 MB of records"):
         session.run([encode({"type": "job"})])
-    assert len(reports) == 2  # the frames within the limit were taken
+    assert 1 <= len(reports) <= 2  # the frames within the budget were taken
     assert time.monotonic() - started < 10

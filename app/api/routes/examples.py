@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.api.deps import SettingsDep
 from app.api.schemas import Example
-from app.jobs.sources import default_params, source_title
+from sandbox import inspect_source
 
 router = APIRouter(tags=["examples"])
 
@@ -17,9 +17,8 @@ def list_examples(settings: SettingsDep) -> list[Example]:
     examples = []
     for path in sorted(settings.examples_dir.glob("*.py")):
         code = path.read_text("utf-8")
+        inspection = inspect_source(code, path.name)
         examples.append(
-            Example(
-                name=path.stem, title=source_title(code), code=code, params=default_params(code)
-            )
+            Example(name=path.stem, title=inspection.title, code=code, params=inspection.defaults)
         )
     return examples

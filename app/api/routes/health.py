@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.api.deps import EngineDep, SettingsDep
 from app.api.schemas import Health
-from app.runner import package_version
+from app.runs.record import package_version
 
 router = APIRouter(tags=["health"])
 VERSION = package_version()  # reading package metadata costs milliseconds: once per process
@@ -15,4 +15,4 @@ VERSION = package_version()  # reading package metadata costs milliseconds: once
 @router.get("/api/health")
 async def health(settings: SettingsDep, engine: EngineDep) -> Health:
     """Liveness, the package version, the database kind and the worker count."""
-    return Health(version=package_version(), database=engine.dialect.name, workers=settings.workers)
+    return Health(version=VERSION, database=engine.dialect.name, workers=settings.workers)

@@ -8,7 +8,8 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CatalogDep, EngineDep, RunnerDep, SessionDep
+from app.api.admission import RunSlotDep
+from app.api.deps import CatalogDep, EngineDep, RunnerDep, SessionDep, SettingsDep
 from app.api.schemas import (
     MAX_ID,
     Candle,
@@ -25,21 +26,26 @@ from app.api.schemas import (
     RunSummary,
     TradeOut,
 )
-from app.db import RunRecord, RunStatus, crud, session_scope
+from app.db import RunRow, RunStatus, crud, session_scope
 from app.engine.feed import ns_to_datetime
 from app.engine.timeframes import resample
 from app.jobs import TERMINAL, RunStateError
-from app.jobs.submission import RunOrder, rerun
-from app.jobs.submission import create_run as store_run
+from app.runs import RunOrder
+from app.runs.record import remove_run_folder
+from app.runs.submission import CodeChoice, Submission, ns_of, rerun
+from app.runs.submission import create_run as store_run
 
 router = APIRouter(tags=["runs"])
 Limit = Annotated[int, Query(ge=1, le=100_000, description="Rows to return at most.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Rows to skip.")]
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
+TOO_MANY: dict[int | str, dict[str, object]] = {
+    429: {"model": ErrorOut, "description": "The client has as many active runs as it may."}
+}
 
 
-def run_summary(run: RunRecord) -> RunSummary:
+def run_summary(run: RunRow) -> RunSummary:
     """The list view of a run."""
     error = (
         RunError(
@@ -66,38 +72,42 @@ def run_summary(run: RunRecord) -> RunSummary:
     )
 
 
-@router.post("/api/runs", status_code=status.HTTP_201_CREATED)
+@router.post("/api/runs", status_code=status.HTTP_201_CREATED, responses=TOO_MANY)
 async def create_run(
-    body: RunCreate, engine: EngineDep, catalog: CatalogDep, runner: RunnerDep
+    body: RunCreate, engine: EngineDep, catalog: CatalogDep, runner: RunnerDep, slot: RunSlotDep
 ) -> RunCreated:
     """Check and queue a backtest; watch it on WS /ws/runs/{id}."""
-    order = RunOrder(
+    submission = Submission(
         dataset=body.dataset,
-        code=body.code,
-        strategy_id=body.strategy_id,
-        strategy_version=body.strategy_version,
-        start=body.start,
-        end=body.end,
-        mode=body.mode,
-        cash=body.cash,
-        leverage_max=body.leverage_max,
-        fee_maker=body.fees.maker,
-        fee_taker=body.fees.taker,
-        slippage_bps=body.slippage_bps,
-        params=dict(body.params),
+        choice=CodeChoice(
+            code=body.code, strategy_id=body.strategy_id, strategy_version=body.strategy_version
+        ),
+        order=RunOrder(
+            options=body.options(),
+            start=ns_of(body.start),
+            end=ns_of(body.end),
+            params=dict(body.params),
+        ),
     )
 
     def store() -> str:
         with session_scope(engine) as session:
-            return store_run(session, order=order, catalog=catalog).id
+            return store_run(session, submission=submission, catalog=catalog).id
 
     run_id = await run_in_threadpool(store)
+    slot.hold(run_id)
     runner.submit(run_id)
     return RunCreated(id=run_id, status=RunStatus.QUEUED)
 
 
-@router.post("/api/runs/{run_id}/rerun", status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
-async def rerun_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> RunCreated:
+@router.post(
+    "/api/runs/{run_id}/rerun",
+    status_code=status.HTTP_201_CREATED,
+    responses={**NOT_FOUND, **TOO_MANY},
+)
+async def rerun_run(
+    run_id: RunId, engine: EngineDep, runner: RunnerDep, slot: RunSlotDep
+) -> RunCreated:
     """Queue a new run with the same code, dataset version, config and params as `run_id`."""
 
     def store() -> str:
@@ -105,6 +115,7 @@ async def rerun_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> RunC
             return rerun(session, run_id=run_id).id
 
     new_id = await run_in_threadpool(store)
+    slot.hold(new_id)
     runner.submit(new_id)
     return RunCreated(id=new_id, status=RunStatus.QUEUED)
 
@@ -137,6 +148,7 @@ def get_run(run_id: RunId, session: SessionDep) -> RunDetail:
         dataset_hash=run.dataset_hash,
         config=run.config,
         config_hash=run.config_hash,
+        provenance=run.provenance,
         bars_done=run.bars_done,
         bars_total=run.bars_total,
         logs_dropped=run.logs_dropped,
@@ -289,14 +301,17 @@ async def cancel_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> Run
 
 
 @router.delete("/api/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> Response:
-    """Delete a run and its results (a run still going is cancelled first)."""
+async def delete_run(
+    run_id: RunId, engine: EngineDep, runner: RunnerDep, settings: SettingsDep
+) -> Response:
+    """Delete a run, its results and its folder (a run still going is cancelled first)."""
     if await run_in_threadpool(_status, engine, run_id) not in TERMINAL:
         await runner.cancel(run_id)
 
     def delete() -> None:
         with session_scope(engine) as session:
             crud.delete_run(session, run_id=run_id)
+        remove_run_folder(settings.runs_dir, run_id)  # only once the run was found and deleted
 
     await run_in_threadpool(delete)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

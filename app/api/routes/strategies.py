@@ -22,8 +22,7 @@ from app.api.schemas import (
     StrategyVersionOut,
 )
 from app.db import StrategyRecord, StrategyVersionRecord, crud
-from app.jobs.sources import default_params
-from sandbox import validate_source
+from sandbox import StrategyRejected, inspect_source
 
 router = APIRouter(tags=["strategies"])
 READ_CHUNK = 64 * 1024
@@ -45,7 +44,7 @@ def strategy_out(
         updated_at=strategy.updated_at,
         code=version.code,
         code_hash=version.code_hash,
-        params=default_params(version.code),
+        params=inspect_source(version.code).defaults,
         versions=[
             StrategyVersionOut(version=v.version, code_hash=v.code_hash, created_at=v.created_at)
             for v in versions or []
@@ -123,14 +122,18 @@ async def upload_strategy(
     settings: SettingsDep,
     name: Annotated[str | None, Form(min_length=1, max_length=200, pattern=NO_NUL)] = None,
 ) -> StrategyUploaded:
-    """Save an uploaded .py file as a new strategy; its diagnostics come back with it."""
+    """Save an uploaded .py file as a new strategy; its diagnostics (warnings) come back with
+    it. A file with errors is refused with its diagnostics (422) and nothing is stored."""
     code = await _read_upload(file, settings.upload_max_bytes)
+    inspection = inspect_source(code, file.filename or "strategy.py")
+    if not inspection.is_runnable:
+        raise StrategyRejected(list(inspection.diagnostics))
     stem = PurePath(file.filename or "strategy.py").stem.replace("\x00", "")
     title = name or stem[:200] or "strategy"
     strategy, version = crud.create_strategy(session, name=title, code=code)
     session.commit()
     saved = strategy_out(strategy, version, [version])
-    diagnostics = diagnostics_out(validate_source(code, file.filename or "strategy.py"))
+    diagnostics = diagnostics_out(list(inspection.diagnostics))
     return StrategyUploaded(**saved.model_dump(), diagnostics=diagnostics)
 
 

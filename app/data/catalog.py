@@ -1,4 +1,4 @@
-"""The datasets a run can use: the bundled samples and every version in the dataset store.
+"""The catalog of datasets a run can use: the bundled samples and every version in the store.
 
 A sample is named by its file stem (`BTCUSDT-1h`); a stored version by its exact reference
 (`BTCUSDT/1h@2`, or `BTCUSDT/1h` for the latest).

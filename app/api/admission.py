@@ -1,0 +1,101 @@
+"""Admission of new runs: one client may have at most `max_active_runs_per_client` runs queued
+or running at once; one more is refused with 429 and a sentence naming the count and limit.
+
+A client is a network address for now (`client_key`); accounts (issue 16) will key the same
+ledger by user. The ledger lives in memory, owned by the app: it holds the ids of the runs each
+client started through this server process, and counts only those the database still shows
+queued or running, so finished, cancelled, failed and deleted runs free their slot by
+themselves. Runs re-queued after a restart count for no one. A run being stored holds a
+reservation, so a burst of concurrent requests cannot overshoot the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import EngineDep
+from app.api.errors import RunLimitReachedError
+from app.db import RunRow, RunStatus, session_scope
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def client_key(request: Request) -> str:
+    """Whom a request's runs count against: its client's network address."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+@dataclass(slots=True)
+class RunSlot:
+    """One admitted request; the route names the run it stored with `hold`."""
+
+    run_id: str | None = None
+
+    def hold(self, run_id: str) -> None:
+        """Count `run_id` against this request's client from now on."""
+        self.run_id = run_id
+
+
+@dataclass
+class RunAdmission:
+    """The per-client ledger of runs started through this server."""
+
+    limit: int
+    _runs: dict[str, set[str]] = field(default_factory=dict)
+    _reserved: dict[str, int] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def reserve(self, client: str, engine: Engine) -> RunSlot:
+        """A slot for one more run of `client`; RunLimitReachedError when it has none left."""
+        async with self._lock:
+            known = self._runs.get(client, set())
+            active = await run_in_threadpool(_still_active, engine, known)
+            self._runs[client] = active
+            count = len(active) + self._reserved.get(client, 0)
+            if count >= self.limit:
+                raise RunLimitReachedError(active=count, limit=self.limit)
+            self._reserved[client] = self._reserved.get(client, 0) + 1
+            return RunSlot()
+
+    def settle(self, client: str, slot: RunSlot) -> None:
+        """Turn `slot`'s reservation into its run (or drop it when no run was stored)."""
+        left = self._reserved.get(client, 1) - 1
+        if left > 0:
+            self._reserved[client] = left
+        else:
+            self._reserved.pop(client, None)
+        runs = self._runs.setdefault(client, set())
+        if slot.run_id is not None:
+            runs.add(slot.run_id)
+        if not runs and client not in self._reserved:
+            del self._runs[client]
+
+
+def _still_active(engine: Engine, run_ids: set[str]) -> set[str]:
+    if not run_ids:
+        return set()
+    with session_scope(engine) as session:
+        query = select(RunRow.id).where(col(RunRow.id).in_(run_ids), col(RunRow.status).in_(ACTIVE))
+        return set(session.exec(query).all())
+
+
+async def run_slot(request: Request, engine: EngineDep) -> AsyncIterator[RunSlot]:
+    """A dependency: admits one more run for the request's client or answers 429."""
+    admission: RunAdmission = request.app.state.admission
+    client = client_key(request)
+    slot = await admission.reserve(client, engine)
+    try:
+        yield slot
+    finally:
+        admission.settle(client, slot)
+
+
+RunSlotDep = Annotated[RunSlot, Depends(run_slot)]

@@ -1,0 +1,269 @@
+"""What a user waits for: a whole `strategylab run` (CSV in, run folder out) against a
+backtesting.py script that reads the same CSV, runs the same strategy and saves its trades and
+equity curve to CSV, both timed as whole processes from start to files on disk.
+
+    .venv/bin/python benchmarks/bench_whole_run.py                  # both workloads, 5 runs each
+    .venv/bin/python benchmarks/bench_whole_run.py --only sma --repeat 3 --skip-memory
+
+Workloads: the SMA crossover of `bench_sma_crossover` on 525,600 one-minute bars (backtesting.py's
+terms: 1 unit, no fees, no leverage), and `strategies_examples/trend_pullback.py` (EMA, SuperTrend,
+daily VWAP, StochRSI from pandas-ta) on the bundled one-year minute sample, trading 1 unit with
+the same indicators in both engines. Runs alternate between the two programs and the median of
+`--repeat` is shown. The memory figure is the peak resident set of the whole `strategylab run`
+process tree (the CLI and its sandbox worker, summed, sampled every 10 ms) on 1,000,000 bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+ROOT = BENCHMARKS.parent
+sys.path[:0] = [str(ROOT), str(BENCHMARKS)]
+
+from bench_sma_crossover import SMA_SOURCE, YEAR_OF_MINUTES, make_bars  # noqa: E402
+
+STRATEGYLAB = ROOT / ".venv" / "bin" / "strategylab"
+SAMPLE_1M = ROOT / "data" / "samples" / "BTCUSDT-1m.parquet"
+MEMORY_BARS = 1_000_000
+MEMORY_TARGET_MB = 300
+TARGETS = {"sma": 3.0, "trend_pullback": 5.0}
+TREND_PULLBACK_TARGET_S = 3.0
+# backtesting.py's terms for both engines: 1 unit per trade, no fees, funding or leverage.
+TERMS = ["--cash", "100000000", "--fee-maker", "0", "--fee-taker", "0", "--funding-rate", "0"]
+TERMS += ["--leverage-max", "1", "--mode", "futures"]
+
+PEER_PROLOGUE = """
+import os, sys, warnings
+os.environ["TQDM_DISABLE"] = "1"
+import numpy as np
+import pandas as pd
+import pandas_ta as ta
+from backtesting import Backtest, Strategy
+from backtesting.lib import crossover
+
+csv_path, out_dir = sys.argv[1], sys.argv[2]
+frame = pd.read_csv(csv_path, index_col="time", parse_dates=["time"])
+frame.index = pd.DatetimeIndex(frame.index).tz_localize(None)
+data = frame.rename(columns=str.capitalize)
+
+def series(values):
+    return pd.Series(values, index=data.index)
+"""
+
+PEER_SMA = """
+def sma(values, length):
+    return ta.sma(series(values), length).to_numpy()
+
+class SmaCross(Strategy):
+    def init(self):
+        self.fast = self.I(sma, self.data.Close, 10)
+        self.slow = self.I(sma, self.data.Close, 30)
+
+    def next(self):
+        if crossover(self.fast, self.slow):
+            self.position.close()
+            self.buy(size=1)
+        elif crossover(self.slow, self.fast):
+            self.position.close()
+            self.sell(size=1)
+
+STRATEGY = SmaCross
+"""
+
+PEER_TREND_PULLBACK = """
+def ema(values, length):
+    return ta.ema(series(values), length).to_numpy()
+
+def supertrend_direction(high, low, close):
+    frame = ta.supertrend(series(high), series(low), series(close), length=10, multiplier=3.0)
+    return frame["SUPERTd_10_3.0"].to_numpy()
+
+def vwap(high, low, close, volume):
+    index = data.index.tz_localize("UTC")
+    values = [pd.Series(v, index=index) for v in (high, low, close, volume)]
+    return ta.vwap(*values, anchor="D").to_numpy()
+
+def stochrsi(close, column):
+    return ta.stochrsi(series(close), length=14, rsi_length=14, k=3, d=3)[column].to_numpy()
+
+def crossunder(a, b):
+    return crossover(b, a)
+
+class TrendPullback(Strategy):
+    def init(self):
+        d = self.data
+        self.ema_fast = self.I(ema, d.Close, 21)
+        self.ema_slow = self.I(ema, d.Close, 50)
+        self.direction = self.I(supertrend_direction, d.High, d.Low, d.Close)
+        self.vwap = self.I(vwap, d.High, d.Low, d.Close, d.Volume)
+        self.k = self.I(stochrsi, d.Close, "STOCHRSIk_14_14_3_3")
+        self.d = self.I(stochrsi, d.Close, "STOCHRSId_14_14_3_3")
+
+    def next(self):
+        k, d, direction, close = self.k, self.d, self.direction[-1], self.data.Close[-1]
+        up = self.ema_fast[-1] > self.ema_slow[-1] and direction > 0 and close > self.vwap[-1]
+        down = self.ema_fast[-1] < self.ema_slow[-1] and direction < 0 and close < self.vwap[-1]
+        size = self.position.size
+        if size == 0:
+            if up and crossover(k, d) and k[-1] < 30:
+                self.buy(size=1)
+            elif down and crossunder(k, d) and k[-1] > 70:
+                self.sell(size=1)
+        elif size > 0 and (direction < 0 or (crossunder(k, d) and k[-1] > 80)):
+            self.position.close()
+        elif size < 0 and (direction > 0 or (crossover(k, d) and k[-1] < 20)):
+            self.position.close()
+
+STRATEGY = TrendPullback
+"""
+
+PEER_EPILOGUE = """
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    stats = Backtest(data, STRATEGY, cash=100_000_000, commission=0.0, finalize_trades=True).run()
+os.makedirs(out_dir, exist_ok=True)
+stats["_trades"].to_csv(os.path.join(out_dir, "trades.csv"))
+stats["_equity_curve"].to_csv(os.path.join(out_dir, "equity.csv"))
+print(int(stats["# Trades"]))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    name: str
+    ours: list[str]  # the strategylab command, less --out
+    peer: list[str]  # the backtesting.py command, less its output folder
+
+
+def sma_workload(work: Path) -> Workload:
+    csv_path = work / "sma-525600.csv"
+    make_bars(YEAR_OF_MINUTES).to_csv(csv_path)
+    source = work / "sma_crossover.py"
+    source.write_text(SMA_SOURCE, encoding="utf-8")
+    peer = work / "peer_sma.py"
+    peer.write_text(PEER_PROLOGUE + PEER_SMA + PEER_EPILOGUE, encoding="utf-8")
+    ours = [str(STRATEGYLAB), "run", str(source), "--data", str(csv_path), *TERMS]
+    return Workload("sma", ours, [sys.executable, str(peer), str(csv_path)])
+
+
+def trend_pullback_workload(work: Path) -> Workload:
+    import pandas as pd
+
+    csv_path = work / "btcusdt-1m.csv"
+    frame = pd.read_parquet(SAMPLE_1M)
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.set_index("time")
+    frame.index.name = "time"
+    frame[["open", "high", "low", "close", "volume"]].to_csv(csv_path)
+    source = ROOT / "strategies_examples" / "trend_pullback.py"
+    peer = work / "peer_trend_pullback.py"
+    peer.write_text(PEER_PROLOGUE + PEER_TREND_PULLBACK + PEER_EPILOGUE, encoding="utf-8")
+    params = ["--param", "amount=1.0", "--param", "leverage=1"]
+    ours = [str(STRATEGYLAB), "run", str(source), "--data", str(csv_path), *TERMS, *params]
+    return Workload("trend_pullback", ours, [sys.executable, str(peer), str(csv_path)])
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{command[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def count_rows(path: Path) -> int:
+    with path.open(encoding="utf-8") as handle:
+        return sum(1 for _ in handle) - 1
+
+
+def compare(workload: Workload, work: Path, repeat: int) -> None:
+    ours_s: list[float] = []
+    peer_s: list[float] = []
+    for attempt in range(repeat):
+        ours_s.append(
+            timed([*workload.ours, "--out", str(work / f"{workload.name}-ours-{attempt}")])
+        )
+        peer_s.append(timed([*workload.peer, str(work / f"{workload.name}-peer-{attempt}")]))
+    ours, peer = statistics.median(ours_s), statistics.median(peer_s)
+    trades_ours = count_rows(work / f"{workload.name}-ours-0" / "trades.csv")
+    trades_peer = count_rows(work / f"{workload.name}-peer-0" / "trades.csv")
+    target = TARGETS[workload.name]
+    print(f"\n{workload.name}: whole process, median of {repeat} alternating runs")
+    print(f"  strategylab run   {ours:7.2f} s   ({', '.join(f'{s:.2f}' for s in ours_s)})")
+    print(f"  backtesting.py    {peer:7.2f} s   ({', '.join(f'{s:.2f}' for s in peer_s)})")
+    print(f"  speed-up          {peer / ours:7.2f} x   (target >= {target:g}x)")
+    print(f"  trades            {trades_ours} vs {trades_peer}")
+    if workload.name == "trend_pullback":
+        print(f"  trend_pullback    {ours:7.2f} s   (target < {TREND_PULLBACK_TARGET_S:g} s)")
+
+
+def tree_rss_mb(root_pid: int) -> float:
+    """Resident set of a process and all its descendants, summed (Linux /proc)."""
+    parents: dict[int, int] = {}
+    rss_kb: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "status").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        parents[int(entry.name)] = int(fields.get("PPid", "0").strip())
+        rss_kb[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0])
+    tree = {root_pid}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(rss_kb.get(pid, 0) for pid in tree) / 1024
+
+
+def peak_memory(work: Path) -> None:
+    csv_path = work / f"sma-{MEMORY_BARS}.csv"
+    make_bars(MEMORY_BARS).to_csv(csv_path)
+    source = work / "sma_crossover.py"
+    source.write_text(SMA_SOURCE, encoding="utf-8")
+    command = [str(STRATEGYLAB), "run", str(source), "--data", str(csv_path), *TERMS]
+    command += ["--out", str(work / "memory-run"), "--memory-mb", "2048"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_mb(process.pid))
+        time.sleep(0.01)
+    if process.returncode != 0:
+        raise SystemExit(f"memory run failed: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+    print(f"\npeak RSS, {MEMORY_BARS:,} bars, whole `strategylab run` process tree:")
+    print(f"  {peak:7.0f} MB   (target < {MEMORY_TARGET_MB} MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", choices=sorted(TARGETS))
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-whole-run-") as folder:
+        work = Path(folder)
+        builders = {"sma": sma_workload, "trend_pullback": trend_pullback_workload}
+        for name, build in builders.items():
+            if args.only in (None, name):
+                compare(build(work), work, args.repeat)
+        if not args.skip_memory:
+            peak_memory(work)
+
+
+if __name__ == "__main__":
+    main()

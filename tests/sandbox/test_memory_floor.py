@@ -1,0 +1,52 @@
+"""Every example runs at the lowest memory limit a run may ask for, every time.
+
+At a 1 GB RLIMIT_AS the SMA example failed now and then ("ArrowMemoryError: malloc of size
+64 failed" in `initialize()`): pyarrow's allocator reserved 1 GiB at its first allocation,
+before or after the lock-down depending on whether the worker had warmed up. So each example
+runs several times at MIN_MEMORY_MB, in cold workers (job waiting, no warm-up) and in warm
+ones (warmed up before the job), and must give the same result each time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.engine import MarketData, RunConfig, RunResult
+from sandbox import RunLimits, run_sandboxed, start_worker
+from sandbox.limits import MIN_MEMORY_MB
+from tests.sandbox.conftest import random_walk_market
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "strategies_examples").glob("*.py"))
+FLOOR = RunLimits(wall_seconds=300.0, cpu_seconds=240.0, memory_mb=MIN_MEMORY_MB)
+WARM_UP_WAIT_S = 4.0  # long enough for a started worker to import and warm up
+
+
+def _run(source: str, market: MarketData, *, is_warm: bool) -> RunResult:
+    worker = start_worker() if is_warm else None
+    if worker is not None:
+        time.sleep(WARM_UP_WAIT_S)
+    return run_sandboxed(source, market, RunConfig(), FLOOR, worker=worker)
+
+
+@pytest.mark.slow  # three worker runs per example
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_cant_fail_an_example_at_the_memory_floor(path: Path, long_market: MarketData) -> None:
+    source = path.read_text()
+    results = [_run(source, long_market, is_warm=is_warm) for is_warm in (False, True, False)]
+    first = results[0]
+    for other in results[1:]:
+        assert other.trades == first.trades
+        assert other.orders == first.orders
+        np.testing.assert_array_equal(other.equity.equity, first.equity.equity)
+
+
+@pytest.mark.slow  # a year of one-minute bars through five indicators: tens of seconds
+def test_cant_fail_the_heaviest_example_on_525_600_bars_at_the_floor() -> None:
+    market = random_walk_market(bars=525_600, seed=3)
+    source = Path(__file__).resolve().parents[2] / "strategies_examples/trend_pullback.py"
+    result = run_sandboxed(source.read_text(), market, RunConfig(), FLOOR)
+    assert result.bars_total == 525_600

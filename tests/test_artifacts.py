@@ -1,0 +1,215 @@
+"""The run folder's files: the column-at-a-time writer writes exactly the bytes of the plain
+per-row `csv.writer` it replaced (kept below as the specification), for every value shape."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.artifacts import (
+    RUN_FILES,
+    format_numbers,
+    format_optional_numbers,
+    format_times,
+    write_run_folder,
+)
+from app.engine import RunConfig, RunResult, ns_to_iso
+from app.engine.results import EquityCurve
+from app.engine.types import (
+    ExitReason,
+    LogLevel,
+    LogLine,
+    OrderRecord,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Trade,
+)
+
+# pandas' nanosecond range, where `ns_to_iso` is defined.
+NS_MIN, NS_MAX = -(2**63) + 1_000_000_000, 2**63 - 1_000_000_000
+
+
+def reference_number(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def reference_time(value: int | None) -> str:
+    return "" if value is None else ns_to_iso(value)
+
+
+def reference_csv(header: tuple[str, ...], rows: list[list[str]]) -> str:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def reference_files(result: RunResult) -> dict[str, str]:
+    """What the per-row writer wrote for trades, orders, equity and the log."""
+    from app.artifacts import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
+
+    n, t = reference_number, reference_time
+    trades = [
+        [
+            *(t(x.entry_time), t(x.exit_time), x.side.value, n(x.size), n(x.entry_price)),
+            *(n(x.exit_price), n(x.pnl), n(x.fees), x.exit_reason.value),
+        ]
+        for x in result.trades
+    ]
+    orders = [
+        [
+            *(str(o.id), t(o.created_time), o.side.value, o.type.value, n(o.amount)),
+            *(n(o.limit_price), n(o.stop_price), n(o.leverage), n(o.stop_loss), n(o.take_profit)),
+            *(o.status.value, t(o.filled_time), n(o.filled_price), n(o.filled_amount), n(o.fee)),
+            o.reason,
+        ]
+        for o in result.orders
+    ]
+    c = result.equity
+    equity = [
+        [ns_to_iso(int(c.time[i])), *(repr(float(col[i])) for col in _curve_columns(c))]
+        for i in range(len(c.time))
+    ]
+    log = "".join(
+        f"{ns_to_iso(x.time)} bar={x.bar_index} {x.level.value}: {x.message}\n" for x in result.logs
+    )
+    return {
+        "trades.csv": reference_csv(TRADE_COLUMNS, trades),
+        "orders.csv": reference_csv(ORDER_COLUMNS, orders),
+        "equity.csv": reference_csv(EQUITY_COLUMNS, equity),
+        "log.txt": log,
+    }
+
+
+def _curve_columns(c: EquityCurve) -> tuple[npt.NDArray[np.float64], ...]:
+    return (c.cash, c.margin, c.unrealized, c.equity, c.position)
+
+
+AWKWARD_FLOATS = [0.0, -0.0, 1e-5, 1e-4, 1e15, 1e16, 1e22, 5e-324, 1.7976931348623157e308]
+AWKWARD_FLOATS += [0.1 + 0.2, -123.456, 30_000.123456789, float("nan"), math.inf, -math.inf]
+SIDES = [PositionSide.LONG, PositionSide.SHORT] * 3
+AWKWARD_REASONS = ["", "plain", "has, comma", 'has "quotes"', "new\nline", "cr\rhere", " lead"]
+
+
+def awkward_result(bars: int = 40) -> RunResult:
+    times = np.arange(bars, dtype=np.int64) * 60_000_000_000 - 3 * 60_000_000_000 - 7
+    repeated = np.resize(np.array(AWKWARD_FLOATS), bars)
+    curve = EquityCurve(
+        time=times,
+        cash=np.full(bars, 10_000.0),
+        margin=repeated,
+        unrealized=np.linspace(-1.0, 1.0, bars, dtype=np.float64),
+        equity=repeated[::-1].copy(),
+        position=np.where(np.arange(bars) % 2 == 0, 0.0, -0.0),
+    )
+    trades = tuple(
+        Trade(
+            int(times[i]), int(times[i + 1]), i, i + 1, side, 0.5 + i, 100.0, 101.5, -0.0, 1e-5, r
+        )
+        for i, (side, r) in enumerate(zip(SIDES[: len(ExitReason)], ExitReason, strict=True))
+        if i + 1 < bars
+    )
+    orders = tuple(
+        OrderRecord(
+            i,
+            int(times[i]),
+            i,
+            OrderSide.BUY if i % 2 else OrderSide.SELL,
+            list(OrderType)[i % 3],
+            AWKWARD_FLOATS[i % len(AWKWARD_FLOATS)],
+            None if i % 2 else 99.5,
+            None if i % 3 else 1e16,
+            125.0,
+            None,
+            0.1 + 0.2 if i % 4 else None,
+            list(OrderStatus)[i % 5],
+            None if i % 2 else int(times[i + 1]),
+            None if i % 2 else 100.25,
+            0.0,
+            -0.0,
+            AWKWARD_REASONS[i % len(AWKWARD_REASONS)],
+        )
+        for i in range(bars - 1)
+    )
+    logs = tuple(
+        LogLine(int(times[i]), i, LogLevel.INFO, AWKWARD_REASONS[i % len(AWKWARD_REASONS)])
+        for i in range(bars)
+    )
+    return RunResult(
+        strategy="Awkward",
+        params={},
+        config=RunConfig(),
+        bars_total=bars,
+        equity=curve,
+        trades=trades,
+        orders=orders,
+        logs=logs,
+        logs_dropped=0,
+        metrics={},
+    )
+
+
+def test_files_are_the_bytes_the_per_row_writer_wrote(tmp_path: Path) -> None:
+    result = awkward_result()
+    write_run_folder(result, tmp_path, {"run": 1})
+    for name, expected in reference_files(result).items():
+        assert (tmp_path / name).read_bytes() == expected.encode(), name
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(RUN_FILES)
+
+
+def test_empty_run_writes_headers_only(tmp_path: Path) -> None:
+    result = awkward_result(bars=0)
+    write_run_folder(result, tmp_path, {})
+    for name, expected in reference_files(result).items():
+        assert (tmp_path / name).read_bytes() == expected.encode(), name
+
+
+def test_rewriting_a_run_gives_the_same_bytes(tmp_path: Path) -> None:
+    result = awkward_result()
+    write_run_folder(result, tmp_path / "a", {})
+    write_run_folder(result, tmp_path / "b", {})
+    for name in RUN_FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
+bit_patterns = st.integers(min_value=0, max_value=2**64 - 1).map(
+    lambda bits: struct.unpack("<d", struct.pack("<Q", bits))[0]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(any_float, bit_patterns, st.sampled_from(AWKWARD_FLOATS)), max_size=60))
+def test_numbers_print_as_python_repr(values: list[float]) -> None:
+    # Repeating the list exercises the path that formats each distinct value once.
+    for column in (values, values * 3):
+        assert format_numbers(column) == [repr(v) for v in column]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), any_float), max_size=30))
+def test_missing_numbers_are_empty_fields(values: list[float | None]) -> None:
+    assert format_optional_numbers(values) == [reference_number(v) for v in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=NS_MIN, max_value=NS_MAX), max_size=40))
+def test_times_print_as_ns_to_iso(values: list[int]) -> None:
+    assert format_times(values) == [ns_to_iso(v) for v in values]
+
+
+@pytest.mark.parametrize("ns", [-1, -999_999_999, -1_000_000_000, 0, 1, 999_999_999, 10**18])
+def test_sub_second_times_floor_like_ns_to_iso(ns: int) -> None:
+    assert format_times([ns]) == [ns_to_iso(ns)]
