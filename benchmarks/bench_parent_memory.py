@@ -143,7 +143,7 @@ def _database_mb(path: Path) -> float:
 
 def write_folder(result: Any, folder: Path) -> None:
     """Write the run folder as `strategylab run --out` does."""
-    from app.artifacts import write_run_folder
+    from app.runs.folder import write_run_folder
 
     write_run_folder(result, folder / "run", {"benchmark": "bench_parent_memory"})
 

@@ -47,7 +47,8 @@ MARKET_ARRAYS: Final = (
     "funding_rates",
 )
 RECORD_TEXT_CHARS: Final = 4_000
-"""Longest text of one record (the engine cuts log messages at 2,000 characters itself)."""
+"""Longest text of one record (the engine cuts log messages at `max_log_line_chars`, at most
+2,000, itself; this bound holds for a worker that does not)."""
 MAX_MAGNITUDE: Final = 1e30
 """Largest magnitude of a price, amount, sum of money or fee the worker may report as an
 outcome (fills, trades, the account marks, fees and funding, the live equity). No market comes

@@ -75,9 +75,9 @@ def cases(examples_dir: Path) -> Iterator[Case]:
 def run_case(case: Case, examples_dir: Path, scratch: Path) -> dict[str, str]:
     """sha256 of each hashed output file of one case."""
     # Imported here so that `--root` decides which checkout the modules come from.
-    from app.artifacts import write_run_folder
     from app.data import read_ohlcv
     from app.engine import MarketData, Mode, RunConfig, run_backtest
+    from app.runs.folder import write_run_folder
     from sandbox import compile_strategy
 
     source = (examples_dir / f"{case.example}.py").read_text(encoding="utf-8")

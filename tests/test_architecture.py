@@ -19,7 +19,6 @@ FORBIDDEN_FOR_ENGINE = (
     "app.jobs",
     "app.cli",
     "app.runs",
-    "app.artifacts",
     "sandbox",
 )
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.artifacts import log_lines
 from app.engine import RunConfig, Strategy, run_backtest
 from app.engine.feed import Cursor
 from app.engine.logbook import LogSink, cut_note, message_from_parts, printable_text
 from app.engine.types import LogLevel
+from app.runs.folder import log_lines
 from tests.conftest import build_market
 
 MARKET = build_market([100 + 5 * np.sin(i / 7) for i in range(200)])

@@ -192,7 +192,11 @@ def test_a_killed_forked_worker_reports_the_signal(server: ForkServer) -> None:
 def test_each_forked_worker_gets_its_own_working_directory(server: ForkServer) -> None:
     workers = [start_worker(server) for _ in range(2)]
     try:
+        deadline = time.monotonic() + 10  # each child moves there first thing after the fork
         cwds = [str(Path(f"/proc/{w.process.pid}/cwd").readlink()) for w in workers]
+        while cwds != [w.workdir for w in workers] and time.monotonic() < deadline:
+            time.sleep(0.05)
+            cwds = [str(Path(f"/proc/{w.process.pid}/cwd").readlink()) for w in workers]
         assert cwds == [w.workdir for w in workers]
         assert all(Path(c).parent == Path(tempfile.gettempdir()) for c in cwds)
     finally:

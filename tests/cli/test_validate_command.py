@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from sandbox.commands import validate_command
+from app.cli import validate_command
 
 app = typer.Typer()
 app.command("validate")(validate_command)

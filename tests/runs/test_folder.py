@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.artifacts import (
+from app.runs.folder import (
     RUN_FILES,
     format_numbers,
     format_optional_numbers,
@@ -58,7 +58,7 @@ def reference_csv(header: tuple[str, ...], rows: list[list[str]]) -> str:
 
 def reference_files(result: RunResult) -> dict[str, str]:
     """What the per-row writer wrote for trades, orders, equity and the log."""
-    from app.artifacts import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
+    from app.runs.folder import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
 
     n, t = reference_number, reference_time
     trades = [
