@@ -2,6 +2,8 @@
 // indicator with its settings, from static/catalog.json (made by scripts/build-editor-catalog),
 // and the strategy's own params inside `self.params["`.
 
+import { api } from "./api.js";
+import { paramsFromInspection } from "./params.js";
 
 const BAR_FIELDS = ["time", "open", "high", "low", "close", "volume", "index"];
 const SERIES_FIELDS = ["open", "high", "low", "close", "volume", "time"];
@@ -90,6 +92,18 @@ class Catalog {
   }
 }
 
+const PARAM_KEY = /\bself\.params\[\s*["'](\w*)$/;
+
+async function paramsWithoutLine(model, lineNumber) {
+  const lines = model.getValue().split("\n");
+  lines[lineNumber - 1] = "";
+  try {
+    return paramsFromInspection(await api.validate(lines.join("\n")));
+  } catch {
+    return [];
+  }
+}
+
 function contextAt(model, position) {
   const line = model.getLineContent(position.lineNumber);
   const before = line.slice(0, position.column - 1);
@@ -132,7 +146,7 @@ function suggestionsFor(monaco, catalog, model, position) {
       range,
     }));
   }
-  const paramKey = before.match(/\bself\.params\[\s*["'](\w*)$/);
+  const paramKey = before.match(PARAM_KEY);
   if (paramKey) {
     return (catalog.params || []).map((param) => ({
       label: param.name,
@@ -223,9 +237,14 @@ export function registerCompletion(monaco, rawCatalog) {
   const catalog = new Catalog(rawCatalog);
   monaco.languages.registerCompletionItemProvider("python", {
     triggerCharacters: [".", '"', "'", ","],
-    provideCompletionItems: (model, position) => ({
-      suggestions: suggestionsFor(monaco, catalog, model, position),
-    }),
+    provideCompletionItems: async (model, position) => {
+      // No inspection seen yet (the page just opened the code and the user is already typing
+      // an unfinished `self.params["`): ask the server about the code without this line.
+      if (catalog.params.length === 0 && PARAM_KEY.test(contextAt(model, position).before)) {
+        catalog.params = await paramsWithoutLine(model, position.lineNumber);
+      }
+      return { suggestions: suggestionsFor(monaco, catalog, model, position) };
+    },
   });
   monaco.languages.registerHoverProvider("python", {
     provideHover: (model, position) => hoverFor(monaco, catalog, model, position),

@@ -56,6 +56,9 @@ async function start() {
   const validator = new Validator(editor, $("#problems"), $("#problems-summary"));
   // The server's inspection of the code names the class that runs and its merged params.
   validator.onResult = (result) => {
+    // Mid-edit code that does not parse names no class: keep the params last seen, so typing
+    // `self.params["` still completes them (a run of such code is refused by the server anyway).
+    if (!result.strategy_class) return;
     const params = paramsFromInspection(result);
     form.setParams(params);
     completion.params = params;
