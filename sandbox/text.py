@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from app.engine.logbook import escape_char
 from sandbox.errors import ProtocolError
 
 MAX_TEXT_CHARS: Final = 10_000
@@ -33,7 +34,6 @@ MAX_JSON_DEPTH: Final = 16
 REPLACEMENT: Final = "\ufffd"
 CUT_NOTE: Final = "... (text cut)"
 
-_SHORT_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _NOT_PLAIN_ASCII: Final = re.compile(r"[^\x20-\x7e]+")
 
 
@@ -52,22 +52,7 @@ def clean_text(value: str, max_chars: int = MAX_TEXT_CHARS) -> str:
 
 def _escape_run(match: re.Match[str]) -> str:
     run = match.group()
-    return run if run.isprintable() else "".join(map(_escape_char, run))
-
-
-def _escape_char(char: str) -> str:
-    if char.isprintable():
-        return char
-    code = ord(char)
-    if 0xD800 <= code <= 0xDFFF:
-        return REPLACEMENT
-    if char in _SHORT_ESCAPES:
-        return _SHORT_ESCAPES[char]
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    return run if run.isprintable() else "".join(map(escape_char, run))
 
 
 def is_clean_texts(values: list[Any], max_chars: int) -> bool:

@@ -99,14 +99,17 @@ def printable_text(text: str, max_chars: int, cut_before: int = 0) -> str:
     if head.isprintable():
         kept, kept_raw = head, len(head)
     else:
-        escaped = list(map(_escape_char, head))
+        escaped = list(map(escape_char, head))
         kept_raw = bisect_right(list(accumulate(map(len, escaped))), max_chars)
         kept = "".join(escaped[:kept_raw])
     cut = cut_before + len(text) - kept_raw
     return kept + cut_note(cut) if cut else kept
 
 
-def _escape_char(char: str) -> str:
+def escape_char(char: str) -> str:
+    """One character as it may be shown: itself when printable, U+FFFD for half a UTF-16
+    pair, otherwise a Python-style escape (`\\n`, `\\x1b`, `\\u202e`). The parent's text
+    cleaner (sandbox/text.py) uses the same rule, so counted characters are shown characters."""
     if char.isprintable():
         return char
     code = ord(char)
