@@ -1,0 +1,45 @@
+"""Execute a prepared run: its strategy source on its market data, inside the sandbox.
+
+The one caller of `sandbox.run_sandboxed` in the product: the CLI, the job runner and (later)
+sweeps and remote workers all arrive here with a PreparedRun, so switching the execution
+backend (a remote worker, a container) changes this module only.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from app.engine import ProgressCallback, RunResult
+from app.runs.prepare import PreparedRun
+from sandbox import WarmWorker, run_sandboxed
+
+
+def execute(
+    prepared: PreparedRun,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    worker: WarmWorker | None = None,
+) -> RunResult:
+    """Run `prepared` in an isolated sandbox worker process; blocks until it ends.
+
+    `worker` is a pre-started worker (sandbox.start_worker or a WorkerPool) to run in; it is
+    killed at the run's end whatever happens. Without one a worker is started now.
+
+    Raises the sandbox's exceptions (StrategyRejected, StrategyFailed, LimitExceeded,
+    LimitsRefused, RunCancelled, WorkerFailed) and the engine's (ConfigError,
+    StrategyDefinitionError, ...).
+    """
+    inputs = prepared.inputs
+    return run_sandboxed(
+        inputs.code,
+        prepared.market,
+        inputs.config,
+        prepared.limits,
+        on_progress=on_progress,
+        cancel=cancel,
+        strategy_name=inputs.strategy_class or None,
+        filename=inputs.filename,
+        maximums=prepared.maximums,
+        worker=worker,
+    )

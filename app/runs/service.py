@@ -1,0 +1,130 @@
+"""The run service: prepare, execute and record one run, the same way for every door.
+
+`RunService` is built once from Settings (the operator's maximums, the default limits, the
+folder web runs are written to) and handed to each door: the CLI calls `run_file`, the job
+runner calls `run_stored` for a queued run, sweeps and remote workers will call `run`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.data.catalog import DatasetCatalog
+from app.engine import ProgressCallback, RunConfig, RunResult
+from app.runs import prepare
+from app.runs.execute import execute
+from app.runs.prepare import PreparedRun, RunInputs, RunOrder, data_identity
+from app.runs.record import provenance, write_folder
+from app.settings import Settings
+from sandbox import OperatorMaximums, RunLimits, WarmWorker, start_worker
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """A finished run: the engine's result, its provenance document and the files written."""
+
+    result: RunResult
+    provenance: dict[str, Any]
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunService:
+    """Prepare -> execute -> record. `runs_dir` is where stored runs write their folder
+    (`<runs_dir>/<run_id>/`); None writes none."""
+
+    maximums: OperatorMaximums = field(default_factory=OperatorMaximums)
+    limits: RunLimits = field(default_factory=RunLimits)
+    runs_dir: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RunService:
+        """The service with the operator's maximums and run folder from Settings; stored runs
+        get the default limits, each lowered to its maximum where the operator set it lower."""
+        maximums = prepare.operator_maximums(settings)
+        return cls(
+            maximums=maximums,
+            limits=prepare.limits_within(RunLimits(), maximums),
+            runs_dir=settings.runs_dir,
+        )
+
+    def run(
+        self,
+        prepared: PreparedRun,
+        *,
+        door: str,
+        names: dict[str, str],
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        worker: WarmWorker | None = None,
+        out_dir: Path | None = None,
+    ) -> RunOutcome:
+        """Execute `prepared` and record it (its folder in `out_dir` when given)."""
+        result = execute(prepared, on_progress=on_progress, cancel=cancel, worker=worker)
+        document = provenance(prepared.inputs, door=door, names=names)
+        files = write_folder(result, out_dir, document) if out_dir is not None else []
+        return RunOutcome(result, document, tuple(files))
+
+    def run_file(
+        self,
+        strategy_path: Path,
+        data_path: Path,
+        order: RunOrder,
+        *,
+        symbol: str,
+        on_progress: ProgressCallback | None = None,
+        out_dir: Path | None = None,
+    ) -> RunOutcome:
+        """Run a strategy file on a data file (the CLI's door).
+
+        The worker is started first, so its start-up (~1.2 s of imports) overlaps the reading
+        and inspection of the strategy and the data; it is killed on every path out of here.
+        """
+        with start_worker() as worker:
+            prepared = prepare.prepare_file_run(
+                strategy_path, data_path, order, symbol=symbol, maximums=self.maximums
+            )
+            names = {"strategy_file": strategy_path.name, "data_file": data_path.name}
+            return self.run(
+                prepared,
+                door="cli",
+                names=names,
+                on_progress=on_progress,
+                worker=worker,
+                out_dir=out_dir,
+            )
+
+    def run_stored(
+        self,
+        *,
+        run_id: str,
+        code: str,
+        dataset: str,
+        config_data: dict[str, Any],
+        catalog: DatasetCatalog,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        worker: WarmWorker | None = None,
+    ) -> RunOutcome:
+        """Run a stored, queued run (the job runner's door); its folder goes to
+        `<runs_dir>/<run_id>/`. The stored config was checked when it was submitted."""
+        entry = catalog.resolve(dataset)
+        market = catalog.load_market(entry)
+        config = RunConfig.from_dict(config_data)
+        inspection = prepare.inspect_strategy(code, prepare.STRATEGY_FILENAME)
+        inputs = RunInputs(
+            code, prepare.STRATEGY_FILENAME, inspection, data_identity(entry), config
+        )
+        prepared = PreparedRun(inputs, market, self.limits, self.maximums)
+        return self.run(
+            prepared,
+            door="api",
+            names={"dataset": entry.name},
+            on_progress=on_progress,
+            cancel=cancel,
+            worker=worker,
+            out_dir=self.runs_dir / run_id if self.runs_dir is not None else None,
+        )
