@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -15,30 +14,24 @@ from rich.table import Table
 from rich.text import Text
 
 from app.data.commands import data_app
-from app.data.errors import DataError
-from app.engine import (
-    ConfigError,
-    EngineError,
-    LogLevel,
-    Mode,
-    RunResult,
-    StrategyRuntimeError,
-    ns_to_iso,
-)
+from app.engine import LogLevel, RunResult, ns_to_iso
 from app.engine import Progress as RunProgress
-from app.engine.config import FIELDS_BY_NAME
-from app.runs import InvalidRunRequestError, RunOrder, RunOutcome, RunService, StrategyLoadError
-from app.settings import load_settings
-from app.terminal import markup_lines, terminal_text
-from sandbox import (
-    LimitExceeded,
-    LimitsRefused,
-    RunLimits,
-    SandboxError,
-    StrategyRejected,
-    has_errors,
-    validate_source,
+from app.research.commands.montecarlo import montecarlo_command
+from app.research.commands.optimize import optimize_command
+from app.research.commands.report import report_command
+from app.research.commands.walkforward import walkforward_command
+from app.run_options import (
+    EXIT_BAD_INPUT,
+    RunOptions,
+    fail,
+    reported_run_errors,
+    with_run_options,
 )
+from app.run_options import EXIT_STRATEGY_FAILED as EXIT_STRATEGY_FAILED  # tests import it here
+from app.runs import RunOrder, RunOutcome, RunService
+from app.settings import load_settings
+from app.terminal import terminal_text
+from sandbox import has_errors, validate_source
 from sandbox.text import clean_text
 
 MAX_LINE_CHARS: Final = 2_000
@@ -94,17 +87,10 @@ cli_app = typer.Typer(
 cli_app.add_typer(data_app, name="data")
 cli_app.command("validate")(validate_command)
 cli_app.command("warm-indicators")(warm_indicators_command)
-
-EXIT_BAD_INPUT = 2
-EXIT_STRATEGY_FAILED = 1
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    """Print `message` (which may carry strategy text: escaped line by line) and exit."""
-    Console(stderr=True).print(
-        f"[red]error:[/red] {markup_lines(message)}", highlight=False, soft_wrap=True, emoji=False
-    )
-    return typer.Exit(code)
+cli_app.command("report")(report_command)
+cli_app.command("optimize")(optimize_command)
+cli_app.command("montecarlo")(montecarlo_command)
+cli_app.command("walkforward")(walkforward_command)
 
 
 def _parse_params(values: list[str]) -> dict[str, str]:
@@ -112,120 +98,34 @@ def _parse_params(values: list[str]) -> dict[str, str]:
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise _fail(f"--param {item!r} must look like name=value", EXIT_BAD_INPUT)
+            raise fail(f"--param {item!r} must look like name=value", EXIT_BAD_INPUT)
         params[name.strip()] = value.strip()
     return params
 
 
-DEFAULTS = {spec.name: spec.default for spec in FIELDS_BY_NAME.values()}
-DEFAULT_LIMITS = RunLimits()
-
-
-def _option(name: str) -> Any:
-    """A typer option for a RunConfig field: its flag and help (unit, bounds, default) from
-    the field table. Bounds are checked by RunConfig, so the message names the option."""
-    return typer.Option(FIELDS_BY_NAME[name].flag, help=FIELDS_BY_NAME[name].describe())
-
-
 @cli_app.command("run")
+@with_run_options
 def run_command(
     file: Annotated[Path, typer.Argument(help="Strategy file (.py).")],
     data: Annotated[Path, typer.Option("--data", help="OHLCV file, CSV or Parquet.")],
-    start: Annotated[str | None, typer.Option(help="First traded bar, e.g. 2023-03-01.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last bar used, e.g. 2023-06-30T23:59.")] = None,
-    mode: Annotated[Mode, _option("mode")] = DEFAULTS["mode"],
-    cash: Annotated[float, _option("cash")] = DEFAULTS["cash"],
-    leverage_max: Annotated[float, _option("leverage_max")] = DEFAULTS["leverage_max"],
-    fee_maker: Annotated[float, _option("fee_maker")] = DEFAULTS["fee_maker"],
-    fee_taker: Annotated[float, _option("fee_taker")] = DEFAULTS["fee_taker"],
-    slippage_bps: Annotated[float, _option("slippage_bps")] = DEFAULTS["slippage_bps"],
-    funding_rate: Annotated[float, _option("funding_rate")] = DEFAULTS["funding_rate"],
-    funding_interval_h: Annotated[int, _option("funding_interval_h")] = DEFAULTS[
-        "funding_interval_h"
-    ],
-    trading_days_per_year: Annotated[int, _option("trading_days_per_year")] = DEFAULTS[
-        "trading_days_per_year"
-    ],
-    risk_free_rate: Annotated[float, _option("risk_free_rate")] = DEFAULTS["risk_free_rate"],
-    symbol: Annotated[str, typer.Option(help="Symbol name for the data.")] = DEFAULTS["symbol"],
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Strategy parameter override name=value (repeatable)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the run's files.")] = None,
-    wall_seconds: Annotated[
-        float, typer.Option(help="Wall-clock limit of the run, s.")
-    ] = DEFAULT_LIMITS.wall_seconds,
-    cpu_seconds: Annotated[
-        float, typer.Option(help="CPU-time limit of the run, s.")
-    ] = DEFAULT_LIMITS.cpu_seconds,
-    memory_mb: Annotated[
-        int, typer.Option(help="Memory the run may use, MB.")
-    ] = DEFAULT_LIMITS.memory_mb,
+    *,
+    run_options: RunOptions,
 ) -> None:
     """Run a strategy file on a data file in the sandbox, print a summary and write the run's
     files."""
-    options = {
-        "mode": mode,
-        "cash": cash,
-        "leverage_max": leverage_max,
-        "fee_maker": fee_maker,
-        "fee_taker": fee_taker,
-        "slippage_bps": slippage_bps,
-        "funding_rate": funding_rate,
-        "funding_interval_h": funding_interval_h,
-        "trading_days_per_year": trading_days_per_year,
-        "risk_free_rate": risk_free_rate,
-    }
     raw_params = _parse_params(param or [])
     service = RunService.from_settings(load_settings())
-    limits = RunLimits(wall_seconds=wall_seconds, cpu_seconds=cpu_seconds, memory_mb=memory_mb)
-    try:
-        order = RunOrder(
-            options=options,
-            start=parse_time(start, "start"),
-            end=parse_time(end, "end"),
-            params=raw_params,
-            limits=limits,
-        )
-        outcome = _run_with_progress(service, file, data, order, symbol=symbol, out=out)
-    except StrategyRuntimeError as error:
-        raise _fail(f"the strategy failed: {error}", EXIT_STRATEGY_FAILED) from None
-    except LimitExceeded as error:
-        raise _fail(f"the run was stopped: {error}", EXIT_STRATEGY_FAILED) from None
-    except StrategyRejected as error:
-        lines = "\n".join(
-            terminal_text(d.format(str(file))) for d in error.diagnostics if d.is_error
-        )
-        raise _fail(lines or str(error), EXIT_BAD_INPUT) from None
-    except LimitsRefused as error:
-        raise _fail(str(error), EXIT_BAD_INPUT) from None
-    except SandboxError as error:
-        raise _fail(f"the sandbox worker failed: {error}", EXIT_STRATEGY_FAILED) from None
-    except (ConfigError, InvalidRunRequestError) as error:
-        flag = "--param" if error.field == "params" else "--" + error.field.replace("_", "-")
-        raise _fail(f"{flag}: {error.message}", EXIT_BAD_INPUT) from None
-    except (StrategyLoadError, DataError, EngineError) as error:
-        raise _fail(str(error), EXIT_BAD_INPUT) from None
-    except OSError as error:
-        raise _fail(f"cannot write to {out}: {error.strerror}", EXIT_BAD_INPUT) from None
+    with reported_run_errors(file, out):
+        order = run_options.order(raw_params)
+        outcome = _run_with_progress(service, file, data, order, symbol=run_options.symbol, out=out)
     _print_summary(outcome.result)
     if out is not None:
         typer.echo(f"wrote {len(outcome.files)} files to {out}")
-
-
-def parse_time(text: str | None, field_name: str) -> int | None:
-    """An ISO date/time (UTC if naive) as epoch ns; None passes through."""
-    if text is None:
-        return None
-    try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise InvalidRunRequestError(
-            field_name, f"{text!r} is not a date such as 2023-06-01 or 2023-06-01T12:00"
-        ) from None
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value)
 
 
 def _run_with_progress(

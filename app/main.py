@@ -30,14 +30,29 @@ from app.api.errors import install_error_handlers
 from app.api.hosts import AllowedHostsMiddleware
 from app.api.origins import CrossSiteRequestMiddleware
 from app.api.responses import StrictJSONResponse
-from app.api.routes import datasets, examples, health, runs, strategies, validate
+from app.api.routes import (
+    api_docs,
+    datasets,
+    examples,
+    health,
+    montecarlo,
+    reports,
+    runs,
+    strategies,
+    sweep_page,
+    sweeps,
+    validate,
+)
 from app.api.run_form import run_form_inputs
 from app.api.schemas import ErrorOut
 from app.api.security_headers import SecuredFastAPI
+from app.api.sweep_ws import router as sweep_ws_router
 from app.api.ws import router as ws_router
 from app.db import make_engine, migrate
 from app.hostnames import parse_host_pattern
 from app.jobs import DatasetCatalog, JobRunner, ProgressHub
+from app.jobs.sweep_progress import SweepHub
+from app.jobs.sweeps import SweepRunner, default_trial_workers
 from app.runs import RunService
 from app.runs.record import package_version
 from app.settings import REPO_ROOT, WILDCARD_ADDRESSES, Settings, load_settings
@@ -85,15 +100,26 @@ def create_app(
         app.state.engine, app.state.catalog = engine, catalog
         app.state.hub, app.state.runner = hub, runner
         app.state.admission = RunAdmission(limit=settings.max_active_runs_per_client)
+        app.state.sweep_hub = sweep_hub = SweepHub()
+        app.state.sweeps = sweeps = SweepRunner(
+            engine=engine,
+            catalog=catalog,
+            service=RunService.from_settings(settings),
+            hub=sweep_hub,
+            trial_workers=default_trial_workers(settings.workers),
+        )
         runner.start()
+        sweeps.start()
         warm_up = asyncio.get_running_loop().run_in_executor(None, catalog.entries)
         warm_up.add_done_callback(_log_warm_up_failure)  # first GET /api/datasets stays quick
         logger.info("server ready workers=%d database=%s", settings.workers, engine.dialect.name)
         try:
             yield
         finally:
+            await run_in_threadpool(sweeps.shutdown)
             await run_in_threadpool(runner.shutdown)
             hub.close_all(SERVER_STOPPING)
+            sweep_hub.close_all(SERVER_STOPPING)
             engine.dispose()
 
     app = SecuredFastAPI(  # security headers outside every layer, error 500s included
@@ -102,12 +128,27 @@ def create_app(
         description="Write, validate and backtest trading strategies; watch runs live.",
         lifespan=lifespan,
         default_response_class=StrictJSONResponse,
+        docs_url=None,  # app/api/routes/api_docs.py serves /docs and /redoc from static/vendor
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, examples, validate, strategies, datasets, runs):
+    for module in (
+        health,
+        examples,
+        validate,
+        strategies,
+        datasets,
+        runs,
+        reports,
+        montecarlo,
+        sweeps,
+    ):
         app.include_router(module.router, responses=MALFORMED)
+    app.include_router(api_docs.router)
     app.include_router(ws_router)
+    app.include_router(sweep_ws_router)
+    app.include_router(sweep_page.router)
     _mount_ui(app)
     _add_guards(app, settings)
     return app

@@ -16,6 +16,7 @@ from sandbox.forkserver import ForkServer, ForkServerError
 from sandbox.inspection import ParamSpec, SourceInspection, inspect_source
 from sandbox.limits import LimitsRefused, OperatorMaximums, RunLimits
 from sandbox.pool import WorkerPool, lower_thread_priority
+from sandbox.shared_indicators import SharedIndicators
 from sandbox.supervisor import WarmWorker, run_sandboxed, start_fork_server, start_worker
 from sandbox.validate import declared_params, validate_source
 
@@ -34,6 +35,7 @@ __all__ = [
     "SandboxError",
     "SandboxViolation",
     "Severity",
+    "SharedIndicators",
     "SourceInspection",
     "StrategyFailed",
     "StrategyRejected",

@@ -32,7 +32,7 @@ from app.engine import (
     Trade,
     summarize,
 )
-from app.engine.loop import PROGRESS_LOG_LINES
+from app.engine.loop import PROGRESS_LOG_LINES, PROGRESS_STAGES
 from sandbox.errors import ProtocolError
 from sandbox.text import MAX_NAME_CHARS, MAX_TEXT_CHARS, clean_text
 
@@ -147,6 +147,7 @@ def progress_body(
         "type": "progress",
         "progress": [progress.bars_done, progress.bars_total, progress.time, progress.equity],
         "logs": log_texts,
+        "stage": progress.stage,
     }
     if not trades and not orders:
         return body, log_arrays
@@ -167,6 +168,9 @@ def progress_from_frame(
     if len(logs) > PROGRESS_LOG_LINES:
         raise ProtocolError("a progress message carries too many log lines")
     has_records = "trades" in body or "orders" in body
+    stage = body.get("stage", "running")
+    if stage not in PROGRESS_STAGES:  # only the engine's own words reach the viewers
+        raise ProtocolError("progress record names an unknown stage")
     return Progress(
         bars_done=_scalar(values[0], int, "bars_done"),
         bars_total=_scalar(values[1], int, "bars_total"),
@@ -179,6 +183,7 @@ def progress_from_frame(
         orders=records_from_arrays("orders", OrderRecord, body.get("orders"), arrays)
         if has_records
         else (),
+        stage=str(stage),
     )
 
 

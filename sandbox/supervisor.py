@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import fcntl
@@ -56,6 +57,7 @@ from sandbox.limits import (
 from sandbox.memory_watch import tells_of_memory_exhaustion
 from sandbox.protocol import WORKER_MESSAGES, Chunk, Frame, FrameReader, encode_parts
 from sandbox.record_tally import RecordTally
+from sandbox.shared_indicators import SharedIndicators, refusal
 from sandbox.text import MAX_NAME_CHARS, clean_text
 from sandbox.validate import validate_source
 
@@ -86,6 +88,9 @@ WORKER_ENV: Final = {
 }
 
 WORKER_COMMAND: Final = (sys.executable, "-s", "-m", "sandbox.worker")
+MAX_INDICATOR_REQUESTS: Final = 256
+"""Indicator requests one sweep trial may send its parent (a run declaring more gets each
+further one refused with a sentence); bounds what one trial can make the parent compute."""
 
 ProgressCallback = Callable[[Progress], None]
 
@@ -102,11 +107,15 @@ def run_sandboxed(
     filename: str = "strategy.py",
     maximums: OperatorMaximums | None = None,
     worker: WarmWorker | None = None,
+    indicators: SharedIndicators | None = None,
 ) -> RunResult:
     """Run strategy source on `market` in an isolated worker; the same RunResult as run_backtest.
 
     `worker` is an optional pre-started WarmWorker (start_worker()); without one a worker is
     started now. Either way the worker serves this run only and is killed at its end.
+    `indicators` (a sweep's trials) makes the worker ask this process for its indicators,
+    computed once per distinct setting across the sweep (sandbox.shared_indicators); it must
+    hold this run's `market` cut at `config.end`. The values, hence the results, are the same.
 
     Raises StrategyRejected (diagnostics; no worker started), StrategyFailed (the strategy
     raised: type, message, line in `filename`, bar), LimitExceeded (which limit, its value),
@@ -129,6 +138,7 @@ def run_sandboxed(
         filename=filename,
         maximums=maximums,
         worker=worker,
+        indicators=indicators,
     )
 
 
@@ -161,6 +171,7 @@ def _run_in_worker(
     maximums: OperatorMaximums | None = None,
     is_validated: bool = True,
     worker: WarmWorker | None = None,
+    indicators: SharedIndicators | None = None,
 ) -> RunResult:
     maximums = maximums or OperatorMaximums()
     limits = (limits or RunLimits()).checked(maximums)
@@ -175,10 +186,11 @@ def _run_in_worker(
             "symbol": market.symbol,
             "config": codec.config_to_dict(config),
             "limits": dataclasses.asdict(limits),
+            "indicators": "parent" if indicators is not None else "own",
         },
         codec.market_arrays(market),
     )
-    session = _WorkerSession(limits, maximums, cancel, on_progress)
+    session = _WorkerSession(limits, maximums, cancel, on_progress, indicators=indicators)
     frame = session.run(job, worker)
     return _outcome(frame, market, config, limits, session)
 
@@ -387,8 +399,13 @@ class _WorkerSession:
         cancel: threading.Event | None,
         on_progress: ProgressCallback | None,
         command: Sequence[str] = WORKER_COMMAND,
+        *,
+        indicators: SharedIndicators | None = None,
     ) -> None:
         self.command = list(command)
+        self.indicators = indicators
+        self.indicator_requests = 0
+        self.outbox: _Outbox | None = None
         self.limits = limits
         self.cancel = cancel
         self.on_progress = on_progress
@@ -422,12 +439,20 @@ class _WorkerSession:
 
     def _supervise(self, process: WorkerProcess, job: Sequence[Chunk]) -> Frame:
         assert process.stdin and process.stdout and process.stderr
-        threading.Thread(target=_feed, args=(process.stdin, job), daemon=True).start()
+        if self.indicators is None:  # the job is all the worker reads: a thread writes it
+            threading.Thread(target=_feed, args=(process.stdin, job), daemon=True).start()
+        else:  # answers follow the job: written from this loop, never blocking it
+            self.outbox = _Outbox(process.stdin)
+            self.outbox.put(job)
         deadline = time.monotonic() + self.limits.wall_seconds
         stdout = process.stdout.fileno()
         while True:
             self._check_stop(process, deadline)
-            ready, _, _ = select.select([stdout], [], [], POLL_SECONDS)
+            outbox = self.outbox
+            writing = [outbox.fd] if outbox is not None and outbox.is_pending else []
+            ready, writable, _ = select.select([stdout], writing, [], POLL_SECONDS)
+            if writable and outbox is not None:
+                outbox.flush()
             if not ready:
                 continue
             chunk = os.read(stdout, 1 << 20)
@@ -458,6 +483,8 @@ class _WorkerSession:
                         clean_text(str(k), 40): _text(v, MAX_HINT_CHARS) for k, v in layers.items()
                     }
                     logger.debug("sandbox worker layers %s", self.layers)
+            elif frame.type == "indicator":
+                self._answer_indicator(frame)
             elif frame.type == "progress":
                 with _collector_paused(), _untrusted("progress report"):
                     progress = codec.progress_from_frame(frame.body, frame.arrays)
@@ -468,6 +495,24 @@ class _WorkerSession:
             else:
                 return frame
         return None
+
+    def _answer_indicator(self, frame: Frame) -> None:
+        """Answer a worker's indicator request (checked by SharedIndicators like a run checks
+        its own); a worker that was not offered them, or sends arrays, breaks the protocol."""
+        if self.indicators is None or self.outbox is None:
+            raise ProtocolError("the worker asked for indicator values this run does not serve")
+        if frame.arrays:
+            raise ProtocolError("an indicator request carries no arrays")
+        self.indicator_requests += 1
+        if self.indicator_requests > MAX_INDICATOR_REQUESTS:
+            reply: tuple[dict[str, Any], dict[str, Any]] = (
+                refusal(f"a sweep trial may declare at most {MAX_INDICATOR_REQUESTS} indicators"),
+                {},
+            )
+        else:
+            reply = self.indicators.answer(frame.body)
+        self.outbox.put(encode_parts(*reply))
+        self.outbox.flush()
 
     def _death_reason(self, process: WorkerProcess) -> Exception:
         code: int | None
@@ -499,6 +544,40 @@ def _widen_pipe(stream: Any) -> None:
     if stream is not None and set_size is not None:
         with contextlib.suppress(OSError):
             fcntl.fcntl(stream.fileno(), set_size, PIPE_BYTES)
+
+
+class _Outbox:
+    """Bytes for the worker's stdin, written without blocking as the pipe takes them (a
+    worker that stops reading cannot stall the loop that enforces its limits)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.fd: int = stream.fileno()
+        os.set_blocking(self.fd, False)
+        self._chunks: collections.deque[memoryview] = collections.deque()
+
+    @property
+    def is_pending(self) -> bool:
+        return bool(self._chunks)
+
+    def put(self, chunks: Sequence[Chunk]) -> None:
+        self._chunks.extend(memoryview(chunk).cast("B") for chunk in chunks if len(chunk))
+
+    def flush(self) -> None:
+        """Write what the pipe takes now; a dead worker's bytes are dropped (the reading side
+        reports why it died)."""
+        while self._chunks:
+            chunk = self._chunks[0]
+            try:
+                written = os.write(self.fd, chunk)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._chunks.clear()
+                return
+            if written < len(chunk):
+                self._chunks[0] = chunk[written:]
+            else:
+                self._chunks.popleft()
 
 
 def _feed(stream: Any, job: Sequence[Chunk]) -> None:

@@ -15,7 +15,8 @@ import statistics  # noqa: F401  (imported before the lock-down: the facade need
 import sys
 import traceback
 import typing
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, BinaryIO, Final
 
@@ -26,6 +27,7 @@ from app.engine import (
     Bar,
     ConfigError,
     EngineError,
+    IndicatorError,
     MarketData,
     OrderRecord,
     Progress,
@@ -38,7 +40,8 @@ from app.engine import (
     crossover,
     simulate,
 )
-from app.engine.indicators import load_indicator_libraries
+from app.engine.feed import FloatArray
+from app.engine.indicators import IndicatorArg, IndicatorSource, load_indicator_libraries
 from sandbox import codec, limits
 from sandbox.compile import compile_strategy
 from sandbox.errors import ProtocolError, StrategyRejected
@@ -54,20 +57,59 @@ MAX_JOB_JSON_BYTES: Final = 16 * 1024 * 1024
 MAX_JOB_BLOB_BYTES: Final = 4 * 1024 * 1024 * 1024
 
 
+class ParentChannel:
+    """The frames the parent sends on `fd`: the job, then (a sweep trial) the answers to its
+    indicator requests. Reads what the pipe holds (never waits for more than one frame)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._reader = FrameReader(
+            max_json_bytes=MAX_JOB_JSON_BYTES,
+            max_blob_bytes=MAX_JOB_BLOB_BYTES,
+            allowed=PARENT_MESSAGES,
+        )
+        self._frames: deque[Frame] = deque()
+
+    def next_frame(self, what: str) -> Frame:
+        """The next frame; ProtocolError naming `what` was awaited if the pipe closes first."""
+        while not self._frames:
+            chunk = os.read(self._fd, 1 << 20)
+            if not chunk:
+                raise ProtocolError(f"the parent closed the pipe before sending {what}")
+            self._frames.extend(self._reader.feed(chunk))
+        return self._frames.popleft()
+
+
 def read_job(stream: BinaryIO) -> Frame:
     """The one job frame from the parent (the worker exits if it is malformed)."""
-    reader = FrameReader(
-        max_json_bytes=MAX_JOB_JSON_BYTES,
-        max_blob_bytes=MAX_JOB_BLOB_BYTES,
-        allowed=PARENT_MESSAGES,
-    )
-    while True:
-        chunk = stream.read(1 << 20)
-        if not chunk:
-            raise ProtocolError("the parent closed the pipe before sending a job")
-        frames = reader.feed(chunk)
-        if frames:
-            return frames[0]
+    return ParentChannel(stream.fileno()).next_frame("a job")
+
+
+class ParentIndicators:
+    """A sweep trial's indicator source (app.engine.indicators.IndicatorSource): each request
+    goes to the parent, which checks it again, computes each distinct setting once per sweep
+    and answers with the values or a refusal; the parent is trusted, as for the job."""
+
+    def __init__(self, channel: ParentChannel, send: Callable[[Chunk], object]) -> None:
+        self._channel = channel
+        self._send = send
+
+    def __call__(
+        self, name: str, rule: str | None, args: Mapping[str, IndicatorArg]
+    ) -> dict[str, FloatArray]:
+        request = {"type": "indicator", "name": name, "timeframe": rule, "settings": dict(args)}
+        self._send(encode(request))
+        frame = self._channel.next_frame("indicator values")
+        if frame.type == "indicator_refused":
+            raise IndicatorError(str(frame.body.get("message", "the indicator was refused")))
+        if frame.type != "indicator_values":
+            raise ProtocolError(f"expected indicator values, not {frame.type!r}")
+        columns: dict[str, FloatArray] = {}
+        for column in frame.body["columns"]:
+            values = frame.arrays[column]
+            values.setflags(write=False)
+            columns[str(column)] = values
+        return columns
 
 
 def keep_numba_cache_read_only() -> None:
@@ -319,9 +361,15 @@ class ProgressStream:
         )
 
 
-def run_job(job: Frame, send: Callable[[Chunk], object]) -> None:
-    """Compile and run the job's strategy; the result or the error goes to `send`."""
+def run_job(
+    job: Frame, send: Callable[[Chunk], object], channel: ParentChannel | None = None
+) -> None:
+    """Compile and run the job's strategy; the result or the error goes to `send`. A job
+    whose `indicators` is "parent" gets its indicators over `channel` (ParentIndicators)."""
     body = job.body
+    source: IndicatorSource | None = None
+    if body.get("indicators") == "parent" and channel is not None:
+        source = ParentIndicators(channel, send)
     filename = str(body.get("filename", "strategy.py"))
     run_limits = limits.RunLimits(**body["limits"])
     market = codec.market_from_arrays(job.arrays, str(body["symbol"]))
@@ -339,7 +387,9 @@ def run_job(job: Frame, send: Callable[[Chunk], object]) -> None:
         )
         strategy_class = typing.cast(type[Strategy], compiled.strategy_class)
         stream = ProgressStream(send, watch)
-        record = simulate(strategy_class, market, config, on_progress=stream)
+        record = simulate(
+            strategy_class, market, config, on_progress=stream, indicator_source=source
+        )
         watch.check()
         parts = encode_parts(*codec.record_body(stream.unsent(record)))
     except BaseException as error:
@@ -364,8 +414,8 @@ def serve() -> int:
             written = out.write(view)
             view = view[written or 0 :]
 
-    job = read_job(sys.stdin.buffer)
-    run_job(job, send)
+    channel = ParentChannel(sys.stdin.fileno())
+    run_job(channel.next_frame("a job"), send, channel)
     out.close()
     return 0
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.db.session import session_scope
 from app.jobs import DatasetCatalog, JobRunner, ProgressHub
+from app.jobs.sweeps import SweepRunner
 from app.settings import Settings
 
 
@@ -35,6 +36,11 @@ def get_runner(request: Request) -> JobRunner:
     return runner
 
 
+def get_sweep_runner(request: Request) -> SweepRunner:
+    sweeps: SweepRunner = request.app.state.sweeps
+    return sweeps
+
+
 def get_catalog(request: Request) -> DatasetCatalog:
     catalog: DatasetCatalog = request.app.state.catalog
     return catalog
@@ -49,5 +55,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+SweepRunnerDep = Annotated[SweepRunner, Depends(get_sweep_runner)]
 CatalogDep = Annotated[DatasetCatalog, Depends(get_catalog)]
 HubDep = Annotated[ProgressHub, Depends(get_hub)]

@@ -14,6 +14,8 @@ from app.api.responses import StrictJSONResponse as JSONResponse
 from app.data.errors import DataError
 from app.db.errors import RecordNotFoundError
 from app.jobs.errors import InvalidRunRequestError, RunStateError
+from app.research.errors import ResearchInputError
+from app.research.run_folder import RunFolderError
 from sandbox import StrategyRejected
 
 logger = logging.getLogger(__name__)
@@ -126,6 +128,11 @@ async def _invalid_run(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": [field_error(error.field, error.message)]}, status_code=422)
 
 
+async def _research_input(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ResearchInputError)
+    return JSONResponse({"detail": [field_error(error.field, error.message)]}, status_code=422)
+
+
 async def _rejected(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StrategyRejected)
     diagnostics = [d.to_dict() for d in error.diagnostics]
@@ -160,6 +167,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RecordNotFoundError, _not_found)
     app.add_exception_handler(RunStateError, _conflict)
     app.add_exception_handler(InvalidRunRequestError, _invalid_run)
+    app.add_exception_handler(ResearchInputError, _research_input)
+    app.add_exception_handler(RunFolderError, _not_found)  # a run's folder is gone or broken
     app.add_exception_handler(StrategyRejected, _rejected)
     app.add_exception_handler(UploadRefusedError, _upload)
     app.add_exception_handler(DataError, _data)

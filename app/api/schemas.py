@@ -57,6 +57,11 @@ class Example(BaseModel):
     title: str = Field(description="First line of the module docstring.")
     code: str
     params: dict[str, StoredParamValue]
+    settings: dict[str, str | float] = Field(
+        default_factory=dict,
+        description="Run options the example needs, by RunConfig field name (e.g. mode, "
+        "leverage_max); from strategies_examples/run_settings.json.",
+    )
 
 
 class DiagnosticOut(BaseModel):
@@ -352,3 +357,119 @@ class EquityOut(BaseModel):
     run_id: str
     total_points: int = Field(description="Bars in the stored curve (points may be fewer).")
     points: list[EquityPoint]
+
+
+# -- sweeps -----------------------------------------------------------------------------------
+
+SweepMethod = Literal["grid", "random", "tpe", "cmaes", "nsga2"]
+
+
+class RangeIn(Strict):
+    """One param's range: `low`..`high` (every `step` when given; continuous for a float param
+    without one), or a list of `choices`. The same as `--param name=low:high:step` or
+    `--param name=a,b,c` on the command line."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    low: Annotated[float, Field(allow_inf_nan=False)] | int | None = None
+    high: Annotated[float, Field(allow_inf_nan=False)] | int | None = None
+    step: Annotated[float, Field(allow_inf_nan=False)] | int | None = None
+    choices: list[ParamValue] | None = Field(default=None, max_length=10_000)
+
+
+class ObjectiveIn(Strict):
+    metric: str = Field(min_length=1, max_length=100, pattern=NO_NUL, examples=["sharpe"])
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class SweepCreate(RunCreate):
+    """A parameter sweep: the run fields (code or strategy, dataset, period, account; `params`
+    fixes params for every trial) plus what to search and how."""
+
+    ranges: list[RangeIn | Annotated[str, Field(max_length=10_000, pattern=NO_NUL)]] = Field(
+        min_length=1,
+        max_length=50,
+        description="One range per searched param: an object, or the CLI's text form "
+        '("fast=5:50:5", "slow=20..200", "mode=a,b,c").',
+    )
+    method: SweepMethod = "grid"
+    objectives: list[ObjectiveIn] = Field(
+        default_factory=lambda: [ObjectiveIn(metric="sharpe")],
+        min_length=1,
+        max_length=2,
+        description="One metric of metrics.json to optimise, or two for nsga2.",
+    )
+    min_trades: int | None = Field(
+        default=None, ge=0, le=MAX_ID, description="Fewer closed trades: infeasible."
+    )
+    max_drawdown: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="A deeper max drawdown (fraction of the peak, 0.3 = 30 %): infeasible.",
+    )
+    trials: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Trial budget (a grid's size when unset)."
+    )
+    seed: int = Field(default=0, ge=0, le=MAX_ID)
+
+
+class SweepCreated(BaseModel):
+    id: str
+    status: RunStatus
+    trials_total: int | None
+
+
+class SweepTrialOut(BaseModel):
+    """One finished trial: every param, the figures of its metrics.json, whether it met the
+    constraints, and its objective values (null when it failed or is undefined)."""
+
+    number: int
+    params: dict[str, StoredParamValue]
+    metrics: dict[str, float | int | str | None]
+    feasible: bool
+    error: str | None
+    infeasible_reason: str | None
+    values: list[float | None] | None
+
+
+class SweepSummary(BaseModel):
+    id: str
+    kind: str
+    status: RunStatus
+    strategy_id: int | None
+    strategy_version: int | None
+    strategy_name: str
+    dataset: str
+    method: str
+    objectives: list[ObjectiveIn]
+    trials_done: int
+    trials_total: int | None
+    trials_per_s: float
+    eta_s: float | None
+    best: list[SweepTrialOut] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: RunError | None
+
+
+class SweepDetail(SweepSummary):
+    code: str
+    code_hash: str
+    dataset_version: str
+    dataset_hash: str
+    ranges: list[str] = Field(description="The searched ranges in the CLI's text form.")
+    constraints: dict[str, float | int | None]
+    seed: int
+    config: dict[str, Any]
+    statistics: dict[str, Any] | None = Field(
+        default=None, description="DSR, PBO and their meaning (app.research.overfitting)."
+    )
+
+
+class SweepTrialsPage(BaseModel):
+    sweep_id: str
+    total: int = Field(description="Trials stored so far.")
+    offset: int
+    trials: list[SweepTrialOut]

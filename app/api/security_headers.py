@@ -5,9 +5,9 @@ no response is sniffed into another content type or read by another origin.
 The UI's policy allows what it needs and nothing else: its own scripts (no inline script, no
 eval), inline styles (Monaco and the charts set element styles), `blob:` workers (Monaco's
 language workers), `data:` fonts and images, and connections (fetch and the websocket) to
-its own origin. The interactive API docs (FastAPI's Swagger UI and ReDoc pages) load their
-scripts from the jsDelivr CDN with an inline start-up script, so those three paths get a
-policy that allows exactly that, and are still never framed.
+its own origin. The interactive API docs (Swagger UI and ReDoc, app/api/routes/api_docs.py)
+load their scripts from this server's static/vendor with an inline start-up script, so those
+three paths also allow inline script, nothing from another origin, and are never framed.
 
 The middleware is the outermost layer of the app (`SecuredFastAPI`), outside Starlette's
 ServerErrorMiddleware, which FastAPI otherwise always puts first: so the 500 answered for an
@@ -27,10 +27,9 @@ UI_POLICY = (
     "frame-ancestors 'none'"
 )
 DOCS_POLICY = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.jsdelivr.net; "
-    "font-src https://fonts.gstatic.com; worker-src blob:; connect-src 'self'; "
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+    "worker-src blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})

@@ -1,8 +1,9 @@
 """WS /ws/runs/{id}: a run's current state first, then its live stream, then the outcome.
 
-Messages (JSON): `progress` {pct, bars_done, bars_total, bars_per_s, eta_s, equity, time},
-`equity` {points: [[time_s, equity], ...]} (appended to what came before), `log` {time,
-bar_index, level, message}, and last `done` {metrics} or `error` {message, line, status};
+Messages (JSON): `progress` {stage, pct, bars_done, bars_total, bars_per_s, eta_s, equity,
+time}, `equity` {points: [[time_s, equity], ...]} (appended to what came before), `log` {time,
+bar_index, level, message}, `skipped` {lines} (log lines a slow viewer was not sent; the run's
+stored log has them), and last `done` {metrics} or `error` {message, line, status};
 the server closes the socket after the last message. Messages are strict JSON (a non-finite
 number is sent as null). The handshake's Origin is checked before this module sees it
 (`app.api.origins`): a page of another site cannot open the socket.
@@ -73,23 +74,25 @@ async def watch_run(websocket: WebSocket, run_id: str) -> None:
 
 
 async def _stream(websocket: WebSocket, snapshot: list[Message], viewer: Viewer) -> None:
+    """The snapshot, then whatever the viewer has pending each time it wakes. Sending to a slow
+    reader waits for its socket; meanwhile the viewer coalesces to the latest state, so the
+    reader gets fewer, fresher messages and is never dropped."""
     for message in snapshot:
         await send_message(websocket, message)
     disconnected = asyncio.ensure_future(websocket.receive())
     try:
         while True:
-            getter = asyncio.ensure_future(viewer.queue.get())
-            done, _ = await asyncio.wait(
-                {getter, disconnected}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if getter not in done:
-                getter.cancel()
-                return
-            item = getter.result()
-            if item is None:
+            is_last = viewer.is_ended
+            for message in viewer.take():
+                await send_message(websocket, message)
+            if is_last:
                 await websocket.close()
                 return
-            await send_message(websocket, item)
+            woken = asyncio.ensure_future(viewer.wake.wait())
+            done, _ = await asyncio.wait({woken, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+            if woken not in done:
+                woken.cancel()
+                return
     finally:
         disconnected.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

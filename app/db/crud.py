@@ -28,6 +28,8 @@ from app.db.models import (
     RunStatus,
     StrategyRecord,
     StrategyVersionRecord,
+    SweepRow,
+    SweepTrialRow,
     TradeRecord,
     utc_now,
 )
@@ -412,3 +414,146 @@ def reclaim_free_pages(session: Session) -> None:
         cursor.fetchall()  # each step frees one page: run the statement to its end
     finally:
         cursor.close()
+
+
+# -- sweeps -----------------------------------------------------------------------------------
+
+
+def create_sweep(session: Session, *, sweep: SweepRow) -> SweepRow:
+    """Store a new (queued) sweep."""
+    sweep.created_at = sweep.created_at or utc_now()
+    session.add(sweep)
+    session.flush()
+    return sweep
+
+
+def get_sweep(session: Session, *, sweep_id: str) -> SweepRow:
+    """The sweep, or RecordNotFoundError."""
+    sweep = session.get(SweepRow, sweep_id)
+    if sweep is None:
+        raise RecordNotFoundError("sweep", sweep_id)
+    return sweep
+
+
+def list_sweeps(
+    session: Session,
+    *,
+    statuses: Collection[RunStatus] = (),
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[SweepRow]:
+    """Sweeps, newest first, optionally only in some statuses or of one kind."""
+    query = select(SweepRow)
+    if statuses:
+        query = query.where(col(SweepRow.status).in_([s.value for s in statuses]))
+    if kind is not None:
+        query = query.where(col(SweepRow.kind) == kind)
+    query = query.order_by(col(SweepRow.created_at).desc(), col(SweepRow.id)).offset(offset)
+    return session.exec(query.limit(limit)).all()
+
+
+def set_sweep_status(
+    session: Session,
+    *,
+    sweep_id: str,
+    expected: Collection[RunStatus],
+    status: RunStatus,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Move a sweep to `status` only if it is in one of `expected` (atomic); True if it moved."""
+    statement = (
+        update(SweepRow)
+        .where(col(SweepRow.id) == sweep_id)
+        .where(col(SweepRow.status).in_([s.value for s in expected]))
+        .values(status=status.value, **(values or {}))
+    )
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def set_sweep_progress(
+    session: Session,
+    *,
+    sweep_id: str,
+    trials_done: int,
+    trials_total: int | None,
+    trials_per_s: float,
+    eta_s: float | None,
+    best: list[dict[str, Any]] | None,
+) -> None:
+    """Record how far a running sweep has got (ignored once it has finished)."""
+    session.execute(
+        update(SweepRow)
+        .where(col(SweepRow.id) == sweep_id)
+        .where(col(SweepRow.status) == RunStatus.RUNNING.value)
+        .values(
+            trials_done=trials_done,
+            trials_total=trials_total,
+            trials_per_s=trials_per_s,
+            eta_s=eta_s,
+            best=best,
+        )
+    )
+
+
+def add_sweep_trials(session: Session, *, sweep_id: str, trials: Sequence[SweepTrialRow]) -> int:
+    """Store the trials whose number the sweep does not have yet; returns how many were new.
+
+    A trial reported twice (a resumed sweep reports what it had already done) is stored once.
+    """
+    if not trials:
+        return 0
+    numbers = [trial.number for trial in trials]
+    query = select(SweepTrialRow.number).where(
+        col(SweepTrialRow.sweep_id) == sweep_id, col(SweepTrialRow.number).in_(numbers)
+    )
+    known = set(session.exec(query).all())
+    fresh = {trial.number: trial for trial in trials if trial.number not in known}
+    for trial in fresh.values():
+        trial.sweep_id = sweep_id
+        session.add(trial)
+    session.flush()
+    return len(fresh)
+
+
+def list_sweep_trials(
+    session: Session, *, sweep_id: str, limit: int, offset: int = 0
+) -> Sequence[SweepTrialRow]:
+    """A sweep's stored trials by trial number."""
+    get_sweep(session, sweep_id=sweep_id)
+    query = (
+        select(SweepTrialRow)
+        .where(col(SweepTrialRow.sweep_id) == sweep_id)
+        .order_by(col(SweepTrialRow.number))
+    )
+    return session.exec(query.offset(offset).limit(limit)).all()
+
+
+def count_sweep_trials(session: Session, *, sweep_id: str) -> int:
+    """How many trials of the sweep are stored."""
+    query = (
+        select(func.count())
+        .select_from(SweepTrialRow)
+        .where(col(SweepTrialRow.sweep_id) == sweep_id)
+    )
+    return int(session.exec(query).one())
+
+
+def get_sweep_trial(session: Session, *, sweep_id: str, number: int) -> SweepTrialRow:
+    """One stored trial of a sweep, or RecordNotFoundError."""
+    get_sweep(session, sweep_id=sweep_id)
+    query = select(SweepTrialRow).where(
+        col(SweepTrialRow.sweep_id) == sweep_id, col(SweepTrialRow.number) == number
+    )
+    found = session.exec(query).first()
+    if found is None:
+        raise RecordNotFoundError("trial", f"{sweep_id}#{number}")
+    return found
+
+
+def delete_sweep(session: Session, *, sweep_id: str) -> None:
+    """Delete a sweep and its trials (its Optuna study is the caller's to delete)."""
+    get_sweep(session, sweep_id=sweep_id)
+    session.execute(delete(SweepTrialRow).where(col(SweepTrialRow.sweep_id) == sweep_id))
+    session.execute(delete(SweepRow).where(col(SweepRow.id) == sweep_id))
+    reclaim_free_pages(session)

@@ -244,3 +244,80 @@ class LogRecord(SQLModel, table=True):
     bar_index: int
     level: str = Field(max_length=8)
     message: str = Field(sa_column=Column(StorableText(), nullable=False))
+
+
+class SweepRow(SQLModel, table=True):
+    """One parameter sweep (or walk-forward): what it searches, how far it got, its best.
+
+    The trials themselves are SweepTrialRow rows; the Optuna study that drives the search is
+    stored in the same database under `study_name` (Optuna's own tables), which is what lets
+    a restarted server resume it (app.jobs.sweeps).
+    """
+
+    __tablename__ = "sweeps"
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(default="sweep", max_length=16)
+    status: RunStatus = Field(
+        sa_column=Column(RunStatusType(), nullable=False, index=True), default=RunStatus.QUEUED
+    )
+    strategy_id: int | None = Field(default=None, index=True)
+    strategy_version: int | None = None
+    strategy_name: str = Field(default="", max_length=200)
+    code: str = Field(sa_column=Column(sa.Text(), nullable=False))
+    code_hash: str = Field(max_length=64)
+    dataset: str = Field(max_length=200)
+    dataset_version: str = Field(default="", max_length=200)
+    dataset_hash: str = Field(default="", max_length=80)
+    run_order: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StorableJSON(), nullable=False)
+    )  # the run options, start and end (epoch ns) every trial shares
+    config: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StorableJSON(), nullable=False)
+    )  # the base RunConfig (default params), RunConfig.to_dict()
+    spec: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StorableJSON(), nullable=False)
+    )  # the SweepSpec as plain data (app.jobs.sweep_spec)
+    study_name: str = Field(max_length=200)
+    trials_done: int = 0
+    trials_total: int | None = None
+    trials_per_s: float = 0.0
+    eta_s: float | None = None
+    best: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(StorableJSON(), nullable=True)
+    )  # the best trial (the Pareto front for two objectives), as trial rows
+    statistics: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(StorableJSON(), nullable=True)
+    )  # app.research.overfitting.sweep_statistics of the finished sweep
+    error: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(StorableJSON(), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    started_at: datetime | None = _time_column(nullable=True)
+    finished_at: datetime | None = _time_column(nullable=True)
+
+
+class SweepTrialRow(SQLModel, table=True):
+    """One finished trial of a sweep: its params, the metrics a standalone run gives them,
+    whether it met the constraints, and its objective values (None when infeasible/failed)."""
+
+    __tablename__ = "sweep_trials"
+    __table_args__ = (sa.UniqueConstraint("sweep_id", "number", name="uq_sweep_trial_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sweep_id: str = Field(foreign_key="sweeps.id", ondelete="CASCADE", index=True, max_length=32)
+    number: int
+    params: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StorableJSON(), nullable=False)
+    )
+    metrics: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StorableJSON(), nullable=False)
+    )
+    feasible: bool = False
+    error: str | None = Field(default=None, sa_column=Column(StorableText(), nullable=True))
+    infeasible_reason: str | None = Field(
+        default=None, sa_column=Column(StorableText(), nullable=True)
+    )
+    objective_values: list[float | None] | None = Field(
+        default=None, sa_column=Column(StorableJSON(), nullable=True)
+    )

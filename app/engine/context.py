@@ -14,7 +14,13 @@ from app.engine.broker import Broker
 from app.engine.errors import IndicatorError
 from app.engine.feed import Cursor, DataView, MarketData, SeriesView
 from app.engine.indicator_settings import check_settings, plain_name, plain_settings
-from app.engine.indicators import IndicatorArg, IndicatorFrame, compute_indicator, make_view
+from app.engine.indicators import (
+    IndicatorArg,
+    IndicatorFrame,
+    IndicatorSource,
+    compute_indicator,
+    make_view,
+)
 from app.engine.logbook import LogSink
 from app.engine.orders import OrderTicket
 from app.engine.timeframes import TimeframeView, build_timeframe
@@ -62,12 +68,21 @@ class StrategyContext:
         "_is_initializing",
         "_log",
         "_market",
+        "_source",
         "_timeframes",
         "data",
     )
 
-    def __init__(self, market: MarketData, cursor: Cursor, broker: Broker, log: LogSink) -> None:
+    def __init__(
+        self,
+        market: MarketData,
+        cursor: Cursor,
+        broker: Broker,
+        log: LogSink,
+        source: IndicatorSource | None = None,
+    ) -> None:
         self._market = market
+        self._source = source  # a sweep trial's shared indicators; None: compute them here
         self._cursor = cursor
         self._broker = broker
         self._log = log
@@ -149,7 +164,10 @@ class StrategyContext:
             tuple((key, type(value).__name__, value) for key, value in sorted(args.items())),
         )
         if cache_key not in self._indicators:
-            if rule is not None:
+            if self._source is not None:  # checked here first, so errors read as in a run
+                cursor = self._cursor if rule is None else self.timeframe(rule).cursor
+                view = make_view(lowered, self._source(lowered, rule, args), cursor)
+            elif rule is not None:
                 view = self.timeframe(rule).compute(lowered, args)
             else:
                 if self._frame is None:

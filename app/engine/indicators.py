@@ -36,6 +36,7 @@ __all__ = [
     "ALWAYS_LOOK_AHEAD",
     "IndicatorArg",
     "IndicatorFrame",
+    "IndicatorSource",
     "compute_indicator",
     "indicator_names",
     "load_indicator_libraries",
@@ -47,6 +48,14 @@ __all__ = [
 # Indicators that look ahead whatever their settings, with the reason a trader reads.
 ALWAYS_LOOK_AHEAD: Mapping[str, str] = REFUSED_INDICATORS
 
+
+IndicatorSource = Callable[[str, str | None, Mapping[str, IndicatorArg]], dict[str, FloatArray]]
+"""Where a run's indicator values come from instead of computing them itself: called with the
+checked lower-case name, the timeframe rule (None for the run's own bars) and the checked
+settings, it returns the columns `compute_indicator` would return on those bars (read-only
+float64 arrays of the bars' length), or raises IndicatorError. A sandboxed sweep trial gets
+them from its trusted parent, which computes each distinct setting once per sweep
+(sandbox/indicator_service.py); a normal run has none and computes its own."""
 
 FastCompute = Callable[[pd.DataFrame, str, dict[str, IndicatorArg]], dict[str, FloatArray] | None]
 

@@ -19,6 +19,7 @@ from app.engine.errors import (
 )
 from app.engine.events import Event
 from app.engine.feed import Bar, Cursor, MarketData, ns_to_iso
+from app.engine.indicators import IndicatorSource
 from app.engine.logbook import LogSink
 from app.engine.metrics import compute_metrics
 from app.engine.results import EquityLedger, RunRecord, RunResult, equity_curve
@@ -26,13 +27,17 @@ from app.engine.strategy import Strategy, coerce_params
 from app.engine.types import LogLine, OrderRecord, Trade
 
 PROGRESS_LOG_LINES = 100
+# What a report says the run is doing: computing the indicators initialize() declares (one
+# report, before it), then running bars (every other report).
+PROGRESS_STAGES = ("indicators", "running")
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
     """A progress report: bars done of the total, equity at the last bar's close, the log lines
     written since the previous report (the last PROGRESS_LOG_LINES of them), and the trades
-    closed and orders ended since the previous report (all of them; they are final)."""
+    closed and orders ended since the previous report (all of them; they are final).
+    `stage` is one of PROGRESS_STAGES."""
 
     bars_done: int
     bars_total: int
@@ -41,6 +46,7 @@ class Progress:
     logs: tuple[LogLine, ...] = ()
     trades: tuple[Trade, ...] = ()
     orders: tuple[OrderRecord, ...] = ()
+    stage: str = "running"
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -63,7 +69,7 @@ def run_backtest(
     200 times per run) and at the end. Pass a list as `journal` to collect every event of the
     run (`app.engine.events`) in the order it happened.
     """
-    market = _cut_after_end(market, config.end)  # once: simulate and summarize find it cut
+    market = cut_after_end(market, config.end)  # once: simulate and summarize find it cut
     record = simulate(
         strategy_class,
         market,
@@ -83,11 +89,14 @@ def simulate(
     on_progress: ProgressCallback | None = None,
     progress_every: int = 0,
     journal: list[Event] | None = None,
+    indicator_source: IndicatorSource | None = None,
 ) -> RunRecord:
     """The bar loop of `run_backtest`: orders, trades, logs and account marks, no curve yet.
     The order records and the engine's log lines are derived from the run's events, which go
-    to `journal` too when one is given."""
-    market = _cut_after_end(market, config.end)
+    to `journal` too when one is given. With `indicator_source` the strategy's indicators come
+    from it (a sweep trial's shared ones) instead of being computed here; the values are the
+    same."""
+    market = cut_after_end(market, config.end)
     start = _first_traded_index(market, config.start)
     params = coerce_params(_class_params(strategy_class), config.param_dict)
     cursor = Cursor()
@@ -100,9 +109,12 @@ def simulate(
         max_total_chars=config.max_log_chars,
     )
     broker = Broker(market, config, log, journal)
-    context = StrategyContext(market, cursor, broker, log)
+    context = StrategyContext(market, cursor, broker, log, indicator_source)
     strategy = _instantiate(strategy_class, context, params)
     cursor.end = start  # initialize() runs before the first traded bar: it sees none of it
+    if on_progress is not None and len(market):  # initialize() computes the indicators
+        first = int(market.time[min(start, len(market) - 1)])
+        on_progress(Progress(0, len(market) - start, first, config.cash, stage="indicators"))
     _call(strategy.initialize, "initialize()", None, market)
     context.end_initialization()
     ledger = EquityLedger()
@@ -138,7 +150,7 @@ def simulate(
 def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunResult:
     """The run's result from what `simulate` recorded on `market` under `config`: the equity
     curve rebuilt bar by bar from the account marks, and the metrics."""
-    market = _cut_after_end(market, config.end)
+    market = cut_after_end(market, config.end)
     start = record.start
     curve = equity_curve(record.marks, market.time, market.close, start, len(market))
     metrics = compute_metrics(
@@ -306,7 +318,8 @@ def _instantiate(
     return strategy
 
 
-def _cut_after_end(market: MarketData, end: int | None) -> MarketData:
+def cut_after_end(market: MarketData, end: int | None) -> MarketData:
+    """`market` without the bars after `end` (epoch ns): what a run with that end sees."""
     if end is None or int(market.time[-1]) <= end:
         return market
     stop = int(np.searchsorted(market.time, end, side="right"))

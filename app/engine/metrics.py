@@ -5,8 +5,10 @@ Conventions (DESIGN.md): daily returns are the changes between consecutive UTC d
 return / its sample standard deviation (ddof=1) x sqrt(D), D = 365 for 24/7 markets or 252;
 Sortino's downside deviation is the root mean square of min(excess return, 0) over all days;
 volatility = sample std of daily returns x sqrt(D); CAGR uses calendar time (365.25-day years);
-Calmar = CAGR / |max drawdown|; max drawdown and its duration come from the bar-by-bar
-marked-to-market equity, starting from the initial cash. Undefined figures are None, and so is
+Calmar = CAGR / |max drawdown|; PSR, skewness and (raw) kurtosis of the daily excess returns
+follow `app.engine.sharpe_statistics` (per-day Sharpe against a benchmark Sharpe of 0, None
+when the Sharpe is); max drawdown and its duration come from the bar-by-bar marked-to-market
+equity, starting from the initial cash. Undefined figures are None, and so is
 a figure too large for a float (a return over a nearly empty account, a ratio over a vanishing
 denominator): metrics are finite numbers or None, never infinity or NaN, and computing them
 raises no floating-point warning.
@@ -22,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.engine.feed import FloatArray, IntArray
+from app.engine.sharpe_statistics import probabilistic_sharpe_ratio, return_moments
 from app.engine.types import ExitReason, Trade
 
 NS_PER_DAY = 86_400_000_000_000
@@ -36,6 +39,10 @@ DEFINITIONS: dict[str, str] = {
     "sharpe": "mean(daily excess return) / std(ddof=1) x sqrt(D)",
     "sortino": "mean(daily excess return) / sqrt(mean(min(r, 0)^2)) x sqrt(D)",
     "calmar": "CAGR / |max drawdown|",
+    "psr": "P(true Sharpe > 0) from the per-day Sharpe, skewness and raw kurtosis (Bailey & "
+    "Lopez de Prado 2012)",
+    "skewness": "m3 / m2^1.5 of daily returns (central moments over n)",
+    "kurtosis": "raw kurtosis m4 / m2^2 of daily returns (3 for a normal distribution)",
     "max_drawdown": "largest fall of bar-by-bar equity from its running peak (fraction, <= 0)",
     "max_drawdown_days": "longest time from a peak to the recovery of that peak (or the end)",
     "trades": "closed trades; a partial close counts as one",
@@ -51,13 +58,19 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
+def day_end_indices(times: IntArray) -> IntArray:
+    """Index of the last bar of each UTC day in `times` (epoch ns, ascending)."""
+    if len(times) == 0:
+        return np.empty(0, dtype=np.int64)
+    days = times // NS_PER_DAY
+    return np.flatnonzero(np.diff(days, append=days[-1] + 1) != 0)
+
+
 def daily_returns(times: IntArray, equity: FloatArray) -> FloatArray:
     """Changes between consecutive UTC day-end equities."""
     if len(times) == 0:
         return np.empty(0)
-    days = times // NS_PER_DAY
-    last_of_day = np.flatnonzero(np.diff(days, append=days[-1] + 1) != 0)
-    day_end = equity[last_of_day]
+    day_end = equity[day_end_indices(times)]
     if len(day_end) < 2:
         return np.empty(0)
     return np.diff(day_end) / day_end[:-1]
@@ -150,6 +163,12 @@ def compute_metrics(
     max_dd = float(np.min(drawdown(initial, equity))) if len(equity) else 0.0
     sharpe = _ratio(mean_excess, std)
     sortino = _ratio(mean_excess, downside)
+    moments = return_moments(returns) if std > 0 else None
+    psr = (
+        probabilistic_sharpe_ratio(sharpe, len(returns), *moments)
+        if sharpe is not None and moments is not None
+        else None
+    )
     pnls = np.array([t.pnl for t in trades], dtype=np.float64)
     wins = pnls[pnls > 0]
     losses = pnls[pnls < 0]
@@ -166,6 +185,9 @@ def compute_metrics(
         "sharpe": sharpe * annual if sharpe is not None else None,
         "sortino": sortino * annual if sortino is not None else None,
         "calmar": _ratio(cagr, abs(max_dd)) if cagr is not None else None,
+        "psr": psr,
+        "skewness": moments[0] if moments is not None else None,
+        "kurtosis": moments[1] if moments is not None else None,
         "max_drawdown": max_dd,
         "max_drawdown_days": (
             _max_drawdown_days(initial, times, equity, bar_ns) if len(times) else 0.0

@@ -212,7 +212,7 @@ def _as_bool(raw: object) -> bool:
 def _as_int(raw: object) -> int:
     if isinstance(raw, float) and raw.is_integer():
         whole = int(raw)
-    elif isinstance(raw, bool):
+    elif isinstance(raw, bool | float):  # 2.5 is no whole number: refused, never truncated
         raise ValueError(raw)
     else:
         whole = int(str(raw).strip()) if isinstance(raw, str) else int(raw)  # type: ignore[call-overload]

@@ -180,6 +180,11 @@ class TimeframeView:
     def rule(self) -> str:
         return self._rule
 
+    @property
+    def cursor(self) -> MappedCursor:
+        """How many of this timeframe's bars have closed, following the run's cursor."""
+        return self._cursor
+
     def __len__(self) -> int:
         return self._cursor.end
 
@@ -199,6 +204,14 @@ def build_timeframe(
     rule: str, market: MarketData, base_cursor: Cursor, request: IndicatorRequest
 ) -> TimeframeView:
     """The higher timeframe `rule` of the run's market, following the run's cursor."""
+    higher, step_ns = timeframe_market(rule, market)
+    counts = closed_counts(market.time, market.bar_ns, higher.time, step_ns)
+    return TimeframeView(rule, higher, MappedCursor(base_cursor, counts), request)
+
+
+def timeframe_market(rule: str, market: MarketData) -> tuple[MarketData, int]:
+    """The bars of timeframe `rule` built from `market`, and the rule's length in ns; raises
+    IndicatorError unless `rule` is a whole multiple of the market's bar, longer than it."""
     step_ns = parse_duration_ns(rule)
     base_ns = market.bar_ns
     if step_ns <= base_ns or step_ns % base_ns != 0:
@@ -206,6 +219,4 @@ def build_timeframe(
             f"timeframe {rule!r} must be a whole multiple of the data's bar "
             f"length ({base_ns // 60_000_000_000} min) and longer than it"
         )
-    higher = resample(market, step_ns)
-    counts = closed_counts(market.time, base_ns, higher.time, step_ns)
-    return TimeframeView(rule, higher, MappedCursor(base_cursor, counts), request)
+    return resample(market, step_ns), step_ns

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.db.models import RunStatus
 from app.runs.errors import InvalidRunRequestError
 
-__all__ = ["InvalidRunRequestError", "RunStateError", "RunStorageError"]
+__all__ = ["InvalidRunRequestError", "RunStateError", "RunStorageError", "SweepStateError"]
 
 
 class RunStateError(Exception):
@@ -23,3 +23,11 @@ class RunStorageError(Exception):
     def __init__(self, step: str, error: Exception) -> None:
         super().__init__(f"{step}: {type(error).__name__}: {error}")
         self.step = step
+
+
+class SweepStateError(RunStateError):
+    """The sweep is in a state that does not allow the request (the API answers 409)."""
+
+    def __init__(self, sweep_id: str, status: RunStatus, wanted: str) -> None:
+        super().__init__(sweep_id, status, wanted)
+        self.args = (f"sweep {sweep_id} is {status.value}; it cannot be {wanted}",)

@@ -1,35 +1,106 @@
 """Live progress fan-out: each running run's viewers get a snapshot first, then the stream.
 
 Everything here runs on the server's event loop (workers hand updates over with
-`call_soon_threadsafe`). Progress is coalesced: at most one progress and one equity message per
-`min_interval_s` per run, whatever the run's speed, so streaming never slows a run down. A
-viewer too slow to keep up is dropped rather than allowed to hold memory.
+`call_soon_threadsafe`). Progress is throttled per run: at most one progress and one equity
+message per `min_interval_s`, whatever the run's speed, so streaming never slows a run down.
+
+No viewer is ever dropped for being slow. Each viewer holds only what it has not been sent
+yet, coalesced to the latest state: one progress message (a newer one replaces it), the
+equity points not sent yet (halved by keeping every other point, and always the newest one,
+when they pass MAX_EQUITY_POINTS), the newest MAX_PENDING_LOG_LINES log lines (older unsent
+ones are counted and reported as one `skipped` message; every line stays in the run's stored
+log), and the closing messages. A viewer's memory is bounded whatever the run does, and a
+slow reader simply receives fewer, fresher messages; it always sees the final state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]
-VIEWER_QUEUE_SIZE = 512
 MAX_EQUITY_POINTS = 2000
 SNAPSHOT_LOG_LINES = 200
+MAX_PENDING_LOG_LINES = 200  # as many as a late joiner gets (SNAPSHOT_LOG_LINES)
+
+
+def decimate_points(points: list[list[float]], limit: int) -> list[list[float]]:
+    """`points` halved (every other one, from the first) until at most `limit` remain; the
+    newest point is always kept so the curve ends where the run is."""
+    while len(points) > limit:
+        last = points[-1]
+        points = points[::2]
+        if points[-1] is not last:
+            points[-1] = last
+    return points
 
 
 @dataclass(slots=True)
 class Viewer:
-    """One websocket's queue of messages; None marks the end of the stream."""
+    """What one websocket has not been sent yet, coalesced to the latest state.
 
-    queue: asyncio.Queue[Message | None] = field(
-        default_factory=lambda: asyncio.Queue(VIEWER_QUEUE_SIZE)
-    )
-    is_dropped: bool = False
+    `take()` empties it in the order a viewer must see it: skipped-lines note, log lines,
+    progress, equity points, then the closing messages (after which the stream ends).
+    `wake` is set whenever something is pending.
+    """
+
+    progress: Message | None = None
+    points: list[list[float]] = field(default_factory=list)
+    logs: list[Message] = field(default_factory=list)
+    logs_skipped: int = 0
+    final: list[Message] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def is_ended(self) -> bool:
+        """True once the run's closing messages are pending or sent."""
+        return self.final is not None
+
+    def add_progress(self, message: Message) -> None:
+        self.progress = message
+        self.wake.set()
+
+    def add_points(self, points: list[list[float]]) -> None:
+        self.points = decimate_points(self.points + points, MAX_EQUITY_POINTS)
+        self.wake.set()
+
+    def add_logs(self, messages: list[Message]) -> None:
+        self.logs.extend(messages)
+        extra = len(self.logs) - MAX_PENDING_LOG_LINES
+        if extra > 0:
+            self.logs_skipped += extra
+            del self.logs[:extra]
+        self.wake.set()
+
+    def end(self, messages: list[Message]) -> None:
+        """The run ended: `messages` close the stream after whatever is still pending."""
+        if self.final is None:
+            self.final = list(messages)
+            self.wake.set()
+
+    def take(self) -> list[Message]:
+        """Everything pending, in order, and the viewer emptied (the ending stays known)."""
+        self.wake.clear()
+        messages: list[Message] = []
+        if self.logs_skipped:
+            messages.append({"type": "skipped", "lines": self.logs_skipped})
+            self.logs_skipped = 0
+        messages += self.logs
+        self.logs = []
+        if self.progress is not None:
+            messages.append(self.progress)
+            self.progress = None
+        if self.points:
+            messages.append({"type": "equity", "points": self.points})
+            self.points = []
+        if self.final:
+            messages += self.final
+            self.final = []
+        return messages
 
 
 @dataclass(slots=True)
@@ -47,10 +118,23 @@ class RunChannel:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+# What a run is doing, in order, as its progress messages' `stage` says: waiting for a worker,
+# starting the sandbox, loading the data, computing the indicators initialize() declares,
+# running bars, storing the results (after the last bar). Indicators and running come from the
+# engine's own reports (app.engine.loop.PROGRESS_STAGES); the others from the job runner.
+STAGES = ("queued", "starting", "loading", "indicators", "running", "storing")
+
+
 def queued_progress() -> Message:
     """The progress message of a run that has not started."""
+    return stage_progress("queued")
+
+
+def stage_progress(stage: str) -> Message:
+    """The progress message of a run before its first bar: `stage` of STAGES, nothing done."""
     return {
         "type": "progress",
+        "stage": stage,
         "pct": 0.0,
         "bars_done": 0,
         "bars_total": 0,
@@ -86,8 +170,7 @@ class ProgressHub:
             point = [message["time"], message["equity"]]
             channel.equity_points.append(point)
             channel.unsent_points.append(point)
-            if len(channel.equity_points) > MAX_EQUITY_POINTS:
-                channel.equity_points = channel.equity_points[::2]
+            channel.equity_points = decimate_points(channel.equity_points, MAX_EQUITY_POINTS)
         channel.is_dirty = True
         self._schedule_flush(run_id, channel)
 
@@ -98,31 +181,37 @@ class ProgressHub:
         if channel is None or not messages:
             return
         channel.recent_logs = (channel.recent_logs + messages)[-SNAPSHOT_LOG_LINES:]
-        for message in messages:
-            self._broadcast(channel, message)
+        for viewer in channel.viewers:
+            viewer.add_logs(messages)
 
     def _schedule_flush(self, run_id: str, channel: RunChannel) -> None:
         if channel.flush_handle is not None:
             return
-        wait = channel.last_flush + self._min_interval_s - time.monotonic()
+        loop = asyncio.get_running_loop()
+        wait = channel.last_flush + self._min_interval_s - loop.time()
         if wait <= 0:
             self._flush(run_id)
             return
-        loop = asyncio.get_running_loop()
         channel.flush_handle = loop.call_later(wait, self._flush, run_id)
 
     def _flush(self, run_id: str) -> None:
         channel = self._channels.get(run_id)
-        if channel is None or not channel.is_dirty:
+        if channel is None:
             return
         channel.flush_handle = None
+        if not channel.is_dirty:
+            return
         channel.is_dirty = False
-        channel.last_flush = time.monotonic()
-        if channel.progress is not None:
-            self._broadcast(channel, channel.progress)
-        if channel.unsent_points:
-            self._broadcast(channel, {"type": "equity", "points": channel.unsent_points})
-            channel.unsent_points = []
+        channel.last_flush = asyncio.get_running_loop().time()
+        self._send_state(channel)
+
+    def _send_state(self, channel: RunChannel) -> None:
+        for viewer in channel.viewers:
+            if channel.progress is not None:
+                viewer.add_progress(channel.progress)
+            if channel.unsent_points:
+                viewer.add_points(channel.unsent_points)
+        channel.unsent_points = []
 
     def finish(self, run_id: str, messages: list[Message]) -> None:
         """Send the final progress and `messages` (logs, done or error), then end every stream."""
@@ -131,14 +220,11 @@ class ProgressHub:
             return
         if channel.flush_handle is not None:
             channel.flush_handle.cancel()
-        if channel.is_dirty and channel.progress is not None:
-            self._broadcast(channel, channel.progress)
-        if channel.unsent_points:
-            self._broadcast(channel, {"type": "equity", "points": channel.unsent_points})
-        for message in messages:
-            self._broadcast(channel, message)
+        if not channel.is_dirty:
+            channel.progress = None  # every viewer already has it
+        self._send_state(channel)
         for viewer in channel.viewers:
-            self._put(viewer, None, is_final=True)
+            viewer.end(messages)
         channel.finished.set()
 
     def close_all(self, message: Message) -> None:
@@ -147,7 +233,7 @@ class ProgressHub:
             self.finish(run_id, [message])
 
     def subscribe(self, run_id: str) -> tuple[list[Message], Viewer] | None:
-        """The current state as messages and a queue of what follows; None if not live."""
+        """The current state as messages and a viewer of what follows; None if not live."""
         channel = self._channels.get(run_id)
         if channel is None:
             return None
@@ -178,26 +264,5 @@ class ProgressHub:
         try:
             await asyncio.wait_for(channel.finished.wait(), timeout_s)
         except TimeoutError:
-            return False
-        return True
-
-    def _broadcast(self, channel: RunChannel, message: Message) -> None:
-        for viewer in list(channel.viewers):
-            if not self._put(viewer, message):
-                channel.viewers.remove(viewer)
-
-    @staticmethod
-    def _put(viewer: Viewer, message: Message | None, *, is_final: bool = False) -> bool:
-        if viewer.is_dropped:
-            return False
-        try:
-            viewer.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            if not is_final:
-                logger.warning("dropping a websocket viewer that cannot keep up")
-            viewer.is_dropped = True
-            while not viewer.queue.empty():  # make room for the end-of-stream marker
-                viewer.queue.get_nowait()
-            viewer.queue.put_nowait(None)
             return False
         return True

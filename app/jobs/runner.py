@@ -27,7 +27,7 @@ from app.db.models import RunStatus, utc_now
 from app.db.session import session_scope
 from app.engine import EngineError, LogLine, Progress, ns_to_iso
 from app.jobs.errors import RunStorageError
-from app.jobs.progress import Message, ProgressHub
+from app.jobs.progress import Message, ProgressHub, stage_progress
 from app.jobs.queue import WORKER_NICE, JobQueue, LocalProcessPool, RunJob
 from app.runs import RunOutcome, RunService
 from sandbox import (
@@ -231,7 +231,9 @@ class JobRunner:
         config_data: dict[str, Any],
         stop: threading.Event,
     ) -> RunOutcome:
+        self._publish_progress(run_id, stage_progress("starting"))
         with self._take_worker() as worker:  # killed on every path, the run's own end included
+            self._publish_progress(run_id, stage_progress("loading"))
             tracker = _ProgressTracker(
                 run_id, self._engine, self._publish_progress, self._publish_logs
             )
@@ -343,6 +345,12 @@ def _failure(error: Exception, *, line: int | None, prefix: str = "") -> dict[st
     return typing.cast(dict[str, Any], clean_json(failure))  # clean text into the database
 
 
+def _stage(progress: Progress) -> str:
+    """The stage a report shows: after the last bar the parent stores the results."""
+    is_last = progress.stage == "running" and progress.bars_done >= progress.bars_total
+    return "storing" if is_last else progress.stage
+
+
 class _ProgressTracker:
     """Turns engine Progress into websocket messages, with speed and ETA; saves it each second."""
 
@@ -364,6 +372,8 @@ class _ProgressTracker:
         if progress.logs:
             self._publish_logs(self._run_id, [log_message(line) for line in progress.logs])
         now = time.monotonic()
+        if progress.stage == "indicators":
+            self._started = now  # bars/s counts from here, not the sandbox's start-up
         elapsed = max(now - self._started, 1e-9)
         rate = progress.bars_done / elapsed
         left = progress.bars_total - progress.bars_done
@@ -379,6 +389,7 @@ class _ProgressTracker:
                 "eta_s": round(left / rate, 2) if rate > 0 else None,
                 "equity": progress.equity if math.isfinite(progress.equity) else None,
                 "time": progress.time // 1_000_000_000,
+                "stage": _stage(progress),
             },
         )
         if now - self._last_saved >= PROGRESS_SAVE_INTERVAL_S:

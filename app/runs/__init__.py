@@ -16,9 +16,11 @@ from app.runs.prepare import (
     build_config,
     inspect_strategy,
     operator_maximums,
+    with_params,
 )
 from app.runs.record import door_free, git_commit, package_version, provenance
 from app.runs.service import RunOutcome, RunService
+from app.runs.trials import TrialFailed, TrialOutcome, TrialRun, TrialRunner
 
 __all__ = [
     "DataIdentity",
@@ -29,6 +31,10 @@ __all__ = [
     "RunOutcome",
     "RunService",
     "StrategyLoadError",
+    "TrialFailed",
+    "TrialOutcome",
+    "TrialRun",
+    "TrialRunner",
     "build_config",
     "door_free",
     "execute",
@@ -37,4 +43,5 @@ __all__ = [
     "operator_maximums",
     "package_version",
     "provenance",
+    "with_params",
 ]

@@ -11,7 +11,7 @@ import threading
 
 from app.engine import ProgressCallback, RunResult
 from app.runs.prepare import PreparedRun
-from sandbox import WarmWorker, run_sandboxed
+from sandbox import SharedIndicators, WarmWorker, run_sandboxed
 
 
 def execute(
@@ -20,11 +20,14 @@ def execute(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     worker: WarmWorker | None = None,
+    indicators: SharedIndicators | None = None,
 ) -> RunResult:
     """Run `prepared` in an isolated sandbox worker process; blocks until it ends.
 
     `worker` is a pre-started worker (sandbox.start_worker or a WorkerPool) to run in; it is
     killed at the run's end whatever happens. Without one a worker is started now.
+    `indicators` (a sweep's trials, app.runs.trials) serves the run's indicators from values
+    computed once per sweep; the results are the same.
 
     Raises the sandbox's exceptions (StrategyRejected, StrategyFailed, LimitExceeded,
     LimitsRefused, RunCancelled, WorkerFailed) and the engine's (ConfigError,
@@ -42,4 +45,5 @@ def execute(
         filename=inputs.filename,
         maximums=prepared.maximums,
         worker=worker,
+        indicators=indicators,
     )

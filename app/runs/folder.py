@@ -1,10 +1,13 @@
 """A run's output folder: trades.csv, orders.csv, equity.csv, metrics.json, log.txt and
 provenance.json, written byte-for-byte the same for the same run.
 
-Columns are formatted a whole column at a time: times through numpy's datetime formatting,
-numbers as Python's shortest round-tripping `repr`, computed once per distinct value (an equity
-curve repeats its cash, margin and position for long stretches). The bytes are those a per-row
-`csv.writer` would write; `tests/test_artifacts.py` keeps that per-row writer as the reference.
+Columns are formatted a whole column at a time: times as a calendar day's text plus a time of
+day's text (each computed once per distinct day and second of the day), numbers as Python's
+shortest round-tripping `repr`, computed once per run of equal values (an equity curve repeats
+its cash, margin and position for long stretches) or once per distinct value. equity.csv, one
+row per bar, is formatted and written a block of rows at a time, so the text of the whole curve
+never sits in memory. The bytes are those a per-row `csv.writer` would write;
+`tests/test_artifacts.py` keeps that per-row writer as the reference.
 """
 
 from __future__ import annotations
@@ -57,14 +60,36 @@ RUN_FILES = ("trades.csv", "orders.csv", "equity.csv", "metrics.json", "log.txt"
 
 # Below this share of distinct values, formatting the distinct values and gathering is cheaper.
 _DISTINCT_SHARE = 0.5
+_SHORT_COLUMN = 64  # values formatted one by one without looking for repeats
+_SAMPLE_SIZE = 1_024  # values looked at to guess whether a column has few distinct values
+_DAY_NS = 86_400 * 1_000_000_000
+_SECOND_NS = 1_000_000_000
+EQUITY_BLOCK_ROWS = 65_536  # rows of equity.csv formatted and written at a time
 
 
 def format_times(ns: npt.ArrayLike) -> list[str]:
     """Epoch nanoseconds (UTC) as `2024-01-01T00:00:00Z`, like `ns_to_iso`, for a whole column.
 
-    Sub-second parts are floored, as `ns_to_iso` does (numpy's unit cast floors too)."""
-    stamps = np.asarray(ns, dtype=np.int64).astype("datetime64[ns]").astype("datetime64[s]")
-    return [f"{text}Z" for text in np.datetime_as_string(stamps, unit="s").tolist()]
+    Sub-second parts are floored, as `ns_to_iso` does (numpy's unit cast floors too). The text
+    is the day's (`2024-01-01T`) joined to the second of the day's (`00:00:00Z`), each formatted
+    once per distinct value: a year of minute bars has 365 days and 1,440 minutes of the day.
+    """
+    stamps = np.asarray(ns, dtype=np.int64)
+    if stamps.size <= _SHORT_COLUMN:  # too few to repay the distinct-value bookkeeping
+        seconds_only = stamps.astype("datetime64[ns]").astype("datetime64[s]")
+        return [f"{text}Z" for text in np.datetime_as_string(seconds_only, unit="s").tolist()]
+    days = stamps // _DAY_NS  # floor division: the day of a time before 1970 too
+    seconds = (stamps - days * _DAY_NS) // _SECOND_NS  # 0 .. 86,399
+    distinct_days, day_of = np.unique(days, return_inverse=True)
+    distinct_seconds, second_of = np.unique(seconds, return_inverse=True)
+    day_texts = np.datetime_as_string(distinct_days.astype("datetime64[D]"), unit="D").tolist()
+    day_part = np.array([f"{text}T" for text in day_texts], dtype=object)
+    second_part = np.array(
+        [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z" for s in distinct_seconds.tolist()],
+        dtype=object,
+    )
+    joined: list[str] = (day_part[day_of] + second_part[second_of]).tolist()
+    return joined
 
 
 def format_optional_times(values: Sequence[int | None]) -> list[str]:
@@ -77,15 +102,29 @@ def format_optional_times(values: Sequence[int | None]) -> list[str]:
 
 
 def format_numbers(values: npt.ArrayLike) -> list[str]:
-    """Floats as `repr(float(x))` (shortest text that reads back to the same float)."""
+    """Floats as `repr(float(x))` (shortest text that reads back to the same float).
+
+    Equal values are told apart by bit pattern (0.0 and -0.0 print differently). A column of
+    long runs of one value (cash, margin, position) formats each run once; otherwise, when a
+    sample shows few distinct values, each distinct value once; otherwise every value."""
     column = np.ascontiguousarray(values, dtype=np.float64)
-    if column.size == 0:
-        return []
-    # Distinct by bit pattern: 0.0 and -0.0 print differently and must stay apart.
-    distinct, positions = np.unique(column.view(np.int64), return_inverse=True)
-    if distinct.size > _DISTINCT_SHARE * column.size:
-        return list(map(repr, column.tolist()))  # map: ~2x a comprehension's speed
-    texts = np.array(list(map(repr, distinct.view(np.float64).tolist())), dtype=object)
+    size = column.size
+    if size <= _SHORT_COLUMN:  # too few to repay the run or distinct-value bookkeeping
+        return list(map(float.__repr__, column.tolist()))
+    bits = column.view(np.int64)
+    run_starts = np.flatnonzero(bits[1:] != bits[:-1]) + 1
+    if run_starts.size + 1 <= _DISTINCT_SHARE * size:
+        firsts = np.concatenate(([0], run_starts))
+        texts = np.array(list(map(float.__repr__, column[firsts].tolist())), dtype=object)
+        repeated: list[str] = np.repeat(texts, np.diff(firsts, append=size)).tolist()
+        return repeated
+    sample = bits[:: max(1, size // _SAMPLE_SIZE)]
+    if np.unique(sample).size > _DISTINCT_SHARE * sample.size:
+        return list(map(float.__repr__, column.tolist()))  # map: ~2x a comprehension's speed
+    distinct, positions = np.unique(bits, return_inverse=True)
+    if distinct.size > _DISTINCT_SHARE * size:
+        return list(map(float.__repr__, column.tolist()))
+    texts = np.array(list(map(float.__repr__, distinct.view(np.float64).tolist())), dtype=object)
     result: list[str] = texts[positions].tolist()
     return result
 
@@ -136,12 +175,14 @@ def order_columns(result: RunResult) -> list[list[str]]:
     ]
 
 
-def equity_columns(result: RunResult) -> list[list[str]]:
+def equity_columns(result: RunResult, start: int = 0, stop: int | None = None) -> list[list[str]]:
+    """equity.csv's columns as text, for the curve's rows `start:stop` (all by default)."""
     curve = result.equity
+    rows = slice(start, stop)
     return [
-        format_times(curve.time),
+        format_times(curve.time[rows]),
         *(
-            format_numbers(column)
+            format_numbers(column[rows])
             for column in (curve.cash, curve.margin, curve.unrealized, curve.equity, curve.position)
         ),
     ]
@@ -160,6 +201,17 @@ def _write_plain_csv(path: Path, header: Sequence[str], columns: list[list[str]]
     body = "\n".join(map(",".join, zip(*columns, strict=True)))
     text = ",".join(header) + "\n" + (body + "\n" if body else "")
     path.write_text(text, encoding="utf-8", newline="")
+
+
+def write_equity_csv(path: Path, result: RunResult) -> None:
+    """equity.csv (times and numbers, never quoted), EQUITY_BLOCK_ROWS rows at a time: the
+    same bytes as `_write_plain_csv` of `equity_columns(result)`, without the whole text."""
+    rows = len(result.equity.time)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        handle.write(",".join(EQUITY_COLUMNS) + "\n")
+        for start in range(0, rows, EQUITY_BLOCK_ROWS):
+            columns = equity_columns(result, start, start + EQUITY_BLOCK_ROWS)
+            handle.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
 
 
 def metrics_document(result: RunResult) -> dict[str, Any]:
@@ -222,7 +274,7 @@ def write_run_folder(result: RunResult, out_dir: Path, provenance: dict[str, Any
     writers: dict[str, Callable[[Path], object]] = {
         "trades.csv": lambda path: _write_csv(path, TRADE_COLUMNS, trade_columns(result)),
         "orders.csv": lambda path: _write_csv(path, ORDER_COLUMNS, order_columns(result)),
-        "equity.csv": lambda path: _write_plain_csv(path, EQUITY_COLUMNS, equity_columns(result)),
+        "equity.csv": lambda path: write_equity_csv(path, result),
         "metrics.json": lambda path: path.write_text(
             strict_json.dumps(metrics_document(result), indent=2, sort_keys=False) + "\n",
             encoding="utf-8",

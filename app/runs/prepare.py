@@ -181,6 +181,19 @@ def build_config(order: RunOrder, *, inspection: SourceInspection, symbol: str) 
     )
 
 
+def with_params(base: PreparedRun, params: Mapping[str, object]) -> PreparedRun:
+    """The same run as `base` with other params: `params` override the strategy's defaults
+    (not `base`'s overrides), each typed like its default, exactly as a door's RunOrder would
+    type them, so the result is the run `strategylab run --param ...` would prepare.
+
+    Raises InvalidRunRequestError("params") for an unknown name or a value of the wrong kind.
+    """
+    inputs = base.inputs
+    typed = typed_params(inputs.inspection, params)
+    config = replace(inputs.config, params=tuple(sorted(typed.items())))
+    return replace(base, inputs=replace(inputs, config=config))
+
+
 def prepare_file_run(
     strategy_path: Path,
     data_path: Path,

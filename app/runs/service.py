@@ -97,6 +97,20 @@ class RunService:
                 out_dir=out_dir,
             )
 
+    def prepare_stored(
+        self, *, code: str, dataset: str, config_data: dict[str, Any], catalog: DatasetCatalog
+    ) -> PreparedRun:
+        """A stored run's (or sweep's base run's) PreparedRun: its code, dataset version and
+        config as stored, with this service's limits (the sweep service's door too)."""
+        entry = catalog.resolve(dataset)
+        market = catalog.load_market(entry)
+        config = RunConfig.from_dict(config_data)
+        inspection = prepare.inspect_strategy(code, prepare.STRATEGY_FILENAME)
+        inputs = RunInputs(
+            code, prepare.STRATEGY_FILENAME, inspection, data_identity(entry), config
+        )
+        return PreparedRun(inputs, market, self.limits, self.maximums)
+
     def run_stored(
         self,
         *,
@@ -111,18 +125,13 @@ class RunService:
     ) -> RunOutcome:
         """Run a stored, queued run (the job runner's door); its folder goes to
         `<runs_dir>/<run_id>/`. The stored config was checked when it was submitted."""
-        entry = catalog.resolve(dataset)
-        market = catalog.load_market(entry)
-        config = RunConfig.from_dict(config_data)
-        inspection = prepare.inspect_strategy(code, prepare.STRATEGY_FILENAME)
-        inputs = RunInputs(
-            code, prepare.STRATEGY_FILENAME, inspection, data_identity(entry), config
+        prepared = self.prepare_stored(
+            code=code, dataset=dataset, config_data=config_data, catalog=catalog
         )
-        prepared = PreparedRun(inputs, market, self.limits, self.maximums)
         return self.run(
             prepared,
             door="api",
-            names={"dataset": entry.name},
+            names={"dataset": prepared.inputs.data.name},
             on_progress=on_progress,
             cancel=cancel,
             worker=worker,

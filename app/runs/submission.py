@@ -77,8 +77,21 @@ def queued_record(
     )
 
 
-def create_run(session: Session, *, submission: Submission, catalog: DatasetCatalog) -> RunRow:
-    """Check `submission` and store it as a queued run (the caller commits, then queues it)."""
+@dataclass(frozen=True, slots=True)
+class CheckedSubmission:
+    """A submission that passed every check: its inputs and the saved strategy it names."""
+
+    inputs: RunInputs
+    strategy_id: int | None
+    strategy_version: int | None
+
+
+def check_submission(
+    session: Session, *, submission: Submission, catalog: DatasetCatalog
+) -> CheckedSubmission:
+    """Every check `create_run` makes (source, dataset, period, config, params), nothing
+    stored: InvalidRunRequestError or StrategyRejected naming the field at fault. Sweeps
+    check their base run with it (app.jobs.sweep_submission)."""
     code, strategy_id, strategy_version = _resolve_code(session, submission.choice)
     inspection = inspect_strategy(code, STRATEGY_FILENAME)
     try:
@@ -91,11 +104,17 @@ def create_run(session: Session, *, submission: Submission, catalog: DatasetCata
     except ConfigError as error:
         raise InvalidRunRequestError(error.field, error.message) from None
     inputs = RunInputs(code, STRATEGY_FILENAME, inspection, data_identity(entry), config)
+    return CheckedSubmission(inputs, strategy_id, strategy_version)
+
+
+def create_run(session: Session, *, submission: Submission, catalog: DatasetCatalog) -> RunRow:
+    """Check `submission` and store it as a queued run (the caller commits, then queues it)."""
+    checked = check_submission(session, submission=submission, catalog=catalog)
     record = queued_record(
-        inputs,
+        checked.inputs,
         dataset=submission.dataset,
-        strategy_id=strategy_id,
-        strategy_version=strategy_version,
+        strategy_id=checked.strategy_id,
+        strategy_version=checked.strategy_version,
     )
     return crud.create_run(session, run=record)
 

@@ -44,7 +44,7 @@ function describeDetail(detail) {
   return "";
 }
 
-async function request(method, path, { json, form, query } = {}) {
+export async function request(method, path, { json, form, query } = {}) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -112,6 +112,7 @@ export const api = {
   runLogs: (id) => request("GET", `${run(id)}/logs`),
   runCandles: (id) => request("GET", `${run(id)}/candles`),
   cancelRun: (id) => request("POST", `${run(id)}/cancel`),
+  rerunRun: (id) => request("POST", `${run(id)}/rerun`),
   deleteRun: (id) => request("DELETE", run(id)),
 };
 

@@ -20,15 +20,17 @@ function shortTitle(example) {
 export class StrategyLibrary {
   /**
    * `getCode()` reads the editor; `onLoad({code, params, source, isQuiet})` puts code in it;
-   * `notify(message, kind)` reports to the user.
+   * `notify(message, kind)` reports to the user; `onSaved(previousKey, key)` follows a save.
+   * Each source has a key: "example:<name>", "strategy:<id>" or "run:<id>" (its drafts').
    */
-  constructor(root, { getCode, onLoad, notify }) {
+  constructor(root, { getCode, onLoad, notify, onSaved = () => {} }) {
     this.root = root;
+    this.onSaved = onSaved;
     this.getCode = getCode;
     this.onLoad = onLoad;
     this.notify = notify;
     this.examples = new Map();
-    this.current = { id: null, name: "", savedCode: null, version: null };
+    this.current = { id: null, name: "", savedCode: null, version: null, key: null, sourceCode: null };
     this.picker = root.querySelector("#open-strategy");
     this.nameInput = root.querySelector("#strategy-name");
     this.versionLabel = root.querySelector("#strategy-version");
@@ -83,8 +85,17 @@ export class StrategyLibrary {
   openExample(name, { isQuiet = false } = {}) {
     const example = this.examples.get(name);
     if (!example) return;
-    this.setCurrent({ id: null, name: shortTitle(example), savedCode: null, version: null });
-    this.onLoad({ code: example.code, params: example.params, source: `example ${example.name}`, isQuiet });
+    const key = `example:${example.name}`;
+    this.setCurrent({ id: null, name: shortTitle(example), savedCode: null, version: null, key, sourceCode: example.code });
+    this.onLoad({
+      code: example.code, params: example.params, source: `example ${example.name}`, isQuiet, key,
+      settings: example.settings,
+    });
+  }
+
+  /** True when example `name` is known (the examples are loaded). */
+  hasExample(name) {
+    return this.examples.has(name);
   }
 
   /** Opens a starting point in an empty editor: the SMA crossover example, or the first one. */
@@ -95,8 +106,9 @@ export class StrategyLibrary {
 
   /** Puts a run's own code in the editor (to see the line it failed at). */
   openRunCode(run) {
-    this.setCurrent({ id: null, name: run.strategy_name || "", savedCode: null, version: null });
-    this.onLoad({ code: run.code, params: run.params, source: `the code of run ${run.id.slice(0, 8)}` });
+    const key = `run:${run.id}`;
+    this.setCurrent({ id: null, name: run.strategy_name || "", savedCode: null, version: null, key, sourceCode: run.code });
+    this.onLoad({ code: run.code, params: run.params, source: `the code of run ${run.id.slice(0, 8)}`, key });
   }
 
   async openStrategy(id) {
@@ -111,13 +123,16 @@ export class StrategyLibrary {
   /** Puts a strategy record from the API (get, save or upload) in the editor. */
   useSaved(strategy) {
     const code = strategy.code ?? strategy.current?.code ?? "";
+    const key = `strategy:${strategy.id}`;
     this.setCurrent({
       id: strategy.id,
       name: strategy.name,
       savedCode: code,
       version: strategy.current_version ?? strategy.version ?? null,
+      key,
+      sourceCode: code,
     });
-    this.onLoad({ code, params: strategy.params, source: `strategy ${strategy.name}` });
+    this.onLoad({ code, params: strategy.params, source: `strategy ${strategy.name}`, key });
   }
 
   setCurrent(current) {
@@ -151,12 +166,16 @@ export class StrategyLibrary {
           ? await api.updateStrategy(this.current.id, { name, code })
           : await api.createStrategy({ name, code });
       const record = saved.code === undefined ? { ...saved, code } : saved;
+      const previousKey = this.current.key;
       this.setCurrent({
         id: record.id,
         name: record.name ?? name,
         savedCode: record.code,
         version: record.current_version ?? record.version ?? null,
+        key: `strategy:${record.id}`,
+        sourceCode: record.code,
       });
+      this.onSaved(previousKey, this.current.key);
       this.notify(`Saved “${this.current.name}”${this.current.version ? ` as version ${this.current.version}` : ""}.`);
       await this.refresh();
     } catch (error) {

@@ -10,6 +10,26 @@ import {
 const FINAL_STATUSES = new Set(["done", "failed", "cancelled", "interrupted"]);
 const MAX_LOG_LINES = 2000;
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000];
+// What the server says a run is doing before and after its bars (the `stage` of progress).
+const STAGE_WORDS = {
+  queued: "Queued: waiting for a free worker…",
+  starting: "Starting the sandbox…",
+  loading: "Loading the data…",
+  indicators: "Computing indicators",
+  running: "Running bars",
+  storing: "Storing the results…",
+};
+
+/** The words for a progress message's stage, or "" while bars are running. */
+export function stageText(message) {
+  const stage = message.stage;
+  if (!stage || stage === "running" || stage === "done") return "";
+  const words = STAGE_WORDS[stage] || `${stage}…`;
+  if (stage === "indicators" && message.indicators_total) {
+    return `${words} ${message.indicators_done ?? 0} / ${message.indicators_total}…`;
+  }
+  return stage === "indicators" ? `${words}…` : words;
+}
 
 export class LiveView {
   /**
@@ -41,6 +61,7 @@ export class LiveView {
     const name = `Run ${shortRunId(runId)}`;
     this.root.querySelector("#live-title").textContent = title ? `${name} · ${title}` : name;
     this.log.replaceChildren();
+    this.lastProgress = null;
     this.setProgress(0);
     this.stats.textContent = "Waiting for the first bars…";
     this.setStatus("queued");
@@ -48,6 +69,23 @@ export class LiveView {
     if (!this.chart) this.chart = new EquityChart(this.root.querySelector("#live-chart"), { withDrawdown: false });
     this.chart.clear();
     this.connect();
+    // The server's name for what runs, whatever the page had open before.
+    api.getRun(runId).then((run) => {
+      if (this.runId === runId && run.strategy_name) {
+        this.root.querySelector("#live-title").textContent = `${name} · ${run.strategy_name}`;
+      }
+    }).catch(() => {});
+  }
+
+  /** The run this view follows while it is live, else null. */
+  currentRunId() {
+    return this.finished ? null : this.runId;
+  }
+
+  /** Stops following and hides the view (the run itself goes on). */
+  hide() {
+    this.stop();
+    this.root.hidden = true;
   }
 
   connect() {
@@ -99,6 +137,12 @@ export class LiveView {
       case "log":
         this.appendLogs(Array.isArray(message.lines) ? message.lines : [message]);
         break;
+      case "skipped":
+        this.appendLogs([{
+          level: "info",
+          message: `… ${formatNumber(message.lines, 0)} log lines skipped to keep up (all of them are in the run's Logs) …`,
+        }]);
+        break;
       case "equity":
         this.chart.append(toEquityPoints(message.points ?? message));
         break;
@@ -109,6 +153,7 @@ export class LiveView {
         if (FINAL_STATUSES.has(message.status)) this.finishFromServer();
         break;
       case "done":
+        if (this.lastProgress) this.showProgress({ ...this.lastProgress, stage: "done" });
         this.setProgress(100);
         this.setStatus("done");
         this.finishFromServer({ metrics: message.metrics });
@@ -129,9 +174,13 @@ export class LiveView {
 
   showProgress(message) {
     if (message.status) this.setStatus(message.status);
-    else if (this.status.dataset.status === "queued") this.setStatus("running");
+    else if (this.status.dataset.status === "queued" && message.stage !== "queued") this.setStatus("running");
+    this.lastProgress = message;
     this.setProgress(message.pct ?? 0);
     const parts = [];
+    const stage = stageText(message);
+    this.root.dataset.stage = message.stage || "";
+    if (stage) parts.push(stage);
     if (message.bars_total) {
       parts.push(`${formatNumber(message.bars_done ?? 0, 0)} / ${formatNumber(message.bars_total, 0)} bars`);
     }
@@ -210,6 +259,11 @@ export class LiveView {
     try {
       await api.cancelRun(this.runId);
     } catch (error) {
+      if (error.status === 409) {
+        // It ended on its own first: show how it ended rather than a refusal.
+        this.reconcileAfterCancel();
+        return;
+      }
       this.stats.textContent = `Cancel failed: ${error.message}`;
       this.cancelButton.disabled = false;
       return;

@@ -12,6 +12,10 @@ import { LiveView } from "./live.js";
 import { paramsFromInspection } from "./params.js";
 import { ResultsView } from "./results.js";
 import { RunForm } from "./runform.js";
+import { RunSettingsView } from "./runsettings.js";
+import {
+  readDraft, readFormValues, readView, removeDraft, writeDraft, writeFormValues, writeView,
+} from "./session.js";
 import { Validator } from "./validation.js";
 
 const $ = (selector) => document.querySelector(selector);
@@ -63,16 +67,52 @@ async function start() {
     form.setParams(params);
     completion.params = params;
   };
-  const form = new RunForm($("#run-form"), { onSubmit: () => startRun() });
+  const form = new RunForm($("#run-form"), {
+    onSubmit: () => startRun(),
+    onChange: (values) => writeFormValues(values),
+  });
+  // While the page follows the address (load, back/forward) it doesn't write it.
+  let isApplyingView = false;
+  const remember = (changes, options) => {
+    if (!isApplyingView) writeView(changes, options);
+  };
   const library = new StrategyLibrary($("#strategy-panel"), {
     getCode: () => editor.getCode(),
-    onLoad: ({ code, source, isQuiet }) => {
-      editor.setCode(code);
-      validator.schedule(code); // its answer sets the params form
-      if (!isQuiet) notify(`Opened ${source}.`);
+    onLoad: ({ code, source, isQuiet, key, settings: options }) => {
+      // An example sets the market and leverage it needs (not when the page restores a view).
+      if (!isQuiet && options) form.applyOptions(options);
+      // Unsaved changes kept in this browser win over the stored code (Discard draft reverts).
+      const draft = readDraft(key);
+      const hasDraft = Boolean(draft) && draft.code !== code;
+      editor.setCode(hasDraft ? draft.code : code);
+      validator.schedule(editor.getCode()); // its answer sets the params form
+      library.showState(editor.getCode());
+      showDraftState();
+      if (hasDraft) notify(`Opened ${source} with your unsaved changes from this browser.`);
+      else if (!isQuiet) notify(`Opened ${source}.`);
+      if (key && !key.startsWith("run:")) remember({ strategy: key }, { isNewEntry: !isQuiet });
+    },
+    onSaved: (previousKey, key) => {
+      removeDraft(previousKey);
+      removeDraft(key);
+      showDraftState();
+      remember({ strategy: key }, { isNewEntry: false });
     },
     notify,
   });
+  const discardButton = $("#discard-draft");
+  discardButton?.addEventListener("click", () => {
+    const { key, sourceCode } = library.current;
+    removeDraft(key);
+    if (typeof sourceCode === "string") editor.setCode(sourceCode);
+    codeChanged(editor.getCode());
+    notify("Discarded the unsaved changes.");
+  });
+  function showDraftState() {
+    if (!discardButton) return;
+    const { sourceCode } = library.current;
+    discardButton.hidden = typeof sourceCode !== "string" || sourceCode === editor.getCode();
+  }
   // Ctrl/Cmd+S saves anywhere on the page; Ctrl/Cmd+Enter in the editor runs.
   document.addEventListener("keydown", (event) => {
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") {
@@ -87,10 +127,41 @@ async function start() {
     if (typeof run.code === "string" && run.code !== editor.getCode()) library.openRunCode(run);
     editor.showRunError(line, withoutLinePrefix(run.error?.message));
   };
-  const results = new ResultsView($("#results"), { catalog, onErrorLine: showRunErrorLine });
+  const results = new ResultsView($("#results"), {
+    catalog,
+    onErrorLine: showRunErrorLine,
+    onTabChange: (tab) => remember({ tab }, { isNewEntry: false }),
+    onShown: (run, { orders }) => {
+      settings.show(run);
+      settings.showRefused($("#refused-banner"), orders);
+    },
+  });
+  const settings = new RunSettingsView($("#run-settings"), {
+    onRerun: (run) => rerun(run),
+    onLoad: (run) => {
+      form.loadRun(run);
+      notify(`Loaded the settings of run ${shortRunId(run.id)} into the form.`);
+    },
+  });
+
+  /** Queues the same code, dataset version, config and params again and follows it. */
+  async function rerun(run) {
+    form.setBusy(true);
+    try {
+      const created = await api.rerunRun(run.id);
+      results.hide();
+      live.follow(created.id, { title: run.strategy_name });
+      remember({ run: created.id, tab: null });
+      history.refresh();
+      $("#live").scrollIntoView({ behavior: "smooth", block: "start" });
+    } catch (error) {
+      form.setBusy(false);
+      notify(`Couldn't rerun run ${shortRunId(run.id)}: ${error.message}`, "error");
+    }
+  }
   const compare = new CompareView($("#compare"), { onError: (m) => notify(m, "error") });
   const history = new RunHistory($("#history"), {
-    onOpen: (run) => openRun(run.id),
+    onOpen: (run) => openRun(run.id, { tab: "overview" }),
     onCompare: (runs) => compare.show(runs),
     onError: (m) => notify(m, "error"),
   });
@@ -113,6 +184,10 @@ async function start() {
   function codeChanged(code) {
     validator.schedule(code); // its answer sets the params form
     library.showState(code);
+    const { key, sourceCode } = library.current;
+    if (key && code !== sourceCode) writeDraft(key, code);
+    else if (key) removeDraft(key);
+    showDraftState();
   }
 
   function showStrategyError(message, line) {
@@ -131,7 +206,8 @@ async function start() {
     results.hide();
     try {
       const created = await api.createRun(body);
-      live.follow(created.id, { title: library.current.name || className(code) });
+      live.follow(created.id, { title: className(code) || library.current.name });
+      remember({ run: created.id, tab: null });
       history.refresh();
       $("#live").scrollIntoView({ behavior: "smooth", block: "start" });
     } catch (error) {
@@ -148,28 +224,60 @@ async function start() {
     }
   }
 
-  /** Opens a run from history: live when it's still going, results when it's over. */
-  async function openRun(id) {
+  /**
+   * Opens a run: live when it's still going (reattached to its stream), results when it's over.
+   * `tab` picks the results tab; the address then names the run.
+   */
+  async function openRun(id, { tab = null } = {}) {
     let run;
     try {
       run = await api.getRun(id);
     } catch (error) {
       notify(`Couldn't open run ${id}: ${error.message}`, "error");
+      if (readView().run === id) writeView({ run: null, tab: null }, { isNewEntry: false });
       return;
     }
+    remember({ run: run.id, tab });
     if (run.status === "queued" || run.status === "running") {
       results.hide();
       live.follow(run.id, { title: run.strategy_name });
       $("#live").scrollIntoView({ behavior: "smooth", block: "start" });
     } else {
+      live.hide();
+      results.selectTab(tab || "overview");
       await results.show(run);
       $("#results").scrollIntoView({ behavior: "smooth", block: "start" });
     }
   }
 
+  /** Makes the page show what the address names (after a reload, back/forward or a link). */
+  async function applyView(view) {
+    isApplyingView = true;
+    try {
+      const [kind, key] = (view.strategy || "").split(/:(.*)/s);
+      if (view.strategy && view.strategy !== library.current.key) {
+        if (kind === "example" && library.hasExample(key)) library.openExample(key, { isQuiet: true });
+        else if (kind === "strategy") await library.openStrategy(key);
+      }
+      if (view.run && view.run !== (results.runId || live.currentRunId())) {
+        await openRun(view.run, { tab: view.tab });
+      } else if (view.run) {
+        results.selectTab(view.tab || "overview");
+      } else {
+        results.hide();
+        live.hide();
+      }
+    } finally {
+      isApplyingView = false;
+    }
+  }
+  window.addEventListener("popstate", () => applyView(readView()));
+
   const [datasets] = await Promise.allSettled([api.datasets(), library.refresh(), history.refresh()]);
   if (datasets.status === "fulfilled") form.setDatasets(datasets.value);
   else notify(`Couldn't load the datasets: ${datasets.reason.message}`, "error");
+  form.setValues(readFormValues());
+  await applyView(readView());
   if (!editor.getCode()) library.openStarter();
   validator.schedule(editor.getCode());
   document.body.dataset.ready = "true";

@@ -92,8 +92,10 @@ function normaliseCandles(body) {
 
 export class ResultsView {
   /** `onErrorLine(run, line)` shows a failed run's line in the editor. */
-  constructor(root, { catalog, onErrorLine }) {
+  constructor(root, { catalog, onErrorLine, onTabChange = () => {}, onShown = () => {} }) {
     this.root = root;
+    this.onTabChange = onTabChange;
+    this.onShown = onShown; // (run, {orders}) once its tables are filled
     this.definitions = catalog.metric_definitions || {};
     this.onErrorLine = onErrorLine;
     this.trades = new DataTable(root.querySelector("#trades-table"), TRADE_COLUMNS, {
@@ -124,16 +126,33 @@ export class ResultsView {
       this.equityChart?.fit();
       this.candleChart?.fit();
     };
+    const chosen = (tab) => {
+      select(tab);
+      this.onTabChange(tab.id.replace(/^tab-/, ""));
+    };
     tabs.forEach((tab, i) => {
-      tab.addEventListener("click", () => select(tab));
+      tab.addEventListener("click", () => chosen(tab));
       tab.addEventListener("keydown", (event) => {
         const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
         if (!step) return;
         const next = tabs[(i + step + tabs.length) % tabs.length];
-        select(next);
+        chosen(next);
         next.focus();
       });
     });
+    this.selectTabElement = select;
+  }
+
+  /** Shows results tab `name` ("overview", "chart", "trades", "orders", "logs"). */
+  selectTab(name) {
+    const tab = this.root.querySelector(`#tab-${CSS.escape(name || "overview")}`);
+    if (tab) this.selectTabElement(tab);
+  }
+
+  /** The results tab shown now. */
+  currentTab() {
+    const tab = this.root.querySelector('[role="tab"][aria-selected="true"]');
+    return tab ? tab.id.replace(/^tab-/, "") : "overview";
   }
 
   /** Shows run `run` (a record from GET /api/runs/{id}); loads its tables and charts. */
@@ -144,6 +163,9 @@ export class ResultsView {
       `Results · run ${shortRunId(run.id)}${run.strategy_name ? ` · ${run.strategy_name}` : ""} · ${run.status}`;
     this.showError(run);
     this.showMetrics(run.metrics || {});
+    const report = this.root.querySelector("#report-link");
+    report.href = `/api/runs/${encodeURIComponent(run.id)}/report`;
+    report.hidden = run.status !== "done";
     const [equity, trades, orders, logs, candles] = await Promise.allSettled([
       api.runEquity(run.id), api.runTrades(run.id), api.runOrders(run.id), api.runLogs(run.id),
       api.runCandles(run.id),
@@ -151,10 +173,12 @@ export class ResultsView {
     if (this.runId !== run.id) return; // another run was opened meanwhile
     const tradeRows = trades.status === "fulfilled" ? normaliseTrades(trades.value) : [];
     this.trades.setRows(tradeRows);
-    this.orders.setRows(orders.status === "fulfilled" ? listFrom(orders.value, "orders") : []);
+    const orderRows = orders.status === "fulfilled" ? listFrom(orders.value, "orders") : [];
+    this.orders.setRows(orderRows);
     this.showLogs(logs.status === "fulfilled" ? listFrom(logs.value, "logs", "lines") : []);
     this.showEquity(equity.status === "fulfilled" ? toEquityPoints(equity.value) : []);
     this.showCandles(candles, tradeRows);
+    this.onShown(run, { orders: orderRows });
   }
 
   showError(run) {

@@ -28,8 +28,10 @@ function datasetWarnings(dataset) {
 
 export class RunForm {
   /** `form` is the <form>; `onSubmit(body)` is called with the request body. */
-  constructor(form, { onSubmit }) {
+  constructor(form, { onSubmit, onChange = () => {} }) {
     this.form = form;
+    this.onChange = onChange;
+    this.restoredParams = new Map();
     this.datasets = new Map();
     this.params = [];
     this.select = form.querySelector("#run-dataset");
@@ -44,7 +46,96 @@ export class RunForm {
       event.preventDefault();
       if (form.reportValidity()) onSubmit(this.body());
     });
+    form.addEventListener("input", () => this.onChange(this.values()));
+    form.addEventListener("change", () => this.onChange(this.values()));
     this.syncMode();
+  }
+
+  /**
+   * The form's values to keep across a reload: {"#id": value} for the dataset, period and
+   * option inputs, "mode", and "param:<name>" for the params the user typed.
+   */
+  values() {
+    const values = { mode: this.form.querySelector('input[name="mode"]:checked').value };
+    for (const input of this.form.querySelectorAll("#run-dataset, #run-start, #run-end, [data-option]")) {
+      values[`#${input.id}`] = input.value;
+    }
+    for (const input of this.paramsBox.querySelectorAll("input[data-touched]")) {
+      values[input.name] = input.dataset.kind === "bool" ? input.checked : input.value;
+    }
+    return values;
+  }
+
+  /** Puts back values from `values()`; unknown ids and datasets that no longer exist are skipped. */
+  setValues(values) {
+    if (!values) return;
+    const mode = this.form.querySelector(`input[name="mode"][value="${CSS.escape(String(values.mode ?? ""))}"]`);
+    if (mode) mode.checked = true;
+    for (const [key, value] of Object.entries(values)) {
+      if (!key.startsWith("#")) continue;
+      const input = this.form.querySelector(key.replace(/[^#\w-]/g, ""));
+      if (!input || input.closest("#run-params")) continue;
+      if (input === this.select && !this.datasets.has(String(value))) continue;
+      input.value = String(value);
+    }
+    this.restoredParams = new Map(
+      Object.entries(values).filter(([key]) => key.startsWith("param:")),
+    );
+    for (const input of this.paramsBox.querySelectorAll("input")) this.restoreParam(input);
+    this.syncMode();
+    this.showDataset();
+  }
+
+  /** A param input takes the value restored for it, if any (then counts as typed). */
+  restoreParam(input) {
+    if (!this.restoredParams.has(input.name)) return false;
+    const value = this.restoredParams.get(input.name);
+    if (input.dataset.kind === "bool") input.checked = Boolean(value);
+    else input.value = String(value);
+    input.dataset.touched = "1";
+    return true;
+  }
+
+  /**
+   * Puts a stored run's settings in the form (GET /api/runs/{id}): dataset, period, market,
+   * the options in the form's units (a fee of 0.0005 shows as 0.05 %), and its params.
+   */
+  loadRun(run) {
+    const config = run.config || {};
+    const values = { mode: config.mode, "#run-dataset": run.dataset, ...this.optionValues(config) };
+    values["#run-start"] = config.start !== null && config.start !== undefined ? formatDate(config.start) : "";
+    values["#run-end"] = config.end !== null && config.end !== undefined ? formatDate(config.end) : "";
+    this.setValues(values);
+    this.setParamValues(run.params || {});
+    this.onChange(this.values());
+  }
+
+  /** Form values ({"#id": text}) for RunConfig options ({field: value}), in the form's units. */
+  optionValues(options) {
+    const values = {};
+    for (const input of this.form.querySelectorAll("[data-option]")) {
+      const value = options[input.dataset.option];
+      if (typeof value !== "number" && typeof value !== "string") continue;
+      const scale = Number(input.dataset.scale || 1);
+      values[`#${input.id}`] = typeof value === "number" ? String(Number((value * scale).toPrecision(12))) : value;
+    }
+    return values;
+  }
+
+  /** Sets the market and options an example needs ({mode, leverage_max, ...}); the rest stays. */
+  applyOptions(options) {
+    if (!options || !Object.keys(options).length) return;
+    const values = { ...this.values(), ...this.optionValues(options) };
+    if (options.mode) values.mode = options.mode;
+    for (const key of Object.keys(values)) if (key.startsWith("param:")) delete values[key];
+    this.setValues(values);
+    this.onChange(this.values());
+  }
+
+  /** Sets the strategy params' inputs to `params` ({name: value}), as if typed. */
+  setParamValues(params) {
+    this.restoredParams = new Map(Object.entries(params || {}).map(([k, v]) => [`param:${k}`, v]));
+    for (const input of this.paramsBox.querySelectorAll("input")) this.restoreParam(input);
   }
 
   setDatasets(body) {
@@ -147,7 +238,7 @@ export class RunForm {
         input.value = previous.value;
         input.checked = previous.checked;
         input.dataset.touched = "1";
-      } else {
+      } else if (!this.restoreParam(input)) {
         this.writeParam(input, param);
       }
       input.addEventListener("input", () => { input.dataset.touched = "1"; });
@@ -156,6 +247,7 @@ export class RunForm {
       row.append(label, input);
       this.paramsBox.append(row);
     }
+    this.restoredParams = new Map(); // used by this strategy's inputs; not for the next one
   }
 
   writeParam(input, param) {

@@ -61,7 +61,7 @@ def page(chromium: Browser, server_url: str) -> Iterator[Page]:
     context.set_default_timeout(15_000)
     tab = context.new_page()
     problems = PageProblems(tab)
-    tab.goto(f"{server_url}/")
+    tab.goto(f"{server_url}/", timeout=60_000)  # a loaded CI machine can be slow to serve
     tab.wait_for_selector("body[data-ready=true]", timeout=30_000)
     yield tab
     context.close()

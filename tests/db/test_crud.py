@@ -13,6 +13,7 @@ from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 from app.db import RecordNotFoundError, RunRow, RunStatus, crud, session_scope
+from app.db.migrations import VERSION_TABLE
 from app.db.models import LogRecord, OrderRecordRow, RunEquityRecord, TradeRecord
 from app.engine import RunConfig, RunResult, Strategy, run_backtest
 from tests.conftest import build_market
@@ -50,9 +51,9 @@ def new_run(status: RunStatus = RunStatus.QUEUED) -> RunRow:
 
 def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         assert compare_metadata(context, SQLModel.metadata) == []
-    assert "alembic_version" in inspect(engine).get_table_names()
+    assert VERSION_TABLE in inspect(engine).get_table_names()
 
 
 def test_every_save_keeps_the_previous_version(engine: Engine) -> None:

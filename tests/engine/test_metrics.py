@@ -149,3 +149,32 @@ def test_cagr_too_large_for_a_float_is_none_not_a_crash() -> None:
     assert metrics["cagr"] is None
     assert metrics["calmar"] is None
     assert metrics["total_return"] == pytest.approx(4.0)
+
+
+# PSR of PATH's daily returns +0.1, -0.1, +0.1 (Bailey & Lopez de Prado 2012, eq. 11):
+# deviations from the mean 0.0333333: +0.0666667, -0.1333333, +0.0666667
+# m2 = 0.0088889, m3 = -0.0005926, m4 = 0.0001185 (central moments over n = 3)
+# skewness = m3 / m2^1.5 = -0.7071068; raw kurtosis = m4 / m2^2 = 1.5
+# per-day Sharpe = 0.2886751 (mean / std ddof=1, the Sharpe above before x sqrt(365))
+# factor = 1 - (-0.7071068)(0.2886751) + (1.5 - 1) / 4 x 0.2886751^2 = 1.2145408
+# z = 0.2886751 x sqrt(3 - 1) / sqrt(1.2145408) = 0.3704404; PSR = Phi(z) = 0.6444728
+def test_psr_skewness_and_raw_kurtosis_of_the_daily_returns() -> None:
+    metrics = metrics_of(PATH)
+    assert metrics["skewness"] == pytest.approx(-0.7071068, rel=1e-6)
+    assert metrics["kurtosis"] == pytest.approx(1.5, rel=1e-12)
+    assert metrics["psr"] == pytest.approx(0.6444728, rel=1e-6)
+
+
+def test_psr_is_none_when_the_sharpe_is() -> None:
+    flat = metrics_of([100.0] * 5)
+    assert (flat["psr"], flat["skewness"], flat["kurtosis"]) == (None, None, None)
+    one_day = metrics_of([100.0, 110.0], bar_ns=HOUR)  # one UTC day: no daily return
+    assert (one_day["psr"], one_day["skewness"], one_day["kurtosis"]) == (None, None, None)
+
+
+def test_psr_measures_the_excess_return_over_the_risk_free_rate() -> None:
+    # The risk-free rate lowers the per-day Sharpe, so the PSR; moments do not move.
+    plain, taxed = metrics_of(PATH), metrics_of(PATH, risk_free_rate=3.65)
+    assert taxed["skewness"] == pytest.approx(plain["skewness"])
+    assert isinstance(taxed["psr"], float) and isinstance(plain["psr"], float)
+    assert taxed["psr"] < plain["psr"]

@@ -15,13 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.runs.folder import (
-    RUN_FILES,
-    format_numbers,
-    format_optional_numbers,
-    format_times,
-    write_run_folder,
-)
 from app.engine import RunConfig, RunResult, ns_to_iso
 from app.engine.results import EquityCurve
 from app.engine.types import (
@@ -34,6 +27,14 @@ from app.engine.types import (
     OrderType,
     PositionSide,
     Trade,
+)
+from app.runs import folder
+from app.runs.folder import (
+    RUN_FILES,
+    format_numbers,
+    format_optional_numbers,
+    format_times,
+    write_run_folder,
 )
 
 # pandas' nanosecond range, where `ns_to_iso` is defined.
@@ -213,3 +214,60 @@ def test_times_print_as_ns_to_iso(values: list[int]) -> None:
 @pytest.mark.parametrize("ns", [-1, -999_999_999, -1_000_000_000, 0, 1, 999_999_999, 10**18])
 def test_sub_second_times_floor_like_ns_to_iso(ns: int) -> None:
     assert format_times([ns]) == [ns_to_iso(ns)]
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 100, 300, 1_000])
+def test_equity_written_in_blocks_is_the_per_row_writers_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_rows: int
+) -> None:
+    # Blocks of 1 row, blocks that do and do not divide the 300 rows, one block for all of
+    # them; blocks over 64 rows take the run and distinct-value paths.
+    monkeypatch.setattr(folder, "EQUITY_BLOCK_ROWS", block_rows)
+    result = awkward_result(bars=300)
+    folder.write_equity_csv(tmp_path / "equity.csv", result)
+    expected = reference_files(result)["equity.csv"]
+    assert (tmp_path / "equity.csv").read_bytes() == expected.encode()
+
+
+def test_empty_equity_curve_is_the_header_alone(tmp_path: Path) -> None:
+    result = awkward_result(bars=0)
+    folder.write_equity_csv(tmp_path / "equity.csv", result)
+    assert (tmp_path / "equity.csv").read_text() == ",".join(folder.EQUITY_COLUMNS) + "\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.one_of(any_float, st.sampled_from(AWKWARD_FLOATS)), st.integers(1, 50)),
+        max_size=12,
+    )
+)
+def test_runs_of_equal_numbers_print_as_python_repr(runs: list[tuple[float, int]]) -> None:
+    # Long runs of one value (an equity curve's cash, margin, position) take the run path.
+    column = [value for value, length in runs for _ in range(length)]
+    column += column[:1] * 65  # past the short-column shortcut
+    assert format_numbers(column) == [repr(v) for v in column]
+
+
+def test_a_column_of_few_values_out_of_order_prints_as_python_repr() -> None:
+    # Few distinct values but no runs: the distinct-value path, with -0.0 kept apart from 0.0.
+    column = np.resize(np.array([0.0, -0.0, 1.5, math.nan, 1e16]), 5_000)
+    assert format_numbers(column) == [repr(float(v)) for v in column]
+
+
+@pytest.mark.parametrize("day", [-1, 0, 1, 19_723, 106_751])
+def test_times_across_midnight_print_as_ns_to_iso(day: int) -> None:
+    # Seconds either side of a UTC midnight, before 1970 too: the day and time-of-day parts.
+    midnight = day * 86_400_000_000_000
+    offsets = [-1_000_000_001, -1, 0, 1, 59_999_999_999] * 20  # 100: past the short shortcut
+    values = [midnight + offset for offset in offsets if NS_MIN <= midnight + offset <= NS_MAX]
+    assert format_times(values) == [ns_to_iso(v) for v in values]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=NS_MIN, max_value=NS_MAX), min_size=1, max_size=20))
+def test_long_time_columns_print_as_ns_to_iso(values: list[int]) -> None:
+    # Repeated past the short-column shortcut: the day and time-of-day path.
+    column = (values * 70)[:140]
+    expected = [ns_to_iso(v) for v in values]
+    assert format_times(column) == (expected * 70)[:140]

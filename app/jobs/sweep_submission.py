@@ -1,0 +1,114 @@
+"""The API's door into sweeps: a request becomes a stored, queued sweep, and a trial of a
+sweep becomes a normal queued run.
+
+Everything is checked before anything is stored: the base run exactly as a run submission is
+checked (app.runs.submission.check_submission: source, dataset, period, options, fixed
+params), then the sweep itself against the strategy's params (app.jobs.sweep_requests), so a
+bad request is refused with the field at fault instead of becoming a failed sweep.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from sqlmodel import Session
+
+from app.data.catalog import DatasetCatalog
+from app.db import crud
+from app.db.models import RunRow, RunStatus, SweepRow, utc_now
+from app.engine.config import FIELDS_BY_NAME
+from app.jobs.sweep_requests import SweepRequest, build_spec
+from app.jobs.sweeps import study_name_of
+from app.research.sweep import trials_total
+from app.runs.prepare import RunOrder
+from app.runs.submission import CodeChoice, Submission, check_submission, create_run
+
+
+def create_sweep(
+    session: Session, *, submission: Submission, request: SweepRequest, catalog: DatasetCatalog
+) -> SweepRow:
+    """Check the base run and the sweep and store it queued (the caller commits, then
+    submits it to the SweepRunner)."""
+    checked = check_submission(session, submission=submission, catalog=catalog)
+    inputs = checked.inputs
+    spec = build_spec(request, inputs.inspection.defaults)
+    sweep_id = uuid.uuid4().hex
+    order: dict[str, Any] = {
+        "options": stored_options(submission.order.options),
+        "start": submission.order.start,
+        "end": submission.order.end,
+        "params": dict(submission.order.params),
+    }
+    row = SweepRow(
+        id=sweep_id,
+        kind="sweep",
+        status=RunStatus.QUEUED,
+        strategy_id=checked.strategy_id,
+        strategy_version=checked.strategy_version,
+        strategy_name=inputs.strategy_class,
+        code=inputs.code,
+        code_hash=inputs.code_hash,
+        dataset=submission.dataset,
+        dataset_version=inputs.data.name,
+        dataset_hash=inputs.data.content_hash,
+        run_order=crud.json_safe(order),
+        config=inputs.config.to_dict(),
+        spec=request.to_dict(),
+        study_name=study_name_of(sweep_id),
+        trials_total=trials_total(spec),
+        created_at=utc_now(),
+    )
+    return crud.create_sweep(session, sweep=row)
+
+
+def stored_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Run options as JSON data (an enum option, such as `mode`, by its value)."""
+    return {
+        name: value.value if isinstance(value, Enum) else value for name, value in options.items()
+    }
+
+
+def options_of(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Run options read back from `stored_options`, each of its field's type again."""
+    options: dict[str, Any] = {}
+    for name, value in stored.items():
+        kind = FIELDS_BY_NAME[name].kind if name in FIELDS_BY_NAME else None
+        is_enum = isinstance(kind, type) and issubclass(kind, Enum)
+        options[name] = kind(value) if is_enum and kind is not None else value
+    return options
+
+
+def trial_submission(sweep: SweepRow, params: dict[str, Any]) -> Submission:
+    """The run request of one trial: the sweep's code (its saved strategy version when it
+    named one), dataset version, options and period, with the trial's params."""
+    order = sweep.run_order
+    choice = (
+        CodeChoice(strategy_id=sweep.strategy_id, strategy_version=sweep.strategy_version)
+        if sweep.strategy_id is not None
+        else CodeChoice(code=sweep.code)
+    )
+    return Submission(
+        dataset=sweep.dataset_version or sweep.dataset,
+        choice=choice,
+        order=RunOrder(
+            options=options_of(order.get("options", {})),
+            start=order.get("start"),
+            end=order.get("end"),
+            params=params,
+        ),
+    )
+
+
+def create_trial_run(
+    session: Session, *, sweep_id: str, number: int, catalog: DatasetCatalog
+) -> RunRow:
+    """A queued run of trial `number` of the sweep, through the normal run submission (the
+    caller commits, then submits it to the JobRunner)."""
+    sweep = crud.get_sweep(session, sweep_id=sweep_id)
+    trial = crud.get_sweep_trial(session, sweep_id=sweep_id, number=number)
+    return create_run(
+        session, submission=trial_submission(sweep, dict(trial.params)), catalog=catalog
+    )

@@ -1,0 +1,595 @@
+"""Parameter sweeps: ask Optuna for trials in fixed batches, run them sandboxed, tell results.
+
+One sweep, in order:
+1. The spec is checked (`check_spec`): every problem is a ResearchInputError before any work.
+2. The study is opened in its storage, or created; an existing one must have been made by the
+   same spec on the same code, data and config (`app.research.study`).
+3. Batch after batch (`spec.batch_size` trials, whatever the number of workers): trials left
+   RUNNING by a stopped or killed process are taken up again with their stored params; the
+   batch is filled by asking new trials, each from a sampler seeded per trial
+   (`app.research.samplers`); the batch runs on the TrialRunner's sandboxed workers; results
+   are told in trial order. A finished trial is never run again.
+4. The finished trials are read back from storage as TrialRecords; the best (or the Pareto
+   front for NSGA-II) is chosen among the feasible ones only.
+
+A trial is feasible when it ran, its objective metrics are numbers, and it meets the
+constraints (`--min-trades`, `--max-drawdown`). An infeasible trial is stored with its real
+metrics and values and a reason, and is never chosen as best; a trial whose strategy failed
+is stored as failed with the error, and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+
+import numpy as np
+
+from app.engine import METRIC_DEFINITIONS, ParamValue
+from app.engine.feed import FloatArray
+from app.research import samplers
+from app.research.errors import ResearchInputError
+from app.research.samplers import CONSTRAINTS_KEY, METHODS, TRIAL_ATTR, Method
+from app.research.space import SearchSpace
+from app.research.study import open_study, storage_at
+from app.runs.prepare import PreparedRun
+
+if TYPE_CHECKING:
+    from optuna import Study
+    from optuna.trial import FrozenTrial
+
+    from app.runs.trials import TrialOutcome
+
+Direction = Literal["maximize", "minimize"]
+OBJECTIVE_METRICS: Final = tuple(sorted({*METRIC_DEFINITIONS, "final_equity"}))
+"""Metrics a sweep can optimise: the numeric figures of metrics.json."""
+DEFAULT_BATCH_SIZE: Final = 8
+
+ATTR_PARAMS: Final = "params"
+ATTR_METRICS: Final = "metrics"
+ATTR_FEASIBLE: Final = "feasible"
+ATTR_ERROR: Final = "error"
+ATTR_REASON: Final = "infeasible_reason"
+ATTR_RETURNS: Final = "daily_returns"
+"""Keys of a trial's TRIAL_ATTR user attribute: every param, metrics.json, feasibility, the
+error or infeasibility reason, the daily returns (for DSR/PBO) and the constraint values."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One metric of metrics.json to maximise or minimise."""
+
+    metric: str
+    direction: Direction = "maximize"
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What a feasible trial must meet: at least `min_trades` closed trades, a max drawdown
+    no deeper than `max_drawdown` (a fraction of the peak, e.g. 0.3 for 30 %)."""
+
+    min_trades: int | None = None
+    max_drawdown: float | None = None
+
+    @property
+    def is_set(self) -> bool:
+        return self.min_trades is not None or self.max_drawdown is not None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep searches, how, for what. `n_trials` None runs the whole grid (grid only);
+    `batch_size` trials are asked and told together (fixed: results do not depend on the
+    workers); `keep_best` is how many of the best get a full run folder."""
+
+    space: SearchSpace
+    method: Method
+    objectives: tuple[Objective, ...]
+    constraints: Constraints
+    n_trials: int | None
+    seed: int
+    batch_size: int = DEFAULT_BATCH_SIZE
+    keep_best: int = 1
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One finished trial (a row of trials.csv). `params` holds every param, typed;
+    `metrics` is the trial's metrics.json (empty when it failed); `values` are its objective
+    values in the order of the spec's objectives (None when it failed or an objective metric
+    is undefined); `error` says why a trial failed, `infeasible_reason` why a trial that ran
+    is not feasible."""
+
+    number: int
+    params: dict[str, ParamValue]
+    metrics: dict[str, Any]
+    feasible: bool
+    error: str | None
+    values: tuple[float, ...] | None
+    infeasible_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """Where a sweep is: finished trials (earlier sessions included) of `trials_total`,
+    the best so far, the speed of this session in trials/s and the remaining time in s."""
+
+    trials_done: int
+    trials_total: int | None
+    best: TrialRecord | None
+    trials_per_s: float
+    eta_s: float | None
+    finished: tuple[TrialRecord, ...] = ()
+    """The trials finished since the last report (the first report of a resumed sweep holds
+    those of earlier sessions), in number order: the server streams and stores them."""
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A sweep's finished trials in number order, the best (ranked; the Pareto front for
+    NSGA-II), and the daily returns of every feasible trial: one column per trial of
+    `feasible_numbers`, one row per UTC day (for DSR and PBO). `cancelled`: stopped early."""
+
+    trials: tuple[TrialRecord, ...]
+    best: tuple[TrialRecord, ...]
+    daily_returns: FloatArray
+    cancelled: bool
+    feasible_numbers: tuple[int, ...] = field(default=())
+
+
+class BatchRunner(Protocol):
+    """What a sweep needs from app.runs.trials.TrialRunner."""
+
+    def run_batch(
+        self,
+        param_sets: Sequence[Mapping[str, ParamValue]],
+        *,
+        cancel: threading.Event | None = None,
+    ) -> list[TrialOutcome | None]: ...
+
+
+ProgressCallback = Callable[[SweepProgress], None]
+
+
+def check_spec(spec: SweepSpec) -> None:
+    """ResearchInputError for the first unusable part of `spec` (before any work)."""
+    if not spec.space.searched():
+        raise ResearchInputError(
+            "param", "nothing to search: give at least one --param with a range or choices"
+        )
+    if spec.method not in METHODS:
+        raise ResearchInputError(
+            "method", f"{spec.method!r} is not a method; use one of {', '.join(METHODS)}"
+        )
+    _check_objectives(spec)
+    if spec.method == "grid":
+        continuous = spec.space.continuous()
+        if continuous:
+            raise ResearchInputError(
+                "method",
+                f"grid needs a step for {', '.join(continuous)} "
+                "(e.g. low:high:step), or use random, tpe or cmaes for continuous ranges",
+            )
+    elif spec.n_trials is None:
+        raise ResearchInputError("trials", f"{spec.method} needs --trials N (the trial budget)")
+    if spec.n_trials is not None and spec.n_trials < 1:
+        raise ResearchInputError("trials", f"must be at least 1; got {spec.n_trials}")
+    if spec.batch_size < 1:
+        raise ResearchInputError("batch_size", f"must be at least 1; got {spec.batch_size}")
+    if spec.keep_best < 0:
+        raise ResearchInputError("keep_best", f"must be 0 or more; got {spec.keep_best}")
+    limits = spec.constraints
+    if limits.min_trades is not None and limits.min_trades < 0:
+        raise ResearchInputError("min_trades", f"must be 0 or more; got {limits.min_trades}")
+    if limits.max_drawdown is not None and not 0 < limits.max_drawdown <= 1:
+        raise ResearchInputError(
+            "max_drawdown",
+            f"is a fraction of the peak in (0, 1], e.g. 0.3 for 30 %; got {limits.max_drawdown}",
+        )
+
+
+def _check_objectives(spec: SweepSpec) -> None:
+    count = len(spec.objectives)
+    if spec.method == "nsga2" and count != 2:
+        raise ResearchInputError(
+            "objective", f"nsga2 needs two objectives (give --objective twice); got {count}"
+        )
+    if spec.method != "nsga2" and count != 1:
+        raise ResearchInputError(
+            "objective", f"{spec.method} takes one objective; use nsga2 for two; got {count}"
+        )
+    for objective in spec.objectives:
+        if objective.metric not in OBJECTIVE_METRICS:
+            raise ResearchInputError(
+                "objective",
+                f"{objective.metric!r} is not a metric; use one of {', '.join(OBJECTIVE_METRICS)}",
+            )
+        if objective.direction not in ("maximize", "minimize"):
+            raise ResearchInputError(
+                "objective", f"direction {objective.direction!r} is not maximize or minimize"
+            )
+
+
+def trials_total(spec: SweepSpec) -> int:
+    """How many trials the sweep runs: `n_trials`, at most the grid's size for a grid."""
+    grid = spec.space.grid_size()
+    if spec.method == "grid" and grid is not None:
+        return grid if spec.n_trials is None else min(grid, spec.n_trials)
+    if spec.n_trials is None:
+        raise ResearchInputError("trials", f"{spec.method} needs --trials N (the trial budget)")
+    return spec.n_trials
+
+
+def sweep_identity(spec: SweepSpec, base: PreparedRun) -> dict[str, Any]:
+    """What a stored study must match to be resumed (plain JSON data)."""
+    inputs = base.inputs
+    return {
+        "version": 1,
+        "space": spec.space.describe(),
+        "method": spec.method,
+        "objectives": [[o.metric, o.direction] for o in spec.objectives],
+        "constraints": [spec.constraints.min_trades, spec.constraints.max_drawdown],
+        "seed": spec.seed,
+        "batch_size": spec.batch_size,
+        "strategy_class": inputs.strategy_class,
+        "code_sha256": inputs.code_hash,
+        "data_sha256": inputs.data.content_hash,
+        "config_sha256": inputs.config.fingerprint(),
+    }
+
+
+def run_sweep(
+    spec: SweepSpec,
+    base: PreparedRun,
+    *,
+    storage_url: str,
+    study_name: str,
+    workers: int,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> SweepResult:
+    """Run (or continue) the sweep `spec` over `base` with `workers` sandboxed workers.
+
+    The study `study_name` in `storage_url` is created, or resumed when it exists with the
+    same spec (else ResearchInputError("resume")). Setting `cancel` stops after the running
+    trials: finished ones are kept in storage, the rest run on the next call.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
+    check_spec(spec)
+    if workers < 1:
+        raise ResearchInputError("workers", f"must be at least 1; got {workers}")
+    with storage_at(storage_url) as storage:
+        study = open_study(
+            storage,
+            study_name,
+            identity=sweep_identity(spec, base),
+            directions=[o.direction for o in spec.objectives],
+        )
+        if not has_work(spec, study):  # a finished study: no workers to start
+            if on_progress is not None:
+                records = [record_of(spec, t) for t in study.get_trials(deepcopy=False)]
+                done = len(records)
+                speed = _Speed(time.monotonic(), done)
+                on_progress(speed.progress(done, trials_total(spec), _best_of(spec, records)))
+            return sweep_result(spec, study, cancelled=False)
+        from app.runs.trials import TrialRunner  # imported here: it starts worker processes
+
+        with TrialRunner(base, workers=workers) as runner:
+            cancelled = run_study(spec, study, runner, on_progress=on_progress, cancel=cancel)
+        return sweep_result(spec, study, cancelled=cancelled)
+
+
+def has_work(spec: SweepSpec, study: Study) -> bool:
+    """True when `study` has trials to run: left RUNNING, or within the trial budget."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    running = any(t.state is TrialState.RUNNING for t in trials)
+    return running or len(trials) < trials_total(spec)
+
+
+def run_study(
+    spec: SweepSpec,
+    study: Study,
+    runner: BatchRunner,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> bool:
+    """Ask, run and tell batches until the trial budget is spent; True when `cancel` stopped
+    it first."""
+    from optuna.trial import TrialState
+
+    total = trials_total(spec)
+    trials = study.get_trials(deepcopy=False)
+    asked = len(trials)
+    pending = [t for t in trials if t.state is TrialState.RUNNING]
+    done = asked - len(pending)
+    earlier = [record_of(spec, t) for t in trials if t.state.is_finished()]
+    best = _best_of(spec, earlier)
+    clock = _Speed(time.monotonic(), done)
+    if on_progress is not None:
+        on_progress(clock.progress(done, total, best, earlier))
+    while True:
+        batch = spec.batch_size
+        if pending or asked % batch:  # finish the open batch before asking the next one
+            batch_end = min(total, -(-asked // batch) * batch)
+        else:
+            batch_end = min(total, asked + batch)
+        if not pending and asked >= batch_end:
+            return False
+        if cancel is not None and cancel.is_set():
+            return True
+        pending.extend(_ask(spec, study, number) for number in range(asked, batch_end))
+        asked = max(asked, batch_end)
+        told = _run_and_tell(spec, study, runner, pending, cancel)
+        done += len(told)
+        best = _best_of(spec, [*([best] if best else []), *told])
+        told_numbers = {record.number for record in told}
+        pending = [t for t in pending if t.number not in told_numbers]
+        if on_progress is not None:
+            on_progress(clock.progress(done, total, best, told))
+        if pending:  # some trials were not run: only cancelling does that
+            return True
+
+
+def _ask(spec: SweepSpec, study: Study, number: int) -> FrozenTrial:
+    """Ask trial `number` from a sampler seeded for it; its params are stored at once."""
+    study.sampler = _sampler_for(spec, number)
+    trial = study.ask(fixed_distributions=spec.space.distributions())
+    if trial.number != number:  # another process asked in between: refuse to mix sequences
+        raise ResearchInputError(
+            "resume", f"another process is running this study (trial {trial.number} appeared)"
+        )
+    return study._storage.get_trial(trial._trial_id)
+
+
+def _sampler_for(spec: SweepSpec, number: int) -> Any:
+    batch, position = divmod(number, spec.batch_size)
+    seed = spec.seed if spec.method == "grid" else samplers.trial_seed(spec.seed, batch, position)
+    return samplers.build_sampler(
+        spec.method,
+        seed=seed,
+        grid=spec.space.grid(),
+        has_constraints=spec.constraints.is_set,
+    )
+
+
+def _run_and_tell(
+    spec: SweepSpec,
+    study: Study,
+    runner: BatchRunner,
+    pending: list[FrozenTrial],
+    cancel: threading.Event | None,
+) -> list[TrialRecord]:
+    """Run the `pending` trials as one batch and tell each finished one, in trial order."""
+    fixed = spec.space.fixed()
+    trials = sorted(pending, key=lambda t: t.number)
+    outcomes = runner.run_batch([{**fixed, **t.params} for t in trials], cancel=cancel)
+    return [
+        _tell(spec, study, trial, outcome)
+        for trial, outcome in zip(trials, outcomes, strict=True)
+        if outcome is not None
+    ]
+
+
+def _tell(spec: SweepSpec, study: Study, trial: FrozenTrial, outcome: TrialOutcome) -> TrialRecord:
+    """Store `outcome` as trial `trial`'s result (its attribute first, then the state)."""
+    from optuna.trial import TrialState
+
+    from app.runs.trials import TrialRun
+
+    storage, trial_id = study._storage, trial._trial_id
+    record = _record_from_outcome(spec, trial.number, outcome)
+    attrs: dict[str, Any] = {
+        ATTR_PARAMS: record.params,
+        ATTR_METRICS: record.metrics,
+        ATTR_FEASIBLE: record.feasible,
+        ATTR_ERROR: record.error,
+        ATTR_REASON: record.infeasible_reason,
+    }
+    if isinstance(outcome, TrialRun):
+        attrs[ATTR_RETURNS] = [float(value) for value in outcome.daily_returns]
+        attrs[CONSTRAINTS_KEY] = constraint_values(spec.constraints, record.metrics)
+    storage.set_trial_user_attr(trial_id, TRIAL_ATTR, attrs)
+    study.sampler = _sampler_for(spec, trial.number)  # its after_trial stores constraints
+    if record.values is None:
+        study.tell(trial.number, state=TrialState.FAIL)
+    else:
+        study.tell(trial.number, list(record.values))
+    return record
+
+
+def figures(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The figures of a metrics.json document (its `metrics` object when it has one)."""
+    inner = metrics.get("metrics")
+    return inner if isinstance(inner, dict) else metrics
+
+
+def constraint_values(limits: Constraints, metrics: Mapping[str, Any]) -> list[float]:
+    """Optuna's constraint values (<= 0 satisfied): min_trades - trades, |drawdown| - max."""
+    values: list[float] = []
+    shown = figures(metrics)
+    if limits.min_trades is not None:
+        values.append(float(limits.min_trades) - float(shown.get("trades") or 0))
+    if limits.max_drawdown is not None:
+        drawdown = shown.get("max_drawdown")
+        depth = abs(float(drawdown)) if isinstance(drawdown, int | float) else math.inf
+        values.append(depth - limits.max_drawdown)
+    return values
+
+
+def infeasible_reason(spec: SweepSpec, metrics: Mapping[str, Any]) -> str | None:
+    """Why a trial that ran is infeasible (one sentence), or None when it is feasible."""
+    shown = figures(metrics)
+    for objective in spec.objectives:
+        value = shown.get(objective.metric)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return f"{objective.metric} is undefined for this trial"
+        if not math.isfinite(float(value)):
+            return f"{objective.metric} is not a finite number for this trial"
+    limits = spec.constraints
+    trades = shown.get("trades")
+    if limits.min_trades is not None and (trades or 0) < limits.min_trades:
+        return f"{trades} trades, fewer than --min-trades {limits.min_trades}"
+    drawdown = shown.get("max_drawdown")
+    if limits.max_drawdown is not None and (
+        not isinstance(drawdown, int | float) or abs(drawdown) > limits.max_drawdown
+    ):
+        return f"max drawdown {drawdown} is deeper than --max-drawdown {limits.max_drawdown}"
+    return None
+
+
+def _record_from_outcome(spec: SweepSpec, number: int, outcome: TrialOutcome) -> TrialRecord:
+    from app.runs.trials import TrialRun
+
+    if not isinstance(outcome, TrialRun):
+        return TrialRecord(number, dict(outcome.params), {}, False, outcome.reason, None)
+    metrics = dict(outcome.metrics)
+    values = objective_values(spec, metrics)
+    reason = infeasible_reason(spec, metrics)
+    return TrialRecord(number, dict(outcome.params), metrics, reason is None, None, values, reason)
+
+
+def objective_values(spec: SweepSpec, metrics: Mapping[str, Any]) -> tuple[float, ...] | None:
+    """The objective metrics as floats in spec order; None when one is not a finite number."""
+    shown = figures(metrics)
+    values: list[float] = []
+    for objective in spec.objectives:
+        value = shown.get(objective.metric)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if not math.isfinite(float(value)):
+            return None
+        values.append(float(value))
+    return tuple(values)
+
+
+def record_of(spec: SweepSpec, trial: FrozenTrial) -> TrialRecord:
+    """A finished trial as read back from storage."""
+    stored = trial.user_attrs.get(TRIAL_ATTR)
+    attrs: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    params = attrs.get(ATTR_PARAMS)
+    metrics = attrs.get(ATTR_METRICS)
+    values = tuple(float(v) for v in trial.values) if trial.values is not None else None
+    return TrialRecord(
+        number=trial.number,
+        params=dict(params) if isinstance(params, dict) else dict(trial.params),
+        metrics=dict(metrics) if isinstance(metrics, dict) else {},
+        feasible=bool(attrs.get(ATTR_FEASIBLE, False)),
+        error=attrs.get(ATTR_ERROR),
+        values=values,
+        infeasible_reason=attrs.get(ATTR_REASON),
+    )
+
+
+def _rank_key(spec: SweepSpec, record: TrialRecord) -> tuple[float, int]:
+    """Sort key of a feasible record on the first objective: best first, then lower number."""
+    value = record.values[0] if record.values else math.nan
+    return (-value if spec.objectives[0].direction == "maximize" else value, record.number)
+
+
+def rank_best(spec: SweepSpec, records: Sequence[TrialRecord]) -> tuple[TrialRecord, ...]:
+    """The best feasible records: for one objective the top `keep_best` (at least one),
+    ranked; for NSGA-II the whole Pareto front, ranked on the first objective."""
+    feasible = [r for r in records if r.feasible and r.values is not None]
+    if len(spec.objectives) > 1:
+        feasible = pareto_front(spec, feasible)
+        return tuple(sorted(feasible, key=lambda r: _rank_key(spec, r)))
+    ranked = sorted(feasible, key=lambda r: _rank_key(spec, r))
+    return tuple(ranked[: max(1, spec.keep_best)])
+
+
+def pareto_front(spec: SweepSpec, records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The records no other record dominates (at least as good on every objective, better on
+    one); equal values keep the lowest trial number only."""
+    signs = [1.0 if o.direction == "maximize" else -1.0 for o in spec.objectives]
+
+    def scores(record: TrialRecord) -> tuple[float, ...]:
+        values = record.values or ()
+        return tuple(sign * value for sign, value in zip(signs, values, strict=True))
+
+    front: list[TrialRecord] = []
+    for record in sorted(records, key=lambda r: r.number):
+        mine = scores(record)
+        dominated = any(
+            all(o >= m for o, m in zip(scores(other), mine, strict=True))
+            and (scores(other) != mine or other.number < record.number)
+            for other in records
+            if other is not record
+        )
+        if not dominated:
+            front.append(record)
+    return front
+
+
+def _best_of(spec: SweepSpec, records: Sequence[TrialRecord]) -> TrialRecord | None:
+    ranked = rank_best(spec, records)
+    return ranked[0] if ranked else None
+
+
+def sweep_result(spec: SweepSpec, study: Study, *, cancelled: bool) -> SweepResult:
+    """The finished trials of `study` as a SweepResult (see the class docstring)."""
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    records = tuple(record_of(spec, t) for t in sorted(finished, key=lambda t: t.number))
+    columns: list[list[float]] = []
+    numbers: list[int] = []
+    by_number = {t.number: t for t in finished}
+    for record in records:
+        stored = by_number[record.number].user_attrs.get(TRIAL_ATTR)
+        returns = stored.get(ATTR_RETURNS) if isinstance(stored, dict) else None
+        if record.feasible and isinstance(returns, list):
+            columns.append([float(value) for value in returns])
+            numbers.append(record.number)
+    days = min((len(column) for column in columns), default=0)
+    matrix = (
+        np.array([column[len(column) - days :] for column in columns], dtype=np.float64).T
+        if columns
+        else np.empty((0, 0))
+    )
+    return SweepResult(records, rank_best(spec, records), matrix, cancelled, tuple(numbers))
+
+
+class _Speed:
+    """Trials/s of this session and the time left."""
+
+    def __init__(self, started: float, done_at_start: int) -> None:
+        self.started = started
+        self.done_at_start = done_at_start
+
+    def progress(
+        self,
+        done: int,
+        total: int,
+        best: TrialRecord | None,
+        finished: Sequence[TrialRecord] = (),
+    ) -> SweepProgress:
+        elapsed = time.monotonic() - self.started
+        session = done - self.done_at_start
+        rate = session / elapsed if elapsed > 0 and session > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else None
+        ordered = tuple(sorted(finished, key=lambda record: record.number))
+        return SweepProgress(done, total, best, rate, eta, ordered)
+
+
+__all__ = [
+    "OBJECTIVE_METRICS",
+    "Constraints",
+    "Objective",
+    "SweepProgress",
+    "SweepResult",
+    "SweepSpec",
+    "TrialRecord",
+    "check_spec",
+    "rank_best",
+    "run_study",
+    "run_sweep",
+    "sweep_identity",
+    "sweep_result",
+]

@@ -1,0 +1,254 @@
+"""Sweep speed (issue 11): the SMA crossover grid fast 5..24 x slow 30..275 step 5 (1,000
+trials) over 525,600 synthetic 1-minute bars, every trial a sandboxed run, through the real
+sweep path (`app.research.sweep.run_sweep`: Optuna grid, SQLite study, TrialRunner with shared
+indicators), against backtesting.py's `Backtest.optimize` on the same grid.
+
+    .venv/bin/python benchmarks/bench_sweep.py                       # the whole grid
+    .venv/bin/python benchmarks/bench_sweep.py --trials-sample 16    # a quick sample
+
+With `--trials-sample N` a corner of the grid of about N trials runs (the smallest `fast` and
+`slow` values: the most trades, so the slowest trials), and the 1,000-trial time is the sample's
+per-trial time x 1,000. backtesting.py's `optimize` (its own process pool over all cores, as
+ours uses `--workers`) is timed on `--peer-sample` random trials of the same grid in the same run
+and extrapolated the same way. Peak memory is the largest sum of the resident set sizes of this
+process and all its descendants (fork server, workers), sampled every 0.1 s.
+Targets: the whole grid in under 5 minutes on 2 busy cores, peak memory under 2 GB, at least
+10x faster than backtesting.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar, not a result
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+import pandas_ta as ta  # noqa: E402
+from backtesting import Backtest  # noqa: E402
+from backtesting import Strategy as BtStrategy  # noqa: E402
+from backtesting.lib import crossover as bt_crossover  # noqa: E402
+from bench_sma_crossover import SMA_SOURCE, YEAR_OF_MINUTES, make_bars  # noqa: E402 - path above
+
+FAST = range(5, 25)
+SLOW = range(30, 280, 5)
+GRID_TRIALS = len(FAST) * len(SLOW)  # 1,000
+TARGET_WALL_S = 300.0
+TARGET_MEMORY_MB = 2_048.0
+TARGET_SPEEDUP = 10.0
+# backtesting.py's terms (as bench_sma_crossover): cash for 1 unit, no fees or funding.
+OPTIONS = {"cash": 1_000_000.0, "fee_maker": 0.0, "fee_taker": 0.0, "funding_rate": 0.0}
+OPTIONS["leverage_max"] = 1.0
+
+
+def sample_ranges(trials: int | None) -> tuple[range, range]:
+    """The grid's corner of about `trials` trials (the whole grid for None)."""
+    if trials is None or trials >= GRID_TRIALS:
+        return FAST, SLOW
+    fasts = max(1, min(len(FAST), round(math.sqrt(trials * len(FAST) / len(SLOW)))))
+    slows = max(1, min(len(SLOW), math.ceil(trials / fasts)))
+    return FAST[:fasts], SLOW[:slows]
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident set size of `root` and all its descendants, in MB (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # field 4: ppid
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss in pages
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total / 2**20
+
+
+class PeakMemory:
+    """Samples tree_rss_mb of this process every `every_s` in a thread; `peak_mb` is the most."""
+
+    def __init__(self, every_s: float = 0.1) -> None:
+        self.peak_mb = 0.0
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid()))
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_ours(
+    frame: pd.DataFrame, fasts: range, slows: range, workers: int, folder: Path
+) -> tuple[float, int, int, float]:
+    """Wall seconds of the sweep (fork server start included), trials run, failed trials and
+    the peak memory of the process tree (MB)."""
+    from app.research.space import IntRange, SearchSpace
+    from app.research.sweep import Constraints, Objective, SweepSpec, run_sweep
+    from app.runs.prepare import RunOrder, prepare_file_run
+    from sandbox import OperatorMaximums, RunLimits
+
+    data_path, code_path = folder / "bars.parquet", folder / "sma.py"
+    frame.to_parquet(data_path)
+    code_path.write_text(SMA_SOURCE)
+    limits = RunLimits(wall_seconds=3_600.0, cpu_seconds=3_600.0, memory_mb=2_048)
+    maximums = OperatorMaximums(wall_seconds=3_600.0, cpu_seconds=3_600.0, memory_mb=2_048)
+    base = prepare_file_run(
+        code_path,
+        data_path,
+        RunOrder(options=OPTIONS, limits=limits),
+        symbol="BTCUSDT",
+        maximums=maximums,
+    )
+    space = SearchSpace(
+        (
+            IntRange("fast", fasts.start, fasts[-1], fasts.step),
+            IntRange("slow", slows.start, slows[-1], slows.step),
+        )
+    )
+    spec = SweepSpec(
+        space=space,
+        method="grid",
+        objectives=(Objective("sharpe", "maximize"),),
+        constraints=Constraints(),
+        n_trials=None,
+        seed=1,
+    )
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        result = run_sweep(
+            spec,
+            base,
+            storage_url=f"sqlite:///{folder / 'study.db'}",
+            study_name="bench",
+            workers=workers,
+        )
+        seconds = time.perf_counter() - started
+    failed = sum(1 for trial in result.trials if trial.error is not None)
+    return seconds, len(result.trials), failed, memory.peak_mb
+
+
+def sma(values: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float64]:
+    """pandas-ta's sma, as our engine computes it."""
+    return ta.sma(pd.Series(values), length).to_numpy(dtype=np.float64)
+
+
+class BtSmaCross(BtStrategy):  # type: ignore[misc]
+    """The strategy in backtesting.py (module level: its optimize pickles it to its pool)."""
+
+    fast = 10
+    slow = 30
+
+    def init(self) -> None:
+        self.fast_line = self.I(sma, self.data.Close, self.fast)
+        self.slow_line = self.I(sma, self.data.Close, self.slow)
+
+    def next(self) -> None:
+        if bt_crossover(self.fast_line, self.slow_line):
+            self.position.close()
+            self.buy(size=1)
+        elif bt_crossover(self.slow_line, self.fast_line):
+            self.position.close()
+            self.sell(size=1)
+
+
+def run_peer(frame: pd.DataFrame, tries: int) -> tuple[float, int]:
+    """Seconds of backtesting.py's Backtest.optimize over `tries` random trials of the grid
+    (its own process pool), and the trials it ran."""
+    data = frame.rename(columns=str.capitalize)
+    data.index = pd.DatetimeIndex(data.index).tz_localize(None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        backtest = Backtest(
+            data, BtSmaCross, cash=1_000_000.0, commission=0.0, finalize_trades=True
+        )
+        started = time.perf_counter()
+        _, heatmap = backtest.optimize(
+            fast=list(FAST),
+            slow=list(SLOW),
+            maximize="Sharpe Ratio",
+            max_tries=tries,
+            random_state=1,
+            return_heatmap=True,
+        )
+        seconds = time.perf_counter() - started
+    return seconds, len(heatmap)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=YEAR_OF_MINUTES)
+    parser.add_argument("--trials-sample", type=int, help="run about N trials of the grid")
+    parser.add_argument("--peer-sample", type=int, default=20, help="backtesting.py trials")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-peer", action="store_true")
+    args = parser.parse_args()
+
+    frame = make_bars(args.bars)
+    fasts, slows = sample_ranges(args.trials_sample)
+    print(
+        f"SMA crossover grid fast {fasts.start}..{fasts[-1]} x slow {slows.start}..{slows[-1]} "
+        f"step {slows.step} ({len(fasts) * len(slows):,} of {GRID_TRIALS:,} trials) on "
+        f"{args.bars:,} 1-minute bars, {args.workers} workers; load {os.getloadavg()[0]:.1f}"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as folder:
+        seconds, trials, failed, peak_mb = run_ours(frame, fasts, slows, args.workers, Path(folder))
+    per_trial = seconds / trials
+    whole = per_trial * GRID_TRIALS
+    print(
+        f"strategylab:    {trials} trials ({failed} failed) in {seconds:.1f} s: "
+        f"{trials / seconds:.2f} trials/s, {per_trial:.2f} s/trial wall; "
+        f"{GRID_TRIALS:,} trials ~ {whole:.0f} s "
+        f"({'meets' if whole < TARGET_WALL_S else 'MISSES'} the {TARGET_WALL_S:.0f} s target)"
+    )
+    print(
+        f"peak memory of the process tree: {peak_mb:.0f} MB "
+        f"({'meets' if peak_mb < TARGET_MEMORY_MB else 'MISSES'} the {TARGET_MEMORY_MB:.0f} MB "
+        "target)"
+    )
+    if args.skip_peer:
+        return
+    peer_seconds, peer_trials = run_peer(frame, args.peer_sample)
+    peer_whole = peer_seconds / peer_trials * GRID_TRIALS
+    print(
+        f"backtesting.py: {peer_trials} trials in {peer_seconds:.1f} s: "
+        f"{peer_seconds / peer_trials:.2f} s/trial wall; {GRID_TRIALS:,} trials ~ "
+        f"{peer_whole:.0f} s"
+    )
+    ratio = peer_whole / whole
+    print(
+        f"speed ratio: strategylab is {ratio:.1f}x faster "
+        f"({'meets' if ratio >= TARGET_SPEEDUP else 'MISSES'} the {TARGET_SPEEDUP:g}x target)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""The sweep service: POST/GET /api/sweeps, trials, websocket progress, cancel, restart resume,
+refusals, and a trial opened as a normal run with the same metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.db import RunStatus, make_engine, session_scope
+from app.db.models import SweepRow
+from app.main import create_app
+from tests.api.conftest import LoopbackClient, collect, wait_until_finished
+from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, SMA_CODE, make_settings, write_sample
+
+SWEEP_FINISHED = ("done", "failed", "cancelled")
+GRID = {
+    "code": SMA_CODE,
+    "dataset": SAMPLE_NAME,
+    "ranges": [{"name": "fast", "low": 5, "high": 15, "step": 5}, "slow=30,40"],
+    "method": "grid",
+    "objectives": [{"metric": "total_return", "direction": "maximize"}],
+}  # 3 x 2 = 6 trials
+
+
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the tests that store nothing (refusals, 404s)."""
+    folder = tmp_path_factory.mktemp("sweep-refusals")
+    write_sample(folder)
+    with LoopbackClient(create_app(make_settings(folder))) as client:
+        yield client
+
+
+def start_sweep(client: TestClient, body: dict[str, Any]) -> str:
+    response = client.post("/api/sweeps", json=body)
+    assert response.status_code == 201, response.text
+    sweep_id: str = response.json()["id"]
+    return sweep_id
+
+
+def wait_for_sweep(client: TestClient, sweep_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        sweep: dict[str, Any] = client.get(f"/api/sweeps/{sweep_id}").json()
+        if sweep["status"] in SWEEP_FINISHED:
+            return sweep
+        time.sleep(0.1)
+    raise TimeoutError(sweep_id)
+
+
+def trials_of(client: TestClient, sweep_id: str) -> list[dict[str, Any]]:
+    page = client.get(f"/api/sweeps/{sweep_id}/trials", params={"limit": 10_000}).json()
+    trials: list[dict[str, Any]] = page["trials"]
+    assert page["total"] == len(trials)
+    return trials
+
+
+@pytest.mark.slow
+def test_a_grid_sweep_streams_every_trial_and_ends_with_the_best(client: TestClient) -> None:
+    response = client.post("/api/sweeps", json=GRID)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "queued" and created["trials_total"] == 6
+    with client.websocket_connect(f"/ws/sweeps/{created['id']}") as websocket:
+        messages = collect(websocket)
+    sweep = wait_for_sweep(client, created["id"])
+    assert sweep["status"] == "done", sweep
+    assert sweep["trials_done"] == 6 and sweep["trials_total"] == 6
+    trials = trials_of(client, created["id"])
+    assert [t["number"] for t in trials] == list(range(6))
+    page = client.get(f"/api/sweeps/{created['id']}/trials", params={"limit": 2, "offset": 3})
+    assert page.json()["total"] == 6 and page.json()["offset"] == 3
+    assert [t["number"] for t in page.json()["trials"]] == [3, 4]
+    grid = {(t["params"]["fast"], t["params"]["slow"]) for t in trials}
+    assert grid == {(f, s) for f in (5, 10, 15) for s in (30, 40)}
+    assert all(t["params"]["amount"] == 0.1 for t in trials)  # defaults kept
+    # The websocket showed each trial once, then the outcome with the best trial.
+    streamed = [m for m in messages if m["type"] == "trial"]
+    assert sorted(m["number"] for m in streamed) == list(range(6))
+    assert messages[-1]["type"] == "done"
+    best = max(trials, key=lambda t: (t["metrics"]["total_return"], -t["number"]))
+    assert messages[-1]["best"][0]["number"] == best["number"]
+    assert sweep["best"][0]["number"] == best["number"]
+    progress = [m for m in messages if m["type"] == "progress"]
+    assert progress[-1]["trials_done"] == 6
+    assert {"trials_per_s", "eta_s", "best", "trials_total"} <= set(progress[-1])
+    assert client.get("/api/sweeps").json()[0]["id"] == created["id"]
+    detail = client.get(f"/api/sweeps/{created['id']}").json()
+    assert detail["ranges"] == ["fast=5:15:5", "slow=30,40"]
+    assert detail["statistics"] is not None and "meaning" in detail["statistics"]
+
+    # Opening the best trial as a run gives a normal run with the very same metrics.
+    opened = client.post(f"/api/sweeps/{created['id']}/trials/{best['number']}/run")
+    assert opened.status_code == 201, opened.text
+    run = wait_until_finished(client, opened.json()["id"])
+    assert run["status"] == "done"
+    numbers = {k: v for k, v in best["metrics"].items() if not isinstance(v, str)}
+    assert numbers and {k: run["metrics"][k] for k in numbers} == numbers  # exactly equal
+    assert client.get(f"/api/runs/{run['id']}").json()["params"] == best["params"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"ranges": ["fats=5:15"]}, "ranges", "did you mean 'fast'"),
+        ({"ranges": [{"name": "fast", "low": 20, "high": 5}]}, "ranges", "empty"),
+        ({"ranges": [{"name": "fast", "low": 5.5, "high": 9}]}, "ranges", "whole numbers"),
+        ({"ranges": [{"name": "fast"}]}, "ranges", "low and high"),
+        ({"method": "tpe"}, "trials", "trials"),
+        ({"objectives": [{"metric": "sharp"}]}, "objectives", "not a metric"),
+        ({"ranges": ["amount=0.1..0.5"]}, "method", "step"),
+        (
+            {"objectives": [{"metric": "sharpe"}, {"metric": "max_drawdown"}]},
+            "objectives",
+            "nsga2",
+        ),
+        ({"dataset": "NOPE-1h"}, "dataset", "NOPE"),
+    ],
+)
+def test_bad_requests_are_one_sentence_on_the_field(
+    shared_client: TestClient, change: dict[str, Any], field: str, words: str
+) -> None:
+    response = shared_client.post("/api/sweeps", json={**GRID, **change})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail[0]["loc"] == ["body", field], detail
+    assert words in detail[0]["msg"]
+    assert shared_client.get("/api/sweeps").json() == []  # nothing stored
+
+
+def test_unknown_sweeps_and_trials_are_404(shared_client: TestClient) -> None:
+    client = shared_client
+    assert client.get("/api/sweeps/nope").status_code == 404
+    assert client.get("/api/sweeps/nope/trials").status_code == 404
+    assert client.post("/api/sweeps/nope/cancel").status_code == 404
+    assert client.post("/api/sweeps/nope/trials/0/run").status_code == 404
+
+
+SLOW_GRID = {
+    **GRID,
+    "code": SLOW_CODE.replace('"spin": 3000', '"spin": 3000, "tag": 1'),
+    "ranges": ["tag=1:40"],
+    "objectives": [{"metric": "total_return"}],
+}  # 40 slow trials: a cancel or a restart lands mid-sweep
+
+
+def wait_for_trials(client: TestClient, sweep_id: str, at_least: int) -> None:
+    deadline = time.monotonic() + 120
+    while client.get(f"/api/sweeps/{sweep_id}").json()["trials_done"] < at_least:
+        assert time.monotonic() < deadline, "the sweep made no progress"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_sweep_and_keeps_the_finished_trials(client: TestClient) -> None:
+    sweep_id = start_sweep(client, SLOW_GRID)
+    wait_for_trials(client, sweep_id, 1)
+    cancelled = client.post(f"/api/sweeps/{sweep_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    sweep = wait_for_sweep(client, sweep_id)
+    assert sweep["status"] == "cancelled"
+    kept = trials_of(client, sweep_id)
+    assert 1 <= len(kept) < 40 and sweep["trials_done"] == len(kept)
+    assert client.post(f"/api/sweeps/{sweep_id}/cancel").status_code == 409
+    with client.websocket_connect(f"/ws/sweeps/{sweep_id}") as websocket:
+        messages = collect(websocket)
+    assert messages[-1] == {
+        "type": "error",
+        "status": "cancelled",
+        "message": "the sweep was cancelled; the trials it finished are kept",
+    }
+
+
+def test_a_queued_sweep_cancels_at_once(data_dir: Path) -> None:
+    app = create_app(make_settings(data_dir))
+    with LoopbackClient(app) as client:
+        first = start_sweep(client, SLOW_GRID)
+        second = start_sweep(client, SLOW_GRID)  # waits: one sweep at a time
+        assert client.post(f"/api/sweeps/{second}/cancel").json()["status"] == "cancelled"
+        assert client.get(f"/api/sweeps/{second}/trials").json()["total"] == 0
+        client.post(f"/api/sweeps/{first}/cancel")
+
+
+@pytest.mark.slow
+def test_a_restart_resumes_the_sweep_without_repeating_or_losing_a_trial(
+    data_dir: Path,
+) -> None:
+    settings = make_settings(data_dir)
+    with LoopbackClient(create_app(settings)) as client:
+        sweep_id = start_sweep(client, {**SLOW_GRID, "ranges": ["tag=1:16"]})
+        wait_for_trials(client, sweep_id, 8)
+    # The server stopped mid-sweep: the sweep waits, queued, with what it had finished.
+    engine = make_engine(settings.resolved_database_url)
+    with session_scope(engine) as session:
+        paused = session.get(SweepRow, sweep_id)
+        assert paused is not None and paused.status is RunStatus.QUEUED
+        done_before = paused.trials_done
+    engine.dispose()
+    assert 8 <= done_before < 16
+    with LoopbackClient(create_app(settings)) as client:
+        sweep = wait_for_sweep(client, sweep_id)
+        assert sweep["status"] == "done" and sweep["trials_done"] == 16
+        trials = trials_of(client, sweep_id)
+    assert [t["number"] for t in trials] == list(range(16))
+    assert sorted(t["params"]["tag"] for t in trials) == list(range(1, 17))
+
+
+@pytest.mark.slow
+def test_a_sweep_left_running_by_a_crash_is_resumed_not_left_running(data_dir: Path) -> None:
+    settings = make_settings(data_dir)
+    with LoopbackClient(create_app(settings)) as client:
+        sweep_id = start_sweep(client, {**GRID, "ranges": ["fast=5:10:5", "slow=30"]})
+        wait_for_sweep(client, sweep_id)
+    engine = make_engine(settings.resolved_database_url)
+    with session_scope(engine) as session:  # what a kill -9 mid-sweep leaves
+        row = session.get(SweepRow, sweep_id)
+        assert row is not None
+        row.status = RunStatus.RUNNING
+        session.add(row)
+    engine.dispose()
+    with LoopbackClient(create_app(settings)) as client:
+        sweep = wait_for_sweep(client, sweep_id)
+        assert sweep["status"] == "done" and sweep["trials_done"] == 2
+        assert [t["number"] for t in trials_of(client, sweep_id)] == [0, 1]
