@@ -37,11 +37,13 @@ from app.api.routes import (
     health,
     montecarlo,
     reports,
+    run_periods,
     runs,
     strategies,
     sweep_page,
     sweeps,
     validate,
+    walkforwards,
 )
 from app.api.run_form import run_form_inputs
 from app.api.schemas import ErrorOut
@@ -143,9 +145,11 @@ def create_app(
         reports,
         montecarlo,
         sweeps,
+        walkforwards,
     ):
         app.include_router(module.router, responses=MALFORMED)
     app.include_router(api_docs.router)
+    app.include_router(run_periods.router, responses=MALFORMED)
     app.include_router(ws_router)
     app.include_router(sweep_ws_router)
     app.include_router(sweep_page.router)

@@ -48,6 +48,13 @@ from sandbox import (  # noqa: E402
 )
 
 WARM_UP_BARS = 5_000
+# Speed-ups over backtesting.py asked for: issue 13's 5x pre-started and 4x forked, issue 4's
+# 3x for a cold worker.
+TARGETS = {
+    "sandboxed, pre-started worker": 5.0,
+    "sandboxed, forked (fork server)": 4.0,
+    "sandboxed, cold worker": TARGET_SPEEDUP,
+}
 WORKER_START_S = 3.0  # a job runner's pool starts the next worker while the previous run goes
 LIMITS = RunLimits(wall_seconds=1800, cpu_seconds=1800, memory_mb=4096)
 
@@ -138,16 +145,10 @@ def main() -> None:
     if len({trades for _, trades in [*best.values(), *([reference] if reference else [])]}) != 1:
         print("WARNING: the variants made different numbers of trades")
     if reference is not None:
-        for name in (
-            "sandboxed, pre-started worker",
-            "sandboxed, forked (fork server)",
-            "sandboxed, cold worker",
-        ):
+        for name, target in TARGETS.items():
             ratio = reference[0] / best[name][0]
-            verdict = "meets" if ratio >= TARGET_SPEEDUP else "MISSES"
-            print(
-                f"backtesting.py / {name}: {ratio:.1f}x ({verdict} the {TARGET_SPEEDUP:g}x target)"
-            )
+            verdict = "meets" if ratio >= target else "MISSES"
+            print(f"backtesting.py / {name}: {ratio:.1f}x ({verdict} the {target:g}x target)")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from app.engine import MarketData
 from app.engine.errors import IndicatorError
 from app.engine.feed import FloatArray
 from app.engine.indicator_settings import check_settings, plain_name, plain_settings
-from app.engine.indicators import IndicatorArg, compute_indicator
+from app.engine.indicators import IndicatorArg, compute_indicator, load_indicator_libraries
 from app.engine.timeframes import timeframe_market
 from sandbox.text import MAX_NAME_CHARS, clean_text
 
@@ -91,6 +91,11 @@ class SharedIndicators:
         """Indicator settings computed so far (each distinct one once while it stays cached)."""
         with self._lock:
             return self._computations
+
+    def prepare(self) -> None:
+        """Load the indicator libraries (pandas-ta, the fast kernels) ahead of the first
+        request: seconds once per process, better spent while the workers start."""
+        load_indicator_libraries()
 
     def answer(self, request: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, FloatArray]]:
         """The reply to one untrusted `indicator` request from a worker: its values

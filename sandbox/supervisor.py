@@ -108,6 +108,7 @@ def run_sandboxed(
     maximums: OperatorMaximums | None = None,
     worker: WarmWorker | None = None,
     indicators: SharedIndicators | None = None,
+    summary_only: bool = False,
 ) -> RunResult:
     """Run strategy source on `market` in an isolated worker; the same RunResult as run_backtest.
 
@@ -116,6 +117,9 @@ def run_sandboxed(
     `indicators` (a sweep's trials) makes the worker ask this process for its indicators,
     computed once per distinct setting across the sweep (sandbox.shared_indicators); it must
     hold this run's `market` cut at `config.end`. The values, hence the results, are the same.
+    `summary_only` (a sweep's trials) has the worker send what the metrics are computed from,
+    trades and account marks, and no orders or log lines (`orders` and `logs` come back empty;
+    every metric is the same), and no progress reports unless `on_progress` is given.
 
     Raises StrategyRejected (diagnostics; no worker started), StrategyFailed (the strategy
     raised: type, message, line in `filename`, bar), LimitExceeded (which limit, its value),
@@ -139,6 +143,7 @@ def run_sandboxed(
         maximums=maximums,
         worker=worker,
         indicators=indicators,
+        summary_only=summary_only,
     )
 
 
@@ -172,6 +177,7 @@ def _run_in_worker(
     is_validated: bool = True,
     worker: WarmWorker | None = None,
     indicators: SharedIndicators | None = None,
+    summary_only: bool = False,
 ) -> RunResult:
     maximums = maximums or OperatorMaximums()
     limits = (limits or RunLimits()).checked(maximums)
@@ -187,6 +193,9 @@ def _run_in_worker(
             "config": codec.config_to_dict(config),
             "limits": dataclasses.asdict(limits),
             "indicators": "parent" if indicators is not None else "own",
+            "records": "summary" if summary_only else "all",
+            # a summary nobody watches needs no reports: its records come with the result
+            "progress": on_progress is not None or not summary_only,
         },
         codec.market_arrays(market),
     )

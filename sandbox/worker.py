@@ -361,6 +361,21 @@ class ProgressStream:
         )
 
 
+class QuietProgress:
+    """The engine's on_progress callback for a job that wants no progress reports (a sweep
+    trial nobody watches): it only ends the run if a MemoryError was raised since the last
+    report, as ProgressStream does; every record then travels in the `result` message."""
+
+    def __init__(self, watch: MemoryWatch) -> None:
+        self._watch = watch
+
+    def __call__(self, progress: Progress) -> None:
+        self._watch.check()
+
+    def unsent(self, record: RunRecord) -> RunRecord:
+        return record
+
+
 def run_job(
     job: Frame, send: Callable[[Chunk], object], channel: ParentChannel | None = None
 ) -> None:
@@ -386,11 +401,15 @@ def run_job(
             is_validated=body.get("validate") is not False,
         )
         strategy_class = typing.cast(type[Strategy], compiled.strategy_class)
-        stream = ProgressStream(send, watch)
+        stream: ProgressStream | QuietProgress = (
+            ProgressStream(send, watch) if body.get("progress", True) else QuietProgress(watch)
+        )
         record = simulate(
             strategy_class, market, config, on_progress=stream, indicator_source=source
         )
         watch.check()
+        if body.get("records") == "summary":  # what the metrics need: trades and marks
+            record = dataclasses.replace(record, orders=(), logs=())
         parts = encode_parts(*codec.record_body(stream.unsent(record)))
     except BaseException as error:
         send(encode(error_body(error, filename)))

@@ -8,7 +8,7 @@
 
 import { apiUrl, api, listFrom, request } from "/static/js/api.js";
 import { formatDuration, formatNumber } from "/static/js/format.js";
-import { drawHeatmap, drawParallel } from "/static/sweep_views.js";
+import { drawHeatmap, drawParallel, drawWalkForward } from "/static/sweep_views.js";
 
 const $ = (selector) => document.querySelector(selector);
 const TABLE_METRICS = ["sharpe", "total_return", "max_drawdown", "trades", "win_rate", "profit_factor"];
@@ -196,7 +196,22 @@ async function sweepBody() {
   if ($("#sweep-trials").value) body.trials = Number($("#sweep-trials").value);
   if ($("#sweep-min-trades").value) body.min_trades = Number($("#sweep-min-trades").value);
   if ($("#sweep-max-drawdown").value) body.max_drawdown = Number($("#sweep-max-drawdown").value) / 100;
+  if ($("#walk-enabled").checked) Object.assign(body, walkFields());
   return body;
+}
+
+/** The walk-forward's layout: train/test[/step] durations when given, else folds and ratio. */
+function walkFields() {
+  const fields = { anchored: $("#walk-anchored").checked };
+  if ($("#walk-train").value.trim() || $("#walk-test").value.trim()) {
+    fields.train = $("#walk-train").value.trim();
+    fields.test = $("#walk-test").value.trim();
+    if ($("#walk-step").value.trim()) fields.step = $("#walk-step").value.trim();
+  } else {
+    fields.folds = Number($("#walk-folds").value);
+    fields.train_ratio = Number($("#walk-ratio").value);
+  }
+  return fields;
 }
 
 async function startSweep(event) {
@@ -206,8 +221,9 @@ async function startSweep(event) {
   try {
     const body = await sweepBody();
     if (!body.ranges.length) throw new Error("Tick at least one param to search.");
-    const created = await request("POST", "/api/sweeps", { json: body });
-    notify(`Sweep started: ${created.trials_total ?? "?"} trials.`);
+    const isWalk = $("#walk-enabled").checked;
+    const created = await request("POST", isWalk ? "/api/walkforwards" : "/api/sweeps", { json: body });
+    notify(isWalk ? `Walk-forward started: ${created.trials_total} folds.` : `Sweep started: ${created.trials_total ?? "?"} trials.`);
     window.history.pushState({}, "", `/sweeps?sweep=${encodeURIComponent(created.id)}`);
     await openSweep(created.id);
   } catch (error) {
@@ -232,8 +248,12 @@ async function openSweep(sweepId) {
   closeSocket();
   state.trials = new Map();
   state.sweep = await request("GET", `/api/sweeps/${encodeURIComponent(sweepId)}`);
+  const isWalk = state.sweep.kind === "walkforward";
   $("#sweep-live").hidden = false;
-  $("#sweep-title").firstChild.textContent = `Sweep ${sweepId.slice(0, 8)} `;
+  $("#walk-view").hidden = !isWalk;
+  for (const node of document.querySelectorAll("[data-sweep-only]")) node.hidden = isWalk;
+  $("#sweep-title").firstChild.textContent = `${isWalk ? "Walk-forward" : "Sweep"} ${sweepId.slice(0, 8)} `;
+  if (isWalk) showWalkForward(state.sweep);
   fillViewChoices();
   showStatus(state.sweep);
   showProgress(state.sweep);
@@ -296,7 +316,8 @@ async function finished(sweepId, message) {
     state.sweep = await request("GET", `/api/sweeps/${encodeURIComponent(sweepId)}`);
     await loadTrials(sweepId);
     showProgress(state.sweep);
-    showStatistics(state.sweep.statistics);
+    if (state.sweep.kind === "walkforward") showWalkForward(state.sweep);
+    else showStatistics(state.sweep.statistics);
     scheduleDraw();
     loadSweepList();
   } catch (error) {
@@ -320,6 +341,10 @@ function showProgress(progress) {
   bar.value = done;
   const speed = progress.trials_per_s ? `${formatNumber(progress.trials_per_s, 2)} trials/s` : "";
   const eta = progress.eta_s !== null && progress.eta_s !== undefined ? `ETA ${formatDuration(progress.eta_s)}` : "";
+  if (progress.fold !== undefined || (state.sweep && state.sweep.kind === "walkforward")) {
+    showFoldProgress(progress);
+    return;
+  }
   $("#sweep-progress").textContent = [`${done} / ${total ?? "?"} trials`, speed, eta].filter(Boolean).join(" · ");
   const best = progress.best && (Array.isArray(progress.best) ? progress.best[0] : progress.best);
   if (best) {
@@ -332,6 +357,76 @@ function showProgress(progress) {
   } else {
     $("#sweep-best").textContent = "No feasible trial yet.";
   }
+}
+
+/** Walk-forward progress: fold k of n, and trial j of m while the fold optimises. */
+function showFoldProgress(progress) {
+  const bar = $("#sweep-bar");
+  const folds = progress.folds_total ?? (state.sweep && state.sweep.trials_total) ?? 0;
+  if (progress.fold === undefined) {
+    bar.max = Math.max(folds, 1);
+    bar.value = progress.trials_done || 0;
+    $("#sweep-progress").textContent = `${progress.trials_done || 0} / ${folds} folds`;
+    $("#sweep-best").textContent = "";
+    return;
+  }
+  bar.max = Math.max(folds, 1);
+  bar.value = progress.fold - 1;
+  const trial = progress.phase === "optimize" && progress.trials_total
+    ? `, trial ${progress.trials_done} of ${progress.trials_total}` : "";
+  $("#sweep-progress").textContent = `fold ${progress.fold} of ${folds} (${progress.phase}${trial})`;
+  $("#sweep-best").textContent = "";
+}
+
+function showWalkForward(walk) {
+  const document_ = walk.statistics;
+  drawWalkForward($("#walk-timeline"), document_);
+  if (!document_) {
+    $("#walk-summary").textContent = "";
+    return;
+  }
+  const efficiency = document_.efficiency || {};
+  const oos = (document_.out_of_sample && document_.out_of_sample.metrics) || {};
+  $("#walk-summary").textContent =
+    `Walk-forward efficiency ${formatNumber(efficiency.overall, 3)} ` +
+    `(annualised out-of-sample return / annualised in-sample return); stitched out-of-sample: ` +
+    `total return ${formatNumber(oos.total_return, 4)}, Sharpe ${formatNumber(oos.sharpe, 3)}, ` +
+    `max drawdown ${formatNumber(oos.max_drawdown, 4)}.`;
+  const metric = objectiveMetrics()[0];
+  const columns = [
+    ["fold", (f) => f.fold],
+    ["status", (f) => f.status],
+    ["train", (f) => `${f.train_start.slice(0, 10)} → ${f.train_end.slice(0, 10)}`],
+    ["test", (f) => `${f.test_start.slice(0, 10)} → ${f.test_end.slice(0, 10)}`],
+    ["params", (f) => (f.params ? searchedParams().map((n) => `${n}=${f.params[n]}`).join(", ") : f.reason || "–")],
+    [`train ${metric}`, (f) => f[`train_${metric}`]],
+    [`test ${metric}`, (f) => f[`test_${metric}`]],
+    ["test trades", (f) => f.test_trades],
+    ["efficiency", (f) => f.efficiency],
+  ];
+  const table = $("#folds-table");
+  const head = document.createElement("tr");
+  for (const [label] of columns) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = label;
+    head.append(th);
+  }
+  table.tHead.replaceChildren(head);
+  const body = document.createElement("tbody");
+  for (const fold of document_.folds || []) {
+    const tr = document.createElement("tr");
+    tr.dataset.fold = String(fold.fold);
+    for (const [, value] of columns) {
+      const v = value(fold);
+      const td = document.createElement("td");
+      td.textContent = typeof v === "number" ? formatNumber(v, 4) : String(v ?? "–");
+      if (typeof v === "number") td.className = "num";
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  table.tBodies[0].replaceWith(body);
 }
 
 function showStatistics(statistics) {
@@ -467,7 +562,10 @@ async function loadSweepList() {
       const item = document.createElement("li");
       const link = document.createElement("a");
       link.href = `/sweeps?sweep=${encodeURIComponent(sweep.id)}`;
-      link.textContent = `${sweep.strategy_name} on ${sweep.dataset}: ${sweep.method}, ${sweep.trials_done}/${sweep.trials_total ?? "?"} trials`;
+      const isWalk = sweep.kind === "walkforward";
+      const what = isWalk ? `walk-forward (${sweep.method})` : sweep.method;
+      const count = `${sweep.trials_done}/${sweep.trials_total ?? "?"} ${isWalk ? "folds" : "trials"}`;
+      link.textContent = `${sweep.strategy_name} on ${sweep.dataset}: ${what}, ${count}`;
       link.dataset.sweep = sweep.id;
       const status = document.createElement("span");
       status.className = "badge";
@@ -484,6 +582,9 @@ async function loadSweepList() {
 function wire() {
   $("#sweep-form").addEventListener("submit", startSweep);
   $("#sweep-strategy").addEventListener("change", () => showParams().catch(fail));
+  $("#walk-enabled").addEventListener("change", () => {
+    for (const node of document.querySelectorAll("[data-walk]")) node.hidden = !$("#walk-enabled").checked;
+  });
   $("#sweep-method").addEventListener("change", () => {
     for (const node of document.querySelectorAll("[data-nsga2]")) node.hidden = $("#sweep-method").value !== "nsga2";
   });

@@ -201,3 +201,79 @@ export function drawParallel(svg, trials, params, metric) {
     svg.append(svgElement("text", { x: x + 3, y: height - bottom - 2, class: "axis-label" }, formatValue(scales[i].low)));
   });
 }
+
+/**
+ * Draws a walk-forward into `svg`: the stitched out-of-sample equity on top, and below it one
+ * row per fold with its train window (rect.fold-train) and test window (rect.fold-test) on the
+ * same time axis. `walk` is the walk-forward's document (GET /api/walkforwards/{id}).
+ */
+export function drawWalkForward(svg, walk) {
+  clear(svg);
+  const folds = (walk && walk.folds) || [];
+  if (!folds.length) {
+    emptyNote(svg, "No folds yet.");
+    return;
+  }
+  const seconds = (iso) => Date.parse(iso.endsWith("Z") || iso.includes("+") ? iso : `${iso}Z`) / 1000;
+  const curve = walk.stitched_equity || [];
+  const starts = folds.map((f) => seconds(f.train_start));
+  const ends = folds.map((f) => seconds(f.test_end));
+  const first = Math.min(...starts, ...(curve.length ? [curve[0][0]] : []));
+  const last = Math.max(...ends, ...(curve.length ? [curve[curve.length - 1][0]] : []));
+  const width = Number(svg.getAttribute("width"));
+  const height = Number(svg.getAttribute("height"));
+  const left = 70;
+  const right = width - 10;
+  const x = (t) => left + ((t - first) / Math.max(1, last - first)) * (right - left);
+  const curveTop = 10;
+  const curveBottom = 140;
+  if (curve.length) {
+    const values = curve.map((p) => p[1]);
+    const low = Math.min(...values);
+    const high = Math.max(...values);
+    const y = (v) => curveBottom - ((v - low) / Math.max(1e-12, high - low)) * (curveBottom - curveTop);
+    svg.append(
+      svgElement("polyline", {
+        points: curve.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" "),
+        fill: "none",
+        stroke: "var(--accent)",
+        "stroke-width": 1.5,
+        class: "stitched",
+        "data-points": curve.length,
+      }),
+    );
+    svg.append(svgElement("text", { x: left - 6, y: curveTop + 8, "text-anchor": "end", class: "axis-label" }, formatValue(high)));
+    svg.append(svgElement("text", { x: left - 6, y: curveBottom, "text-anchor": "end", class: "axis-label" }, formatValue(low)));
+  } else {
+    svg.append(svgElement("text", { x: left, y: 70, class: "sweep-empty" }, "No fold was traded."));
+  }
+  const rowTop = curveBottom + 20;
+  const rowHeight = Math.max(8, Math.min(24, (height - rowTop - 24) / folds.length));
+  folds.forEach((fold, index) => {
+    const y = rowTop + index * rowHeight;
+    svg.append(svgElement("text", { x: left - 6, y: y + rowHeight * 0.7, "text-anchor": "end", class: "axis-label" }, `fold ${fold.fold}`));
+    const windows = [
+      ["fold-train", fold.train_start, fold.train_end, "hsl(212 70% 50%)"],
+      ["fold-test", fold.test_start, fold.test_end, "hsl(130 55% 42%)"],
+    ];
+    for (const [kind, start, end, fill] of windows) {
+      const rect = svgElement("rect", {
+        x: x(seconds(start)),
+        y,
+        width: Math.max(1, x(seconds(end)) - x(seconds(start))),
+        height: rowHeight - 3,
+        fill,
+        "fill-opacity": fold.status === "tested" ? 0.9 : 0.35,
+        class: kind,
+        "data-fold": fold.fold,
+        "data-start": start,
+        "data-end": end,
+      });
+      rect.append(svgElement("title", {}, `fold ${fold.fold} ${kind === "fold-train" ? "train" : "test"}: ${start} → ${end} (${fold.status})`));
+      svg.append(rect);
+    }
+  });
+  const date = (t) => new Date(t * 1000).toISOString().slice(0, 10);
+  svg.append(svgElement("text", { x: left, y: height - 6, class: "axis-label" }, date(first)));
+  svg.append(svgElement("text", { x: right, y: height - 6, "text-anchor": "end", class: "axis-label" }, date(last)));
+}

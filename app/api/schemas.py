@@ -473,3 +473,38 @@ class SweepTrialsPage(BaseModel):
     total: int = Field(description="Trials stored so far.")
     offset: int
     trials: list[SweepTrialOut]
+
+
+# -- walk-forwards ----------------------------------------------------------------------------
+
+DURATION = r"^[1-9][0-9]{0,8}[wdhm]$"  # "180d", "36h", "90m", "2w"
+
+
+class WalkForwardCreate(SweepCreate):
+    """A walk-forward: the sweep's fields (its `trials` is the budget of each fold's sweep)
+    plus the fold layout: `train` and `test` durations (optionally `step`), or `folds` equal
+    test windows with a `train_ratio`; `anchored` keeps every train window's start fixed."""
+
+    train: str | None = Field(default=None, pattern=DURATION, examples=["180d"])
+    test: str | None = Field(default=None, pattern=DURATION, examples=["60d"])
+    step: str | None = Field(default=None, pattern=DURATION, description="Default: `test`.")
+    folds: int | None = Field(default=None, ge=1, le=1000)
+    train_ratio: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
+    anchored: bool = False
+    warmup_bars: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="Default: the largest int param value."
+    )
+    min_is_trades: int | None = Field(
+        default=None, ge=0, le=MAX_ID, description="Acceptance: in-sample trades per fold."
+    )
+    min_efficiency: float | None = Field(
+        default=None, allow_inf_nan=False, description="Acceptance: overall efficiency."
+    )
+
+
+class WalkForwardDetail(SweepDetail):
+    """A walk-forward: `trials_done` / `trials_total` count folds; `statistics` holds its
+    document (walkforward.json: folds, efficiency, parameter stability, stitched
+    out-of-sample metrics, acceptance) once it has finished."""
+
+    walk: dict[str, Any]

@@ -187,6 +187,9 @@ def _run_pandas_ta(
     return out
 
 
+_FOUND_NAMES = 256  # names an IndicatorFrame remembers (a strategy uses a handful)
+
+
 class IndicatorFrame:
     """A multi-column indicator (macd, bbands, supertrend, ...): pick a column by name.
 
@@ -194,28 +197,41 @@ class IndicatorFrame:
     before the settings suffix) both work.
     """
 
-    __slots__ = ("_columns", "_name")
+    __slots__ = ("_columns", "_found", "_name", "_short")
 
     def __init__(self, name: str, columns: dict[str, SeriesView]) -> None:
         self._name = name
         self._columns = columns
+        # A strategy looks a column up on every bar, so names are resolved once: the short
+        # forms (the lowered name before the first "_" -> its column, None when several columns
+        # share it), and each name already asked for -> its column (up to _FOUND_NAMES).
+        self._short: dict[str, SeriesView | None] = {}
+        for column, view in columns.items():
+            short = column.lower().split("_")[0]
+            self._short[short] = None if short in self._short else view
+        self._found: dict[str, SeriesView] = dict(columns)
 
     @property
     def columns(self) -> list[str]:
         return list(self._columns)
 
     def __getitem__(self, key: str) -> SeriesView:
+        if type(key) is str:  # the hot path: a name asked for before
+            found = self._found.get(key)
+            if found is not None:
+                return found
         if not isinstance(key, str):
             raise TypeError(
                 f"{self._name} has several columns; pick one by name first, e.g. "
                 f"{self._name}[{self.columns[0]!r}][-1]. Columns: {', '.join(self.columns)}"
             )
-        if key in self._columns:
-            return self._columns[key]
-        wanted = key.lower()
-        matches = [c for c in self._columns if c.lower().split("_")[0] == wanted]
-        if len(matches) == 1:
-            return self._columns[matches[0]]
+        view = self._columns.get(key)
+        if view is None:
+            view = self._short.get(key.lower())
+        if view is not None:
+            if type(key) is str and len(self._found) < _FOUND_NAMES:
+                self._found[key] = view
+            return view
         raise KeyError(f"{self._name} has no column {key!r}; columns: {', '.join(self.columns)}")
 
     def __repr__(self) -> str:

@@ -18,23 +18,45 @@ from sqlmodel import Session
 
 from app.data.catalog import DatasetCatalog
 from app.db import crud
+from app.db.errors import RecordNotFoundError
 from app.db.models import RunRow, RunStatus, SweepRow, utc_now
 from app.engine.config import FIELDS_BY_NAME
 from app.jobs.sweep_requests import SweepRequest, build_spec
 from app.jobs.sweeps import study_name_of
+from app.jobs.walkforward_requests import WALK_KEY, WalkRequest, build_walkforward
 from app.research.sweep import trials_total
+from app.runs import RunService
 from app.runs.prepare import RunOrder
 from app.runs.submission import CodeChoice, Submission, check_submission, create_run
 
 
 def create_sweep(
-    session: Session, *, submission: Submission, request: SweepRequest, catalog: DatasetCatalog
+    session: Session,
+    *,
+    submission: Submission,
+    request: SweepRequest,
+    catalog: DatasetCatalog,
+    walk: WalkRequest | None = None,
+    service: RunService | None = None,
 ) -> SweepRow:
-    """Check the base run and the sweep and store it queued (the caller commits, then
-    submits it to the SweepRunner)."""
+    """Check the base run and the sweep (or walk-forward, when `walk` is given: its folds
+    are planned over the data with `service`'s limits) and store it queued (the caller
+    commits, then submits it to the SweepRunner)."""
     checked = check_submission(session, submission=submission, catalog=catalog)
     inputs = checked.inputs
     spec = build_spec(request, inputs.inspection.defaults)
+    total = trials_total(spec)
+    stored_spec = request.to_dict()
+    if walk is not None:
+        base = (service or RunService()).prepare_stored(
+            code=inputs.code,
+            dataset=inputs.data.name,
+            config_data=inputs.config.to_dict(),
+            catalog=catalog,
+        )
+        _, plan = build_walkforward(request, walk, base)
+        total = len(plan.folds)
+        stored_spec[WALK_KEY] = walk.to_dict()
     sweep_id = uuid.uuid4().hex
     order: dict[str, Any] = {
         "options": stored_options(submission.order.options),
@@ -44,7 +66,7 @@ def create_sweep(
     }
     row = SweepRow(
         id=sweep_id,
-        kind="sweep",
+        kind="sweep" if walk is None else "walkforward",
         status=RunStatus.QUEUED,
         strategy_id=checked.strategy_id,
         strategy_version=checked.strategy_version,
@@ -56,9 +78,9 @@ def create_sweep(
         dataset_hash=inputs.data.content_hash,
         run_order=crud.json_safe(order),
         config=inputs.config.to_dict(),
-        spec=request.to_dict(),
+        spec=stored_spec,
         study_name=study_name_of(sweep_id),
-        trials_total=trials_total(spec),
+        trials_total=total,
         created_at=utc_now(),
     )
     return crud.create_sweep(session, sweep=row)
@@ -81,13 +103,16 @@ def options_of(stored: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def trial_submission(sweep: SweepRow, params: dict[str, Any]) -> Submission:
+def trial_submission(
+    sweep: SweepRow, params: dict[str, Any], *, is_strategy_kept: bool
+) -> Submission:
     """The run request of one trial: the sweep's code (its saved strategy version when it
-    named one), dataset version, options and period, with the trial's params."""
+    named one and that is still kept, else the sweep's own copy of the code), dataset version,
+    options and period, with the trial's params."""
     order = sweep.run_order
     choice = (
         CodeChoice(strategy_id=sweep.strategy_id, strategy_version=sweep.strategy_version)
-        if sweep.strategy_id is not None
+        if sweep.strategy_id is not None and is_strategy_kept
         else CodeChoice(code=sweep.code)
     )
     return Submission(
@@ -109,6 +134,13 @@ def create_trial_run(
     caller commits, then submits it to the JobRunner)."""
     sweep = crud.get_sweep(session, sweep_id=sweep_id)
     trial = crud.get_sweep_trial(session, sweep_id=sweep_id, number=number)
-    return create_run(
-        session, submission=trial_submission(sweep, dict(trial.params)), catalog=catalog
-    )
+    is_kept = True
+    if sweep.strategy_id is not None:
+        try:
+            crud.get_strategy_version(
+                session, strategy_id=sweep.strategy_id, version=sweep.strategy_version
+            )
+        except RecordNotFoundError:  # deleted since: the sweep's copy is the same code
+            is_kept = False
+    submission = trial_submission(sweep, dict(trial.params), is_strategy_kept=is_kept)
+    return create_run(session, submission=submission, catalog=catalog)

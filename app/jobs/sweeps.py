@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
+import numpy as np
 from sqlalchemy import Engine
 
 from app.data.catalog import DatasetCatalog
@@ -38,9 +39,11 @@ from app.jobs.errors import RunStorageError
 from app.jobs.queue import WORKER_NICE
 from app.jobs.sweep_progress import Message, SweepHub
 from app.jobs.sweep_requests import SweepRequest, build_spec
+from app.jobs.walkforward_requests import WalkRequest, build_walkforward, walk_of
 from app.research.errors import ResearchInputError
 from app.research.sweep import SweepProgress, SweepResult, TrialRecord, figures, run_sweep
-from app.runs import RunService
+from app.research.walkforward import WalkForwardProgress
+from app.runs import PreparedRun, RunService
 from sandbox import SandboxError, StrategyRejected, lower_thread_priority
 from sandbox.text import clean_json, clean_text
 
@@ -60,6 +63,7 @@ SWEEP_TRANSITIONS: Final[dict[RunStatus, frozenset[RunStatus]]] = {
 SWEEP_TERMINAL: Final = frozenset(s for s, after in SWEEP_TRANSITIONS.items() if not after)
 FAILURES: Final = (ResearchInputError, StrategyRejected, SandboxError, EngineError, DataError)
 """What ends a sweep failed with its own sentence (anything else is an internal error)."""
+MAX_CURVE_POINTS: Final = 2_000
 CANCELLED_MESSAGE: Final = "the sweep was cancelled; the trials it finished are kept"
 
 SweepFunction = Callable[..., SweepResult]
@@ -228,17 +232,18 @@ class SweepRunner:
         status afterwards (a sweep slow to stop ends cancelled by itself)."""
         with session_scope(self._engine) as session:
             status = crud.get_sweep(session, sweep_id=sweep_id).status
-            if status is RunStatus.QUEUED:
-                self._move(session, sweep_id, RunStatus.CANCELLED, _error(CANCELLED_MESSAGE))
+            was_queued = status is RunStatus.QUEUED and self._move(
+                session, sweep_id, RunStatus.CANCELLED, _error(CANCELLED_MESSAGE)
+            )
         if status in SWEEP_TERMINAL:
             return status
         with self._lock:
             found = self._jobs.get(sweep_id)
         if found is not None:
-            found[1].set()
+            found[1].set()  # a sweep that started meanwhile stops, and ends cancelled itself
             if found[0].cancel():
                 self._forget(sweep_id)
-        if status is RunStatus.QUEUED:
+        if was_queued:
             self._finish_stream(sweep_id)
         await self._hub.wait_finished(sweep_id, wait_s)
         with session_scope(self._engine) as session:
@@ -269,7 +274,12 @@ class SweepRunner:
                 config_data=sweep.config,
                 catalog=self._catalog,
             )
-            spec = build_spec(SweepRequest.from_dict(sweep.spec), base.inputs.inspection.defaults)
+            request = SweepRequest.from_dict(sweep.spec)
+            walk = walk_of(sweep.spec)
+            if walk is not None:
+                self._run_walkforward(sweep_id, request, walk, base, stop)
+                return
+            spec = build_spec(request, base.inputs.inspection.defaults)
             result = self._sweep(
                 spec,
                 base,
@@ -286,6 +296,75 @@ class SweepRunner:
             self._end(sweep_id, RunStatus.FAILED, _error(f"storing the sweep failed: {error}"))
             return
         self._finish(sweep_id, result)
+
+    def _run_walkforward(
+        self,
+        sweep_id: str,
+        request: SweepRequest,
+        walk: WalkRequest,
+        base: PreparedRun,
+        stop: threading.Event,
+    ) -> None:
+        """Optimise on each fold's train window and test on its test window; the
+        walk-forward's document (folds, efficiency, stitched out-of-sample metrics) is stored
+        as the row's `statistics`. A restart reruns it: each fold's study resumes, so no
+        trial is run twice."""
+        from app.research.walkforward import run_walkforward
+        from app.research.walkforward_outputs import summary_document
+
+        spec, _ = build_walkforward(request, walk, base)
+        result = run_walkforward(
+            spec,
+            base,
+            service=self._service,
+            storage_url=storage_url_of(self._engine),
+            workers=self._trial_workers,
+            names={"dataset": base.inputs.data.name},
+            on_progress=lambda progress: self._on_fold_progress(sweep_id, progress),
+            cancel=stop,
+        )
+        if result.cancelled and self._is_stopping:
+            self._requeue(sweep_id)
+            return
+        document = summary_document(result, spec, base.market)
+        document["stitched_equity"] = thinned_curve(result.account.time, result.account.equity)
+        document = typing.cast(dict[str, Any], clean_json(document))
+        done = sum(1 for fold in result.folds if fold.status == "tested")
+        values: dict[str, Any] = {"statistics": document, "trials_done": done, "eta_s": None}
+        if result.cancelled:
+            self._end(sweep_id, RunStatus.CANCELLED, _error(CANCELLED_MESSAGE), values)
+        else:
+            self._end(sweep_id, RunStatus.DONE, None, values)
+
+    def _on_fold_progress(self, sweep_id: str, progress: WalkForwardProgress) -> None:
+        """Stream fold k of n and, while it optimises, its sweep's trial j of m."""
+        sweep = progress.sweep
+        message: Message = {
+            "type": "progress",
+            "status": RunStatus.RUNNING.value,
+            "fold": progress.fold,
+            "folds_total": progress.folds_total,
+            "phase": progress.phase,
+            "trials_done": sweep.trials_done if sweep is not None else None,
+            "trials_total": sweep.trials_total if sweep is not None else None,
+            "trials_per_s": sweep.trials_per_s if sweep is not None else 0.0,
+            "eta_s": sweep.eta_s if sweep is not None else None,
+            "best": trial_message(sweep.best) if sweep is not None and sweep.best else None,
+        }
+        try:
+            with session_scope(self._engine) as session:
+                crud.set_sweep_progress(
+                    session,
+                    sweep_id=sweep_id,
+                    trials_done=progress.fold - 1,
+                    trials_total=progress.folds_total,
+                    trials_per_s=0.0,
+                    eta_s=None,
+                    best=None,
+                )
+        except Exception as error:
+            raise RunStorageError("saving its progress", error) from error
+        self._call_in_loop(self._hub.publish, sweep_id, message, [])
 
     def _on_progress(self, sweep_id: str, progress: SweepProgress) -> None:
         """Store the newly finished trials and the progress, then stream them."""
@@ -397,6 +476,16 @@ class SweepRunner:
     def _call_in_loop(self, function: Callable[..., None], *args: Any) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(function, *args)
+
+
+def thinned_curve(times: Any, equity: Any, max_points: int = MAX_CURVE_POINTS) -> list[list[float]]:
+    """A curve as [[time (epoch s), equity], ...], thinned evenly to `max_points` (the first
+    and last bar kept), for the walk-forward page's stitched out-of-sample curve."""
+    total = len(times)
+    if total == 0:
+        return []
+    picks = np.unique(np.linspace(0, total - 1, min(total, max_points)).round().astype(int))
+    return [[int(times[i]) // 1_000_000_000, float(equity[i])] for i in picks]
 
 
 def sweep_statistics_of(result: SweepResult) -> dict[str, Any] | None:

@@ -184,8 +184,11 @@ def histogram(values: FloatArray, *, bins: int = 40) -> Histogram:
     if len(finite) == 0:
         return Histogram(np.empty(0), np.empty(0, dtype=np.int64))
     low, high = float(finite.min()), float(finite.max())
-    if low == high:
-        low, high = low - 0.5 * abs(low or 1.0) * 0.01, high + 0.5 * abs(high or 1.0) * 0.01
+    if high - low <= 1e-9 * max(abs(low), abs(high)):  # one value, up to float rounding
+        centre = (low + high) / 2  # (numpy refuses bins narrower than the floats can tell)
+        pad = 0.005 * (abs(centre) or 1.0)
+        edges = np.array([centre - pad, centre + pad])
+        return Histogram(edges, np.array([len(finite)], dtype=np.int64))
     counts, edges = np.histogram(finite, bins=bins, range=(low, high))
     return Histogram(edges.astype(np.float64), counts.astype(np.int64))
 

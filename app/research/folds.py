@@ -243,7 +243,8 @@ def _equal_folds(
         raise ResearchInputError(
             "folds",
             f"{scheme.folds} folds with train ratio {ratio:g} leave less than one bar per "
-            f"test window on {span // bar_ns} bars: use fewer folds or a lower --train-ratio",
+            f"test window in {format_duration(span)} of data: use fewer folds or a lower "
+            "--train-ratio",
         )
     train_ns = span - scheme.folds * test_ns
     windows: list[tuple[int, int, int]] = []

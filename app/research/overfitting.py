@@ -220,6 +220,8 @@ def pbo_cscv(matrix: FloatArray, partitions: int = DEFAULT_PARTITIONS) -> float:
 
 def _trial_sharpes(matrix: FloatArray) -> FloatArray:
     """Per-period Sharpe of each column (ddof=1); NaN where it is undefined."""
+    if matrix.shape[0] < 2:
+        return np.full(matrix.shape[1], np.nan)
     std = np.std(matrix, axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpe = np.mean(matrix, axis=0) / std
@@ -296,7 +298,10 @@ def _meaning(statistics: dict[str, Any], pbo_note: str) -> str:
     """One plain sentence on what DSR and PBO say about the best trial."""
     trials, sharpe, dsr = statistics["n_trials"], statistics["best_sharpe"], statistics["dsr"]
     if dsr is None or sharpe is None:
-        luck = f"with {trials:,} trials, the best trial's returns never varied, so no Sharpe"
+        luck = (
+            f"with {trials:,} trials, the best trial has no Sharpe ratio (fewer than 2 days, "
+            "or returns that never vary), so no DSR"
+        )
     else:
         luck = (
             f"with {trials:,} trials, a Sharpe of {sharpe:.2f} is what luck alone gives "

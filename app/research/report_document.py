@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from app.research.report_charts import MONTHS
 from app.research.report_sections import ResearchSection, flatten
 
 DOCUMENT_VERSION = 1
+MARKDOWN_SPECIALS = re.compile(r"[\\`*_\[\]|~]")
 MARKDOWN_TRADES = 200
 
 
@@ -179,9 +181,12 @@ def render_json(report: Report) -> str:
 
 
 def md_cell(value: Any, *, is_fraction: bool = False) -> str:
-    """A Markdown table cell: HTML-escaped, pipes escaped, on one line."""
+    """Text for Markdown, inline and on one line: HTML escaped (no tag or entity of the run's
+    reaches a renderer), and the characters that make links, emphasis, code or table cells
+    (`[ ] * _ ` ~ | \\`) backslash-escaped, so run text is shown as it is."""
     text = html.escape(display(value, is_fraction=is_fraction), quote=False)
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").replace("`", "&#96;")
+    text = MARKDOWN_SPECIALS.sub(r"\\\g<0>", text)
+    return " ".join(text.splitlines())
 
 
 def md_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

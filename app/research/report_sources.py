@@ -39,7 +39,7 @@ from app.research.report_sections import (
     sweep_section,
     walkforward_section,
 )
-from app.research.run_folder import RunFolder, load_run_folder
+from app.research.run_folder import RunFolder, RunFolderError, load_run_folder
 
 LOG_FILE = "log.txt"
 MAX_LOG_LINES_READ = 10_000
@@ -62,6 +62,7 @@ def load_report(request: ReportRequest) -> Report:
     """Read everything `request` names and build the report; RunFolderError or
     ResearchInputError (one sentence) before any work when an input is unusable."""
     _check_given(request)
+    _refuse_research_folder(request.run_dir)
     folder = load_run_folder(request.run_dir)
     prices, note = find_prices(folder, data_file=request.data_file, catalog=request.catalog)
     return build_report(
@@ -98,6 +99,22 @@ def _check_given(request: ReportRequest) -> None:
         if not exists:
             kind = "folder" if is_folder else "file"
             raise ResearchInputError(name, f"{path} is not a {kind}; pass {what}")
+
+
+def _refuse_research_folder(run_dir: Path) -> None:
+    """A sweep's or walk-forward's folder given as the run: say which and what to do."""
+    if (run_dir / "metrics.json").is_file():
+        return
+    if (run_dir / "walkforward.json").is_file() or (run_dir / "folds.csv").is_file():
+        raise RunFolderError(
+            f"{run_dir} is a walk-forward's folder, not a run's; report a run with "
+            f"--walkforward {run_dir}"
+        )
+    if (run_dir / "trials.csv").is_file() or (run_dir / "best.json").is_file():
+        best = run_dir / "best" / "1"
+        raise RunFolderError(
+            f"{run_dir} is a sweep's folder, not a run's; report its best run: {best}"
+        )
 
 
 def read_log(path: Path) -> tuple[str, ...]:

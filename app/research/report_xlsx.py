@@ -13,6 +13,7 @@ from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -33,6 +34,8 @@ SHEETS = (
     "Equity (day ends)",
     "Trades",
     "Costs",
+    "Distributions",
+    "Log",
 )
 
 
@@ -56,14 +59,17 @@ def _sheet(book: Workbook, title: str, header: Sequence[str]) -> Worksheet:
 def _append(
     sheet: Worksheet, rows: Iterable[Sequence[Any]], percent_columns: Sequence[int] = ()
 ) -> None:
+    percent = set(percent_columns)
     for row in rows:
-        sheet.append([safe_cell(value) for value in row])
-        written = sheet[sheet.max_row]
-        for cell in written:
+        cells = []
+        for column, value in enumerate(row):
+            cell = Cell(sheet, value=safe_cell(value))
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
-        for column in percent_columns:
-            written[column].number_format = PERCENT_FORMAT
+            if column in percent:
+                cell.number_format = PERCENT_FORMAT
+            cells.append(cell)
+        sheet.append(cells)
 
 
 def render_xlsx(report: Report) -> bytes:
@@ -122,6 +128,11 @@ def render_xlsx(report: Report) -> bytes:
             for s in document["costs"]["by_exit_reason"]
         ),
     )
+    _distributions(book, document)
+    log = _sheet(
+        book, "Log", (f"log.txt ({report.log_total} lines, first {len(report.log_lines)})",)
+    )
+    _append(log, ((line,) for line in report.log_lines))
     for section in report.sections:
         sheet = _sheet(book, section.title[:31], ("name", "value"))
         _append(
@@ -137,6 +148,31 @@ def render_xlsx(report: Report) -> bytes:
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _distributions(book: Workbook, document: dict[str, Any]) -> None:
+    """Daily and per-trade returns: their statistics, then each histogram's bins."""
+    sheet = _sheet(book, "Distributions", ("returns", "count", "mean", "std", "min", "max"))
+    parts = (("daily", document["daily_returns"]), ("per trade", document["trade_returns"]))
+    _append(
+        sheet,
+        (
+            (name, *(part[key] for key in ("count", "mean", "std", "min", "max")))
+            for name, part in parts
+        ),
+        percent_columns=(2, 3, 4, 5),
+    )
+    for name, part in parts:
+        edges, counts = part["histogram"]["edges"], part["histogram"]["counts"]
+        _append(sheet, [(), (f"{name} histogram", "from", "to", "count")])
+        _append(
+            sheet,
+            (
+                ("", low, high, count)
+                for low, high, count in zip(edges, edges[1:], counts, strict=False)
+            ),
+            percent_columns=(1, 2),
+        )
 
 
 def _text(value: Any) -> Any:

@@ -15,20 +15,19 @@ the n-th point, so it is always built with the sweep's own seed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
-    from optuna.trial import FrozenTrial
 
 Method = Literal["grid", "random", "tpe", "cmaes", "nsga2"]
 METHODS: Final[tuple[Method, ...]] = ("grid", "random", "tpe", "cmaes", "nsga2")
 TRIAL_ATTR: Final = "sweep_trial"
 """The one trial user attribute a sweep stores its result in (one write per trial)."""
-CONSTRAINTS_KEY: Final = "constraint_values"
-"""Key, in TRIAL_ATTR, of the constraint values (<= 0 is satisfied) that samplers with
-constraint support (TPE, NSGA-II) use to steer away from infeasible trials."""
+CONSTRAINT_PREFIX: Final = "constraints:"
+"""Prefix of the trial system attributes holding constraint values (<= 0 is satisfied), the
+keys Optuna's `Trial.set_constraint` writes and TPE and NSGA-II read to steer away from
+infeasible trials."""
 
 
 def trial_seed(seed: int, batch_index: int, position: int) -> int:
@@ -37,29 +36,19 @@ def trial_seed(seed: int, batch_index: int, position: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
 
 
-def stored_constraints(trial: FrozenTrial) -> Sequence[float]:
-    """The constraint values a trial was told with (none: no constraint, always feasible)."""
-    stored = trial.user_attrs.get(TRIAL_ATTR)
-    values = stored.get(CONSTRAINTS_KEY) if isinstance(stored, dict) else None
-    return [float(value) for value in values] if isinstance(values, list) else []
-
-
-def build_sampler(
-    method: Method, *, seed: int, grid: dict[str, list[Any]], has_constraints: bool
-) -> BaseSampler:
+def build_sampler(method: Method, *, seed: int, grid: dict[str, list[Any]]) -> BaseSampler:
     """The sampler of `method` seeded with `seed` (see the module docstring for which seed)."""
     from optuna import samplers
 
-    constraints = stored_constraints if has_constraints else None
     if method == "grid":
         return _quiet_grid_sampler(grid, seed=seed)
     if method == "random":
         return samplers.RandomSampler(seed=seed)
     if method == "tpe":
-        return samplers.TPESampler(seed=seed, constraints_func=constraints)
+        return samplers.TPESampler(seed=seed)
     if method == "cmaes":
         return samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    return samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+    return samplers.NSGAIISampler(seed=seed)
 
 
 def _quiet_grid_sampler(grid: dict[str, list[Any]], *, seed: int) -> BaseSampler:
@@ -75,4 +64,4 @@ def _quiet_grid_sampler(grid: dict[str, list[Any]], *, seed: int) -> BaseSampler
     return QuietGridSampler(grid, seed=seed)
 
 
-__all__ = ["CONSTRAINTS_KEY", "METHODS", "TRIAL_ATTR", "Method", "build_sampler", "trial_seed"]
+__all__ = ["CONSTRAINT_PREFIX", "METHODS", "TRIAL_ATTR", "Method", "build_sampler", "trial_seed"]

@@ -78,7 +78,7 @@ class FloatRange:
         count = self.count
         if count is None or self.step is None:
             return self.high
-        return self.low + (count - 1) * self.step
+        return _tidy(self.low + (count - 1) * self.step)
 
     def values(self) -> list[float]:
         """The stepped values, each rounded to 12 significant decimals of the step's grid."""

@@ -9,6 +9,7 @@ question; the trial budget (`n_trials`) may grow on resume.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -31,15 +32,17 @@ def open_storage(url: str) -> BaseStorage:
     ResearchInputError("storage") when the URL is malformed or the database cannot be reached.
     """
     import sqlalchemy.exc
-    import sqlalchemy.pool
     from optuna.storages import RDBStorage
 
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
-        # No pool: Optuna never disposes its engine, so pooled SQLite connections would be
-        # left open (a ResourceWarning at collection); each session closes its own instead.
-        engine_kwargs["poolclass"] = sqlalchemy.pool.NullPool
+        from sqlalchemy.pool import QueuePool
+
+        # Kept open between Optuna's many short sessions: closing the last connection of a
+        # write-ahead-logged database checkpoints it (a disk sync per session otherwise). The
+        # pool hands a connection to one thread at a time, so any thread may use it.
+        engine_kwargs["poolclass"] = QueuePool
+        engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S, "check_same_thread": False}
     try:
         storage = RDBStorage(url, engine_kwargs=engine_kwargs)
     except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError) as error:
@@ -51,6 +54,9 @@ def open_storage(url: str) -> BaseStorage:
         ) from None
     if url.startswith("sqlite"):
         _write_ahead(storage.engine)
+        # Optuna never disposes its engine: close the pooled connections when the storage
+        # goes (a ResourceWarning otherwise); `close_storage` does it at once.
+        weakref.finalize(storage, storage.engine.dispose)
     return storage
 
 

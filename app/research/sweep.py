@@ -20,22 +20,39 @@ is stored as failed with the error, and the sweep goes on.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import numpy as np
 
-from app.engine import METRIC_DEFINITIONS, ParamValue
+from app.engine import ParamValue
 from app.engine.feed import FloatArray
 from app.research import samplers
 from app.research.errors import ResearchInputError
-from app.research.samplers import CONSTRAINTS_KEY, METHODS, TRIAL_ATTR, Method
-from app.research.space import SearchSpace
+from app.research.samplers import CONSTRAINT_PREFIX, TRIAL_ATTR
 from app.research.study import open_study, storage_at
+from app.research.sweep_spec import (
+    DEFAULT_BATCH_SIZE,
+    OBJECTIVE_METRICS,
+    Constraints,
+    Direction,
+    Objective,
+    SweepSpec,
+    TrialRecord,
+    check_spec,
+    trials_total,
+)
+from app.research.trial_ranking import (
+    best_of,
+    constraint_values,
+    figures,
+    infeasible_reason,
+    objective_values,
+    rank_best,
+)
 from app.runs.prepare import PreparedRun
 
 if TYPE_CHECKING:
@@ -43,11 +60,6 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from app.runs.trials import TrialOutcome
-
-Direction = Literal["maximize", "minimize"]
-OBJECTIVE_METRICS: Final = tuple(sorted({*METRIC_DEFINITIONS, "final_equity"}))
-"""Metrics a sweep can optimise: the numeric figures of metrics.json."""
-DEFAULT_BATCH_SIZE: Final = 8
 
 ATTR_PARAMS: Final = "params"
 ATTR_METRICS: Final = "metrics"
@@ -57,60 +69,6 @@ ATTR_REASON: Final = "infeasible_reason"
 ATTR_RETURNS: Final = "daily_returns"
 """Keys of a trial's TRIAL_ATTR user attribute: every param, metrics.json, feasibility, the
 error or infeasibility reason, the daily returns (for DSR/PBO) and the constraint values."""
-
-
-@dataclass(frozen=True)
-class Objective:
-    """One metric of metrics.json to maximise or minimise."""
-
-    metric: str
-    direction: Direction = "maximize"
-
-
-@dataclass(frozen=True)
-class Constraints:
-    """What a feasible trial must meet: at least `min_trades` closed trades, a max drawdown
-    no deeper than `max_drawdown` (a fraction of the peak, e.g. 0.3 for 30 %)."""
-
-    min_trades: int | None = None
-    max_drawdown: float | None = None
-
-    @property
-    def is_set(self) -> bool:
-        return self.min_trades is not None or self.max_drawdown is not None
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    """What a sweep searches, how, for what. `n_trials` None runs the whole grid (grid only);
-    `batch_size` trials are asked and told together (fixed: results do not depend on the
-    workers); `keep_best` is how many of the best get a full run folder."""
-
-    space: SearchSpace
-    method: Method
-    objectives: tuple[Objective, ...]
-    constraints: Constraints
-    n_trials: int | None
-    seed: int
-    batch_size: int = DEFAULT_BATCH_SIZE
-    keep_best: int = 1
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One finished trial (a row of trials.csv). `params` holds every param, typed;
-    `metrics` is the trial's metrics.json (empty when it failed); `values` are its objective
-    values in the order of the spec's objectives (None when it failed or an objective metric
-    is undefined); `error` says why a trial failed, `infeasible_reason` why a trial that ran
-    is not feasible."""
-
-    number: int
-    params: dict[str, ParamValue]
-    metrics: dict[str, Any]
-    feasible: bool
-    error: str | None
-    values: tuple[float, ...] | None
-    infeasible_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,75 +111,6 @@ class BatchRunner(Protocol):
 
 
 ProgressCallback = Callable[[SweepProgress], None]
-
-
-def check_spec(spec: SweepSpec) -> None:
-    """ResearchInputError for the first unusable part of `spec` (before any work)."""
-    if not spec.space.searched():
-        raise ResearchInputError(
-            "param", "nothing to search: give at least one --param with a range or choices"
-        )
-    if spec.method not in METHODS:
-        raise ResearchInputError(
-            "method", f"{spec.method!r} is not a method; use one of {', '.join(METHODS)}"
-        )
-    _check_objectives(spec)
-    if spec.method == "grid":
-        continuous = spec.space.continuous()
-        if continuous:
-            raise ResearchInputError(
-                "method",
-                f"grid needs a step for {', '.join(continuous)} "
-                "(e.g. low:high:step), or use random, tpe or cmaes for continuous ranges",
-            )
-    elif spec.n_trials is None:
-        raise ResearchInputError("trials", f"{spec.method} needs --trials N (the trial budget)")
-    if spec.n_trials is not None and spec.n_trials < 1:
-        raise ResearchInputError("trials", f"must be at least 1; got {spec.n_trials}")
-    if spec.batch_size < 1:
-        raise ResearchInputError("batch_size", f"must be at least 1; got {spec.batch_size}")
-    if spec.keep_best < 0:
-        raise ResearchInputError("keep_best", f"must be 0 or more; got {spec.keep_best}")
-    limits = spec.constraints
-    if limits.min_trades is not None and limits.min_trades < 0:
-        raise ResearchInputError("min_trades", f"must be 0 or more; got {limits.min_trades}")
-    if limits.max_drawdown is not None and not 0 < limits.max_drawdown <= 1:
-        raise ResearchInputError(
-            "max_drawdown",
-            f"is a fraction of the peak in (0, 1], e.g. 0.3 for 30 %; got {limits.max_drawdown}",
-        )
-
-
-def _check_objectives(spec: SweepSpec) -> None:
-    count = len(spec.objectives)
-    if spec.method == "nsga2" and count != 2:
-        raise ResearchInputError(
-            "objective", f"nsga2 needs two objectives (give --objective twice); got {count}"
-        )
-    if spec.method != "nsga2" and count != 1:
-        raise ResearchInputError(
-            "objective", f"{spec.method} takes one objective; use nsga2 for two; got {count}"
-        )
-    for objective in spec.objectives:
-        if objective.metric not in OBJECTIVE_METRICS:
-            raise ResearchInputError(
-                "objective",
-                f"{objective.metric!r} is not a metric; use one of {', '.join(OBJECTIVE_METRICS)}",
-            )
-        if objective.direction not in ("maximize", "minimize"):
-            raise ResearchInputError(
-                "objective", f"direction {objective.direction!r} is not maximize or minimize"
-            )
-
-
-def trials_total(spec: SweepSpec) -> int:
-    """How many trials the sweep runs: `n_trials`, at most the grid's size for a grid."""
-    grid = spec.space.grid_size()
-    if spec.method == "grid" and grid is not None:
-        return grid if spec.n_trials is None else min(grid, spec.n_trials)
-    if spec.n_trials is None:
-        raise ResearchInputError("trials", f"{spec.method} needs --trials N (the trial budget)")
-    return spec.n_trials
 
 
 def sweep_identity(spec: SweepSpec, base: PreparedRun) -> dict[str, Any]:
@@ -276,7 +165,8 @@ def run_sweep(
                 records = [record_of(spec, t) for t in study.get_trials(deepcopy=False)]
                 done = len(records)
                 speed = _Speed(time.monotonic(), done)
-                on_progress(speed.progress(done, trials_total(spec), _best_of(spec, records)))
+                best = best_of(spec, records)
+                on_progress(speed.progress(done, trials_total(spec), best, records))
             return sweep_result(spec, study, cancelled=False)
         from app.runs.trials import TrialRunner  # imported here: it starts worker processes
 
@@ -309,10 +199,10 @@ def run_study(
     total = trials_total(spec)
     trials = study.get_trials(deepcopy=False)
     asked = len(trials)
-    pending = [t for t in trials if t.state is TrialState.RUNNING]
+    pending = [_completed(spec, study, t) for t in trials if t.state is TrialState.RUNNING]
     done = asked - len(pending)
     earlier = [record_of(spec, t) for t in trials if t.state.is_finished()]
-    best = _best_of(spec, earlier)
+    best = best_of(spec, earlier)
     clock = _Speed(time.monotonic(), done)
     if on_progress is not None:
         on_progress(clock.progress(done, total, best, earlier))
@@ -330,7 +220,7 @@ def run_study(
         asked = max(asked, batch_end)
         told = _run_and_tell(spec, study, runner, pending, cancel)
         done += len(told)
-        best = _best_of(spec, [*([best] if best else []), *told])
+        best = best_of(spec, [*([best] if best else []), *told])
         told_numbers = {record.number for record in told}
         pending = [t for t in pending if t.number not in told_numbers]
         if on_progress is not None:
@@ -350,6 +240,24 @@ def _ask(spec: SweepSpec, study: Study, number: int) -> FrozenTrial:
     return study._storage.get_trial(trial._trial_id)
 
 
+def _completed(spec: SweepSpec, study: Study, trial: FrozenTrial) -> FrozenTrial:
+    """A trial left RUNNING by a stopped process, with every searched param: one whose ask was
+    cut short (stored, params not all set) gets the missing ones from the sampler seeded for
+    its number, as the uninterrupted ask would have (the grid: the point it was given)."""
+    from optuna.trial import Trial
+
+    distributions = spec.space.distributions()
+    if all(name in trial.params for name in distributions):
+        return trial
+    study.sampler = _sampler_for(spec, trial.number)
+    study.sampler.before_trial(study, trial)  # the grid point, unless it was already given
+    resumed = Trial(study, trial._trial_id)
+    for name, distribution in distributions.items():
+        if name not in trial.params:
+            resumed._suggest(name, distribution)
+    return study._storage.get_trial(trial._trial_id)
+
+
 def _sampler_for(spec: SweepSpec, number: int) -> Any:
     batch, position = divmod(number, spec.batch_size)
     seed = spec.seed if spec.method == "grid" else samplers.trial_seed(spec.seed, batch, position)
@@ -357,7 +265,6 @@ def _sampler_for(spec: SweepSpec, number: int) -> Any:
         spec.method,
         seed=seed,
         grid=spec.space.grid(),
-        has_constraints=spec.constraints.is_set,
     )
 
 
@@ -396,54 +303,15 @@ def _tell(spec: SweepSpec, study: Study, trial: FrozenTrial, outcome: TrialOutco
     }
     if isinstance(outcome, TrialRun):
         attrs[ATTR_RETURNS] = [float(value) for value in outcome.daily_returns]
-        attrs[CONSTRAINTS_KEY] = constraint_values(spec.constraints, record.metrics)
+        for key, value in constraint_values(spec.constraints, record.metrics).items():
+            storage.set_trial_system_attr(trial_id, CONSTRAINT_PREFIX + key, value)
     storage.set_trial_user_attr(trial_id, TRIAL_ATTR, attrs)
-    study.sampler = _sampler_for(spec, trial.number)  # its after_trial stores constraints
+    study.sampler = _sampler_for(spec, trial.number)
     if record.values is None:
         study.tell(trial.number, state=TrialState.FAIL)
     else:
         study.tell(trial.number, list(record.values))
     return record
-
-
-def figures(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The figures of a metrics.json document (its `metrics` object when it has one)."""
-    inner = metrics.get("metrics")
-    return inner if isinstance(inner, dict) else metrics
-
-
-def constraint_values(limits: Constraints, metrics: Mapping[str, Any]) -> list[float]:
-    """Optuna's constraint values (<= 0 satisfied): min_trades - trades, |drawdown| - max."""
-    values: list[float] = []
-    shown = figures(metrics)
-    if limits.min_trades is not None:
-        values.append(float(limits.min_trades) - float(shown.get("trades") or 0))
-    if limits.max_drawdown is not None:
-        drawdown = shown.get("max_drawdown")
-        depth = abs(float(drawdown)) if isinstance(drawdown, int | float) else math.inf
-        values.append(depth - limits.max_drawdown)
-    return values
-
-
-def infeasible_reason(spec: SweepSpec, metrics: Mapping[str, Any]) -> str | None:
-    """Why a trial that ran is infeasible (one sentence), or None when it is feasible."""
-    shown = figures(metrics)
-    for objective in spec.objectives:
-        value = shown.get(objective.metric)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            return f"{objective.metric} is undefined for this trial"
-        if not math.isfinite(float(value)):
-            return f"{objective.metric} is not a finite number for this trial"
-    limits = spec.constraints
-    trades = shown.get("trades")
-    if limits.min_trades is not None and (trades or 0) < limits.min_trades:
-        return f"{trades} trades, fewer than --min-trades {limits.min_trades}"
-    drawdown = shown.get("max_drawdown")
-    if limits.max_drawdown is not None and (
-        not isinstance(drawdown, int | float) or abs(drawdown) > limits.max_drawdown
-    ):
-        return f"max drawdown {drawdown} is deeper than --max-drawdown {limits.max_drawdown}"
-    return None
 
 
 def _record_from_outcome(spec: SweepSpec, number: int, outcome: TrialOutcome) -> TrialRecord:
@@ -455,20 +323,6 @@ def _record_from_outcome(spec: SweepSpec, number: int, outcome: TrialOutcome) ->
     values = objective_values(spec, metrics)
     reason = infeasible_reason(spec, metrics)
     return TrialRecord(number, dict(outcome.params), metrics, reason is None, None, values, reason)
-
-
-def objective_values(spec: SweepSpec, metrics: Mapping[str, Any]) -> tuple[float, ...] | None:
-    """The objective metrics as floats in spec order; None when one is not a finite number."""
-    shown = figures(metrics)
-    values: list[float] = []
-    for objective in spec.objectives:
-        value = shown.get(objective.metric)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        if not math.isfinite(float(value)):
-            return None
-        values.append(float(value))
-    return tuple(values)
 
 
 def record_of(spec: SweepSpec, trial: FrozenTrial) -> TrialRecord:
@@ -487,51 +341,6 @@ def record_of(spec: SweepSpec, trial: FrozenTrial) -> TrialRecord:
         values=values,
         infeasible_reason=attrs.get(ATTR_REASON),
     )
-
-
-def _rank_key(spec: SweepSpec, record: TrialRecord) -> tuple[float, int]:
-    """Sort key of a feasible record on the first objective: best first, then lower number."""
-    value = record.values[0] if record.values else math.nan
-    return (-value if spec.objectives[0].direction == "maximize" else value, record.number)
-
-
-def rank_best(spec: SweepSpec, records: Sequence[TrialRecord]) -> tuple[TrialRecord, ...]:
-    """The best feasible records: for one objective the top `keep_best` (at least one),
-    ranked; for NSGA-II the whole Pareto front, ranked on the first objective."""
-    feasible = [r for r in records if r.feasible and r.values is not None]
-    if len(spec.objectives) > 1:
-        feasible = pareto_front(spec, feasible)
-        return tuple(sorted(feasible, key=lambda r: _rank_key(spec, r)))
-    ranked = sorted(feasible, key=lambda r: _rank_key(spec, r))
-    return tuple(ranked[: max(1, spec.keep_best)])
-
-
-def pareto_front(spec: SweepSpec, records: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """The records no other record dominates (at least as good on every objective, better on
-    one); equal values keep the lowest trial number only."""
-    signs = [1.0 if o.direction == "maximize" else -1.0 for o in spec.objectives]
-
-    def scores(record: TrialRecord) -> tuple[float, ...]:
-        values = record.values or ()
-        return tuple(sign * value for sign, value in zip(signs, values, strict=True))
-
-    front: list[TrialRecord] = []
-    for record in sorted(records, key=lambda r: r.number):
-        mine = scores(record)
-        dominated = any(
-            all(o >= m for o, m in zip(scores(other), mine, strict=True))
-            and (scores(other) != mine or other.number < record.number)
-            for other in records
-            if other is not record
-        )
-        if not dominated:
-            front.append(record)
-    return front
-
-
-def _best_of(spec: SweepSpec, records: Sequence[TrialRecord]) -> TrialRecord | None:
-    ranked = rank_best(spec, records)
-    return ranked[0] if ranked else None
 
 
 def sweep_result(spec: SweepSpec, study: Study, *, cancelled: bool) -> SweepResult:
@@ -579,17 +388,22 @@ class _Speed:
 
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "OBJECTIVE_METRICS",
+    "BatchRunner",
     "Constraints",
+    "Direction",
     "Objective",
     "SweepProgress",
     "SweepResult",
     "SweepSpec",
     "TrialRecord",
     "check_spec",
+    "figures",
     "rank_best",
     "run_study",
     "run_sweep",
     "sweep_identity",
     "sweep_result",
+    "trials_total",
 ]

@@ -58,11 +58,11 @@ def trials_csv(records: Sequence[TrialRecord]) -> str:
         writer.writerow(
             [
                 str(record.number),
-                *(_cell(record.params.get(name)) for name in params),
-                *(_cell(shown.get(name)) for name in metrics),
-                _cell(record.feasible),
-                _cell(record.error),
-                _cell(record.infeasible_reason),
+                *(csv_cell(record.params.get(name)) for name in params),
+                *(csv_cell(shown.get(name)) for name in metrics),
+                csv_cell(record.feasible),
+                csv_cell(record.error),
+                csv_cell(record.infeasible_reason),
             ]
         )
     return buffer.getvalue()
@@ -76,7 +76,9 @@ def _union(mappings: Iterable[Any]) -> list[str]:
     return list(names)
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """One CSV cell: numbers as repr, text cleaned, and text a spreadsheet would run as a
+    formula (=, +, -, @ ...) quoted with a leading apostrophe."""
     if value is None:
         return ""
     if isinstance(value, bool):

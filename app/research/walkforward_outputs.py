@@ -20,7 +20,7 @@ from app.research.space import Choice
 
 # trials.csv's cell rule (true/false, repr floats, text cleaned and kept from being read as a
 # spreadsheet formula): a reason may quote the strategy's own error text.
-from app.research.sweep_outputs import _cell as csv_cell
+from app.research.sweep_outputs import csv_cell
 from app.research.walkforward import FoldOutcome, WalkForwardResult, WalkForwardSpec
 from app.research.walkforward_statistics import (
     WindowReturn,

@@ -21,13 +21,15 @@ def execute(
     cancel: threading.Event | None = None,
     worker: WarmWorker | None = None,
     indicators: SharedIndicators | None = None,
+    summary_only: bool = False,
 ) -> RunResult:
     """Run `prepared` in an isolated sandbox worker process; blocks until it ends.
 
     `worker` is a pre-started worker (sandbox.start_worker or a WorkerPool) to run in; it is
     killed at the run's end whatever happens. Without one a worker is started now.
     `indicators` (a sweep's trials, app.runs.trials) serves the run's indicators from values
-    computed once per sweep; the results are the same.
+    computed once per sweep; the results are the same. `summary_only` (sweep trials too)
+    brings back trades, the equity curve and the metrics, without orders or log lines.
 
     Raises the sandbox's exceptions (StrategyRejected, StrategyFailed, LimitExceeded,
     LimitsRefused, RunCancelled, WorkerFailed) and the engine's (ConfigError,
@@ -46,4 +48,5 @@ def execute(
         maximums=prepared.maximums,
         worker=worker,
         indicators=indicators,
+        summary_only=summary_only,
     )

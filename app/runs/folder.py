@@ -62,6 +62,7 @@ RUN_FILES = ("trades.csv", "orders.csv", "equity.csv", "metrics.json", "log.txt"
 _DISTINCT_SHARE = 0.5
 _SHORT_COLUMN = 64  # values formatted one by one without looking for repeats
 _SAMPLE_SIZE = 1_024  # values looked at to guess whether a column has few distinct values
+_NAT = np.iinfo(np.int64).min
 _DAY_NS = 86_400 * 1_000_000_000
 _SECOND_NS = 1_000_000_000
 EQUITY_BLOCK_ROWS = 65_536  # rows of equity.csv formatted and written at a time
@@ -75,7 +76,9 @@ def format_times(ns: npt.ArrayLike) -> list[str]:
     once per distinct value: a year of minute bars has 365 days and 1,440 minutes of the day.
     """
     stamps = np.asarray(ns, dtype=np.int64)
-    if stamps.size <= _SHORT_COLUMN:  # too few to repay the distinct-value bookkeeping
+    # Too few to repay the distinct-value bookkeeping, or holding numpy's NaT (int64's least
+    # value, never a bar time), which numpy prints as "NaT": each value formatted on its own.
+    if stamps.size <= _SHORT_COLUMN or stamps.min() == _NAT:
         seconds_only = stamps.astype("datetime64[ns]").astype("datetime64[s]")
         return [f"{text}Z" for text in np.datetime_as_string(seconds_only, unit="s").tolist()]
     days = stamps // _DAY_NS  # floor division: the day of a time before 1970 too
@@ -196,16 +199,10 @@ def _write_csv(path: Path, header: Sequence[str], columns: list[list[str]]) -> N
         writer.writerows(zip(*columns, strict=True))
 
 
-def _write_plain_csv(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
-    """For columns of times and numbers only, which never need quoting: rows joined directly."""
-    body = "\n".join(map(",".join, zip(*columns, strict=True)))
-    text = ",".join(header) + "\n" + (body + "\n" if body else "")
-    path.write_text(text, encoding="utf-8", newline="")
-
-
 def write_equity_csv(path: Path, result: RunResult) -> None:
-    """equity.csv (times and numbers, never quoted), EQUITY_BLOCK_ROWS rows at a time: the
-    same bytes as `_write_plain_csv` of `equity_columns(result)`, without the whole text."""
+    """equity.csv, EQUITY_BLOCK_ROWS rows at a time, so the whole curve's text never sits in
+    memory. Its fields (times and numbers) never need quoting: rows are joined directly, the
+    bytes `csv.writer` would write."""
     rows = len(result.equity.time)
     with path.open("w", newline="", encoding="utf-8") as handle:
         handle.write(",".join(EQUITY_COLUMNS) + "\n")

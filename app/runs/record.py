@@ -13,8 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Final
 
-from app.runs.folder import write_run_folder
 from app.engine import RunResult
+from app.runs.folder import write_run_folder
 from app.runs.prepare import RunInputs
 from app.settings import REPO_ROOT
 

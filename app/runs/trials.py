@@ -101,6 +101,8 @@ class TrialRunner:
     code, and the shared indicators are computed here and sent to each child as a copy.
     `forkserver` lends a running fork server (walk-forward folds, one runner each, share one
     and save its warm-up); it stays open at `close()`. Without one the runner starts its own.
+    Raises InvalidRunRequestError("workers") for a worker count outside 1..MAX_WORKERS and
+    LimitsRefused for limits above the operator's maximums, before anything starts.
     """
 
     def __init__(
@@ -110,15 +112,20 @@ class TrialRunner:
             raise InvalidRunRequestError(
                 "workers", f"must be a whole number from 1 to {MAX_WORKERS}, not {workers!r}"
             )
+        base.limits.checked(base.maximums)  # LimitsRefused now, not once per trial
         self._base = base
         self._workers = workers
         market = cut_after_end(base.market, base.inputs.config.end)
         self._indicators = SharedIndicators(market)
+        threading.Thread(  # the libraries load while the fork server warms up
+            target=self._indicators.prepare, name="trial-indicators", daemon=True
+        ).start()
         self._server_lock = threading.Lock()
         self._owns_server = forkserver is None
         self._server: ForkServer | None = forkserver or start_fork_server()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trial")
         self._is_closed = False
+        self._stops: set[threading.Event] = set()
 
     @property
     def base(self) -> PreparedRun:
@@ -143,14 +150,22 @@ class TrialRunner:
 
         Every set is checked first (InvalidRunRequestError("params") before any trial runs).
         A trial that fails is a TrialFailed and the others go on. When `cancel` is set the
-        running trials' workers are killed; those not finished are None.
+        running trials' workers are killed; those not finished are None. An exception while
+        waiting (KeyboardInterrupt) sets `cancel` too, so no trial outlives the batch.
         """
         if self._is_closed:
             raise RuntimeError("the trial runner is closed")
         prepared = [with_params(self._base, params) for params in param_sets]
         stop = cancel if cancel is not None else threading.Event()
-        futures = [self._pool.submit(self._run_one, run, stop) for run in prepared]
-        return [future.result() for future in futures]
+        self._stops.add(stop)  # close() (after Ctrl-C in the caller, say) stops these trials
+        try:
+            futures = [self._pool.submit(self._run_one, run, stop) for run in prepared]
+            return [future.result() for future in futures]
+        except BaseException:  # Ctrl-C while waiting: the running trials are killed too
+            stop.set()
+            raise
+        finally:
+            self._stops.discard(stop)
 
     def _run_one(self, prepared: PreparedRun, cancel: threading.Event) -> TrialOutcome | None:
         params = prepared.inputs.config.param_dict
@@ -161,11 +176,21 @@ class TrialRunner:
             if cancel.is_set():  # the fork server may have been warming up meanwhile
                 worker.close()
                 return None
-            result = execute(prepared, cancel=cancel, worker=worker, indicators=self._indicators)
+            result = execute(
+                prepared,
+                cancel=cancel,
+                worker=worker,
+                indicators=self._indicators,
+                summary_only=True,
+            )
         except RunCancelled:
             return None
         except (SandboxError, EngineError, ForkServerError) as error:
             return TrialFailed(dict(params), _sentence(error))
+        except OSError as error:  # no processes or descriptors left for a worker, say
+            logger.warning("a trial's worker could not start: %s", error)
+            reason = f"the trial's worker could not start: {error.strerror or error}"
+            return TrialFailed(dict(params), _sentence(reason))
         return summarize_trial(dict(params), result)
 
     def _spawn(self) -> WarmWorker:
@@ -185,10 +210,12 @@ class TrialRunner:
         return WarmWorker(forkserver=server)
 
     def close(self) -> None:
-        """Wait for running trials, then stop the fork server. Safe to call twice."""
+        """Kill the running trials' workers, then stop the fork server. Safe to call twice."""
         if self._is_closed:
             return
         self._is_closed = True
+        for stop in list(self._stops):
+            stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         with self._server_lock:
             server, self._server = self._server, None
@@ -202,7 +229,7 @@ class TrialRunner:
         self.close()
 
 
-def _sentence(error: Exception) -> str:
+def _sentence(error: Exception | str) -> str:
     """The error as one sentence for a trial's row."""
     text = " ".join(str(error).split()) or type(error).__name__
     return text if text.endswith((".", "!", "?", ")")) else f"{text}."

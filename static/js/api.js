@@ -36,7 +36,9 @@ function describeDetail(detail) {
     return detail
       .map((item) => {
         const where = Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "";
-        return where ? `${where}: ${item.msg}` : item.msg || JSON.stringify(item);
+        // pydantic prefixes a validator's own sentence with "Value error, ": drop it.
+        const message = String(item.msg ?? "").replace(/^(Value|Assertion) error, /, "");
+        return where ? `${where}: ${message}` : message || JSON.stringify(item);
       })
       .join("; ");
   }
@@ -93,7 +95,7 @@ export const api = {
   validate: (code) => request("POST", "/api/validate", { json: { code } }),
 
   listStrategies: () => request("GET", "/api/strategies"),
-  getStrategy: (id) => request("GET", strategy(id)),
+  getStrategy: (id, version = null) => request("GET", strategy(id), { query: { version } }),
   createStrategy: (body) => request("POST", "/api/strategies", { json: body }),
   updateStrategy: (id, body) => request("PUT", strategy(id), { json: body }),
   deleteStrategy: (id) => request("DELETE", strategy(id)),
@@ -108,11 +110,12 @@ export const api = {
   getRun: (id) => request("GET", run(id)),
   runTrades: (id) => request("GET", `${run(id)}/trades`),
   runOrders: (id) => request("GET", `${run(id)}/orders`),
-  runEquity: (id) => request("GET", `${run(id)}/equity`),
+  runEquity: (id, maxPoints = null) => request("GET", `${run(id)}/equity`, { query: { max_points: maxPoints } }),
   runLogs: (id) => request("GET", `${run(id)}/logs`),
   runCandles: (id) => request("GET", `${run(id)}/candles`),
   cancelRun: (id) => request("POST", `${run(id)}/cancel`),
   rerunRun: (id) => request("POST", `${run(id)}/rerun`),
+  runPeriods: (id) => request("GET", `${run(id)}/periods`),
   deleteRun: (id) => request("DELETE", run(id)),
 };
 

@@ -5,7 +5,9 @@ const THEME = {
   autoSize: true,
   layout: { background: { color: "#161b22" }, textColor: "#c9d1d9", fontSize: 12 },
   grid: { vertLines: { color: "#21262d" }, horzLines: { color: "#21262d" } },
-  timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#30363d" },
+  // A whole year of hourly points must fit a narrow window: the default minimum of 0.5 px per
+  // point would leave fitContent() showing only the last months.
+  timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#30363d", minBarSpacing: 0.001 },
   rightPriceScale: { borderColor: "#30363d" },
   crosshair: { mode: 0 },
 };
@@ -32,6 +34,7 @@ export class EquityChart {
   constructor(container, { withDrawdown = true } = {}) {
     const lib = library();
     this.chart = lib.createChart(container, THEME);
+    container.chartApi = this.chart; // for the browser tests and the console
     this.equity = this.chart.addSeries(lib.LineSeries, {
       color: COLORS[0], lineWidth: 2, title: "Equity", priceLineVisible: false,
     });
@@ -48,10 +51,23 @@ export class EquityChart {
       : null;
     this.peak = -Infinity;
     this.last = null;
+    this.benchmark = null; // buy and hold, added by setBenchmark
     if (this.drawdown) this.chart.panes()[1]?.setHeight(90);
   }
 
+  /** A dashed buy-and-hold line beside the equity (empty `points` removes it). */
+  setBenchmark(points) {
+    if (!this.benchmark) {
+      this.benchmark = this.chart.addSeries(library().LineSeries, {
+        color: "#8b949e", lineWidth: 1, lineStyle: 2, title: "Buy and hold", priceLineVisible: false,
+      });
+    }
+    this.benchmark.setData(points);
+    this.fit();
+  }
+
   setPoints(points) {
+    this.benchmark?.setData([]); // a new run: its own benchmark comes with its candles
     this.equity.setData(points);
     if (this.drawdown) this.drawdown.setData(drawdownPoints(points));
     this.peak = points.reduce((m, p) => Math.max(m, p.value), -Infinity);
@@ -89,23 +105,65 @@ export class EquityChart {
   }
 }
 
-/** Candlesticks with entries, exits and liquidations of the trades marked. */
+/**
+ * Candlesticks with entries, exits and liquidations of the trades marked. Hovering a candle
+ * that carries markers shows a tooltip with each one (entry or exit, price, PnL, reason);
+ * `zoomTo` shows one trade.
+ */
 export class CandleChart {
   constructor(container) {
     const lib = library();
     this.chart = lib.createChart(container, THEME);
+    container.chartApi = this.chart; // for the browser tests and the console
     this.candles = this.chart.addSeries(lib.CandlestickSeries, {
       upColor: "#3fb950", downColor: "#f85149", borderVisible: false,
       wickUpColor: "#3fb950", wickDownColor: "#f85149",
     });
     this.markers = lib.createSeriesMarkers(this.candles, []);
+    container.markersApi = this.markers; // for the browser tests
+    this.details = new Map(); // candle time (s) -> lines describing its markers
+    this.tooltip = document.createElement("div");
+    this.tooltip.className = "chart-tooltip";
+    this.tooltip.setAttribute("role", "tooltip");
+    this.tooltip.hidden = true;
+    container.style.position = "relative";
+    container.append(this.tooltip);
+    this.chart.subscribeCrosshairMove((param) => this.showTooltip(param));
   }
 
   setCandles(candles, markers) {
     this.candles.setData(candles);
     this.markers.setMarkers(markers);
+    this.details = new Map();
+    for (const marker of markers) {
+      if (!marker.detail) continue;
+      const lines = this.details.get(marker.time) || [];
+      lines.push(marker.detail);
+      this.details.set(marker.time, lines);
+    }
     this.chart.timeScale().fitContent();
     this.fit();
+  }
+
+  showTooltip(param) {
+    const lines = param.time !== undefined ? this.details.get(param.time) : undefined;
+    if (!lines || !param.point) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    this.tooltip.replaceChildren(...lines.map((line) => Object.assign(document.createElement("div"), { textContent: line })));
+    this.tooltip.hidden = false;
+    const width = this.chart.options().width || 600;
+    const left = param.point.x + 16 + 260 > width ? param.point.x - 276 : param.point.x + 16;
+    this.tooltip.style.left = `${Math.max(0, left)}px`;
+    this.tooltip.style.top = `${Math.max(0, param.point.y - 10)}px`;
+  }
+
+  /** Shows the candles from `from` to `to` (seconds) with a margin of a third on each side. */
+  zoomTo(from, to) {
+    const span = Math.max(to - from, 3600);
+    const zoom = () => this.chart.timeScale().setVisibleRange({ from: from - span / 3, to: to + span / 3 });
+    window.requestAnimationFrame(() => window.requestAnimationFrame(zoom)); // after fit()
   }
 
   fit() {
@@ -118,7 +176,6 @@ export class CandleChart {
   }
 }
 
-/** The time of the last candle at or before `time` (candles may be coarser than the trades). */
 function snapToCandle(times, time) {
   let low = 0;
   let high = times.length - 1;
@@ -131,32 +188,46 @@ function snapToCandle(times, time) {
   return times[low];
 }
 
+// Past this many trades the markers go without text (a wall of labels at 300+ trades); each
+// marker's tooltip still says what it is.
+export const MARKER_TEXT_LIMIT = 60;
+
+const signed = (value) => (typeof value === "number" ? `${value >= 0 ? "+" : ""}${value.toFixed(2)}` : "–");
+const words = (value) => String(value || "").replaceAll("_", " ");
+
 /**
  * Trade markers for the candle chart: entries as arrows, exits as circles, liquidations as red
- * squares; `candleTimes` (ascending seconds) places each on the candle that contains it.
+ * squares; `candleTimes` (ascending seconds) places each on the candle that contains it. Each
+ * carries `detail`, the tooltip line; the text goes once there are more than
+ * MARKER_TEXT_LIMIT trades.
  */
 export function tradeMarkers(trades, toSeconds, candleTimes) {
   const place = (value) => snapToCandle(candleTimes, Math.floor(toSeconds(value)));
+  const hasText = trades.length <= MARKER_TEXT_LIMIT;
   const markers = [];
-  for (const trade of trades) {
+  trades.forEach((trade, i) => {
+    const number = trade.seq ?? i + 1;
     const isLong = trade.side === "long";
+    const leverage = trade.leverage ? ` ${trade.leverage}x` : "";
     markers.push({
       time: place(trade.entry_time),
       position: isLong ? "belowBar" : "aboveBar",
       shape: isLong ? "arrowUp" : "arrowDown",
       color: isLong ? "#3fb950" : "#f0883e",
-      text: isLong ? "Long" : "Short",
+      text: hasText ? (isLong ? "Long" : "Short") : "",
+      detail: `#${number} ${isLong ? "long" : "short"}${leverage} entry at ${trade.entry_price}`,
     });
     const isLiquidation = trade.exit_reason === "liquidation";
-    const reason = trade.exit_reason && trade.exit_reason !== "signal" ? ` (${trade.exit_reason.replaceAll("_", " ")})` : "";
+    const reason = trade.exit_reason && trade.exit_reason !== "signal" ? ` (${words(trade.exit_reason)})` : "";
     markers.push({
       time: place(trade.exit_time),
       position: isLong ? "aboveBar" : "belowBar",
       shape: isLiquidation ? "square" : "circle",
       color: isLiquidation ? "#ff2d55" : "#8b949e",
-      text: isLiquidation ? "Liquidated" : `Exit${reason}`,
+      text: hasText ? (isLiquidation ? "Liquidated" : `Exit${reason}`) : "",
+      detail: `#${number} exit at ${trade.exit_price} · PnL ${signed(trade.pnl)} · ${words(trade.exit_reason) || "signal"}`,
     });
-  }
+  });
   return markers.sort((a, b) => a.time - b.time);
 }
 

@@ -3,8 +3,27 @@
 
 import { api } from "./api.js";
 import { COLORS, CompareChart } from "./charts.js";
-import { shortRunId, toEquityPoints } from "./format.js";
+import { labelFromKey, shortRunId, toEquityPoints } from "./format.js";
 import { formatMetric, orderedMetricKeys } from "./results.js";
+
+// Which way is better for the metrics where it is clear (max drawdown is a fraction <= 0, so
+// nearer 0, i.e. higher, is better); the others are facts, not scores.
+const HIGHER_IS_BETTER = new Set([
+  "total_return", "cagr", "sharpe", "sortino", "calmar", "win_rate", "profit_factor",
+  "expectancy", "avg_trade", "avg_trade_pct", "final_equity", "max_drawdown", "psr",
+]);
+const LOWER_IS_BETTER = new Set([
+  "volatility", "max_drawdown_days", "fees_paid", "funding_paid", "liquidations",
+]);
+
+/** The index of the better of `values` for metric `key`, or -1 (a tie, unknown or unranked). */
+export function betterIndex(key, values) {
+  const direction = HIGHER_IS_BETTER.has(key) ? 1 : LOWER_IS_BETTER.has(key) ? -1 : 0;
+  if (!direction || values.some((v) => typeof v !== "number" || !Number.isFinite(v))) return -1;
+  const best = direction > 0 ? Math.max(...values) : Math.min(...values);
+  const winners = values.flatMap((v, i) => (v === best ? [i] : []));
+  return winners.length === 1 ? winners[0] : -1;
+}
 
 export class CompareView {
   constructor(root, { onError }) {
@@ -44,7 +63,15 @@ export class CompareView {
     ];
     for (const [name, read] of facts) this.addRow(body, name, records.map((r) => read(r) ?? ""));
     for (const key of keys) {
-      this.addRow(body, key.replaceAll("_", " "), records.map((r) => formatMetric(key, r.metrics?.[key])));
+      const raw = records.map((r) => r.metrics?.[key]);
+      const row = this.addRow(body, labelFromKey(key), raw.map((v) => formatMetric(key, v)));
+      const better = betterIndex(key, raw);
+      if (better >= 0) {
+        const cell = row.cells[better + 1];
+        cell.classList.add("better");
+        cell.title = "the better value";
+        cell.append(Object.assign(document.createElement("span"), { className: "visually-hidden", textContent: " (better)" }));
+      }
     }
     if (!this.chart) this.chart = new CompareChart(this.root.querySelector("#compare-chart"));
     this.chart.setCurves(records.map((r, i) => ({ label: label(r), points: toEquityPoints(curves[i]) })));
@@ -62,5 +89,6 @@ export class CompareView {
       td.className = "num";
       td.textContent = value;
     }
+    return row;
   }
 }

@@ -34,6 +34,12 @@ export class StrategyLibrary {
     this.picker = root.querySelector("#open-strategy");
     this.nameInput = root.querySelector("#strategy-name");
     this.versionLabel = root.querySelector("#strategy-version");
+    this.versionPicker = root.querySelector("#strategy-versions");
+    this.deleteButton = root.querySelector("#delete-strategy");
+    this.versionPicker?.addEventListener("change", () => {
+      if (this.current.id) this.openStrategy(this.current.id, Number(this.versionPicker.value));
+    });
+    this.deleteButton?.addEventListener("click", () => this.deleteCurrent());
     this.picker.addEventListener("change", () => this.openPicked());
     root.querySelector("#save-button").addEventListener("click", () => this.save(false));
     root.querySelector("#save-new-button").addEventListener("click", () => this.save(true));
@@ -111,9 +117,10 @@ export class StrategyLibrary {
     this.onLoad({ code: run.code, params: run.params, source: `the code of run ${run.id.slice(0, 8)}`, key });
   }
 
-  async openStrategy(id) {
+  /** Opens saved strategy `id`: its current version, or `version` (an older one). */
+  async openStrategy(id, version = null) {
     try {
-      const strategy = await api.getStrategy(id);
+      const strategy = await api.getStrategy(id, version);
       this.useSaved(strategy);
     } catch (error) {
       this.notify(`Couldn't open strategy ${id}: ${error.message}`, "error");
@@ -131,6 +138,7 @@ export class StrategyLibrary {
       version: strategy.current_version ?? strategy.version ?? null,
       key,
       sourceCode: code,
+      versions: strategy.versions || [],
     });
     this.onLoad({ code, params: strategy.params, source: `strategy ${strategy.name}`, key });
   }
@@ -139,6 +147,33 @@ export class StrategyLibrary {
     this.current = current;
     this.nameInput.value = current.name || "";
     this.showState(current.savedCode);
+    this.showVersions(current.id ? current.versions || [] : [], current.version);
+  }
+
+  /** The version picker (every saved version, newest first) and Delete, for a saved strategy. */
+  showVersions(versions, shown) {
+    if (!this.versionPicker || !this.deleteButton) return;
+    this.deleteButton.hidden = !this.current.id;
+    this.versionPicker.hidden = versions.length < 2;
+    this.versionPicker.replaceChildren(
+      ...[...versions].reverse().map((v) => new Option(`version ${v.version}`, String(v.version))),
+    );
+    if (shown) this.versionPicker.value = String(shown);
+  }
+
+  async deleteCurrent() {
+    const { id, name } = this.current;
+    if (!id) return;
+    if (!window.confirm(`Delete the saved strategy “${name}” and all its versions? Its runs stay.`)) return;
+    try {
+      await api.deleteStrategy(id);
+    } catch (error) {
+      this.notify(`Couldn't delete “${name}”: ${error.message}`, "error");
+      return;
+    }
+    this.notify(`Deleted the saved strategy “${name}”.`);
+    await this.refresh();
+    this.openStarter();
   }
 
   /** Says whether the editor holds the saved version; call it with the editor's code. */
@@ -174,6 +209,7 @@ export class StrategyLibrary {
         version: record.current_version ?? record.version ?? null,
         key: `strategy:${record.id}`,
         sourceCode: record.code,
+        versions: record.versions || [],
       });
       this.onSaved(previousKey, this.current.key);
       this.notify(`Saved “${this.current.name}”${this.current.version ? ` as version ${this.current.version}` : ""}.`);

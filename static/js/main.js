@@ -12,6 +12,7 @@ import { LiveView } from "./live.js";
 import { paramsFromInspection } from "./params.js";
 import { ResultsView } from "./results.js";
 import { RunForm } from "./runform.js";
+import { PeriodReturnsView } from "./periods.js";
 import { RunSettingsView } from "./runsettings.js";
 import {
   readDraft, readFormValues, readView, removeDraft, writeDraft, writeFormValues, writeView,
@@ -26,7 +27,8 @@ function notify(message, kind = "info") {
   box.textContent = message;
   box.hidden = false;
   window.clearTimeout(box.timer);
-  if (kind !== "error") box.timer = window.setTimeout(() => { box.hidden = true; }, 6000);
+  // An error stays longer (and goes on a click) but never covers the toolbar for good.
+  box.timer = window.setTimeout(() => { box.hidden = true; }, kind === "error" ? 15000 : 6000);
 }
 
 async function checkHealth() {
@@ -133,9 +135,11 @@ async function start() {
     onTabChange: (tab) => remember({ tab }, { isNewEntry: false }),
     onShown: (run, { orders }) => {
       settings.show(run);
+      periods.show(run);
       settings.showRefused($("#refused-banner"), orders);
     },
   });
+  const periods = new PeriodReturnsView($("#period-returns"));
   const settings = new RunSettingsView($("#run-settings"), {
     onRerun: (run) => rerun(run),
     onLoad: (run) => {

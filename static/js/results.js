@@ -7,7 +7,7 @@ import {
   formatNumber, formatPercent, formatTime, labelFromKey, toEquityPoints, toSeconds,
   shortRunId, withoutLinePrefix,
 } from "./format.js";
-import { DataTable, download } from "./table.js";
+import { DataTable, download, toCsv } from "./table.js";
 
 // Metrics reported as fractions (0.12 = 12 %); the rest are plain numbers in their own units.
 const FRACTION_METRICS = new Set([
@@ -61,7 +61,9 @@ const ORDER_COLUMNS = [
   { key: "created_time", label: "Placed (UTC)", format: formatTime },
   { key: "side", label: "Side" },
   { key: "type", label: "Type" },
-  { key: "amount", label: "Amount", numeric: true, format: (v) => formatNumber(v, 6) },
+  // close_position() orders ask for "the whole position" (amount 0): say so; the fill has the size.
+  { key: "amount", label: "Amount", numeric: true, format: (v) => (v === 0 ? "whole position" : formatNumber(v, 6)) },
+  { key: "filled_amount", label: "Filled amount", numeric: true, format: (v) => formatNumber(v, 6) },
   { key: "leverage", label: "Leverage", numeric: true, format: (v) => formatNumber(v, 2) },
   { key: "status", label: "Status" },
   { key: "filled_time", label: "Filled (UTC)", format: formatTime },
@@ -90,6 +92,16 @@ function normaliseCandles(body) {
   }));
 }
 
+/**
+ * Buy and hold on the same chart: the starting equity in the asset from the first candle's close,
+ * valued at each close (the `buy_and_hold_return` metric's convention: last close / first close).
+ */
+export function benchmarkPoints(candles, initial) {
+  const first = candles.find((c) => Number.isFinite(c.close) && c.close > 0);
+  if (!first) return [];
+  return candles.map((c) => ({ time: c.time, value: (initial * c.close) / first.close }));
+}
+
 export class ResultsView {
   /** `onErrorLine(run, line)` shows a failed run's line in the editor. */
   constructor(root, { catalog, onErrorLine, onTabChange = () => {}, onShown = () => {} }) {
@@ -100,6 +112,7 @@ export class ResultsView {
     this.onErrorLine = onErrorLine;
     this.trades = new DataTable(root.querySelector("#trades-table"), TRADE_COLUMNS, {
       caption: "Trades", emptyText: "No closed trades.",
+      onRowClick: (trade) => this.showTrade(trade), // the price chart zoomed to it
     });
     this.orders = new DataTable(root.querySelector("#orders-table"), ORDER_COLUMNS, {
       caption: "Orders", emptyText: "No orders.",
@@ -107,6 +120,10 @@ export class ResultsView {
     this.equityChart = null;
     this.candleChart = null;
     this.runId = null;
+    root.querySelector("#export-orders")?.addEventListener("click", () => {
+      download(`run-${this.runId}-orders.csv`, this.orders.csv());
+    });
+    root.querySelector("#export-equity")?.addEventListener("click", () => this.exportEquity());
     root.querySelector("#export-trades").addEventListener("click", () => {
       download(`run-${this.runId}-trades.csv`, this.trades.csv());
     });
@@ -143,6 +160,30 @@ export class ResultsView {
     this.selectTabElement = select;
   }
 
+  /** Downloads the run's whole equity curve (every bar, not the chart's thinned points). */
+  async exportEquity() {
+    const runId = this.runId;
+    try {
+      const body = await api.runEquity(runId, 1_000_000);
+      const rows = listFrom(body, "points").map((p) => ({
+        time: new Date(toSeconds(p.time) * 1000).toISOString(),
+        equity: p.equity, drawdown: p.drawdown, position: p.position,
+      }));
+      const columns = ["time", "equity", "drawdown", "position"].map((key) => ({ key }));
+      download(`run-${runId}-equity.csv`, toCsv(columns, rows));
+    } catch (error) {
+      this.root.querySelector("#candle-note").textContent = `Couldn't export the equity: ${error.message}`;
+    }
+  }
+
+  /** Switches to the price chart, zoomed to `trade` (a row of the trades table). */
+  showTrade(trade) {
+    if (!this.candleChart) return;
+    this.selectTab("chart");
+    this.onTabChange("chart");
+    this.candleChart.zoomTo(Math.floor(toSeconds(trade.entry_time)), Math.floor(toSeconds(trade.exit_time)));
+  }
+
   /** Shows results tab `name` ("overview", "chart", "trades", "orders", "logs"). */
   selectTab(name) {
     const tab = this.root.querySelector(`#tab-${CSS.escape(name || "overview")}`);
@@ -176,8 +217,12 @@ export class ResultsView {
     const orderRows = orders.status === "fulfilled" ? listFrom(orders.value, "orders") : [];
     this.orders.setRows(orderRows);
     this.showLogs(logs.status === "fulfilled" ? listFrom(logs.value, "logs", "lines") : []);
-    this.showEquity(equity.status === "fulfilled" ? toEquityPoints(equity.value) : []);
+    const curve = equity.status === "fulfilled" ? toEquityPoints(equity.value) : [];
+    this.showEquity(curve);
     this.showCandles(candles, tradeRows);
+    if (candles.status === "fulfilled" && curve.length) {
+      this.equityChart.setBenchmark(benchmarkPoints(normaliseCandles(candles.value), curve[0].value));
+    }
     this.onShown(run, { orders: orderRows });
   }
 
@@ -250,7 +295,7 @@ export class ResultsView {
       return;
     }
     container.hidden = false;
-    note.textContent = "▲ long entry · ▼ short entry · ● exit · ■ liquidation";
+    note.textContent = "▲ long entry · ▼ short entry · ● exit · ■ liquidation · hover a marker for its trade; click a trade in Trades to zoom to it";
     if (!this.candleChart) this.candleChart = new CandleChart(container);
     const candles = normaliseCandles(result.value);
     const times = candles.map((c) => c.time);

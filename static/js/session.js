@@ -5,7 +5,8 @@
 const DRAFT_PREFIX = "strategylab.draft.";
 const FORM_KEY = "strategylab.form";
 const MAX_DRAFTS = 50; // the oldest drafts go first past this many
-export const TABS = ["overview", "chart", "trades", "orders", "logs"];
+// Results tabs are named by their element id without "tab-": overview, chart, trades, ...
+const TAB_NAME = /^[a-z][a-z0-9-]{0,40}$/;
 
 /** The view named by the address: {strategy, run, tab}, each a string or null. */
 export function readView(location = window.location) {
@@ -14,7 +15,7 @@ export function readView(location = window.location) {
   return {
     strategy: query.get("strategy") || null,
     run: query.get("run") || null,
-    tab: TABS.includes(tab) ? tab : null,
+    tab: tab && TAB_NAME.test(tab) ? tab : null, // a tab the page lacks shows the overview
   };
 }
 

@@ -35,8 +35,10 @@ export function download(filename, text, type = "text/csv") {
 
 export class DataTable {
   /** `columns`: [{key, label, format?(value,row), numeric?}]; `caption` names it for readers. */
-  constructor(table, columns, { caption = "", emptyText = "Nothing here." } = {}) {
+  constructor(table, columns, { caption = "", emptyText = "Nothing here.", onRowClick = null } = {}) {
     this.table = table;
+    this.onRowClick = onRowClick; // (row) when a body row is clicked
+    if (onRowClick) table.dataset.clickable = "true";
     this.columns = columns;
     this.rows = [];
     this.sortKey = null;
@@ -58,6 +60,8 @@ export class DataTable {
       button.type = "button";
       button.textContent = column.label;
       button.addEventListener("click", () => this.sortBy(column.key));
+      // The whole header cell sorts, not only its text (the button inside is the keyboard way).
+      th.addEventListener("click", (event) => { if (event.target === th) this.sortBy(column.key); });
       th.append(button);
       if (column.numeric) th.className = "num";
       head.append(th);
@@ -100,6 +104,7 @@ export class DataTable {
     }
     for (const row of rows) {
       const tr = document.createElement("tr");
+      if (this.onRowClick) tr.addEventListener("click", () => this.onRowClick(row));
       for (const column of this.columns) {
         const td = document.createElement("td");
         const value = row[column.key];

@@ -3,6 +3,9 @@ montecarlo.json, refused with the field named; GET returns the kept document."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import wait_until_finished
@@ -35,3 +38,19 @@ def test_bad_requests_name_the_field_and_unknown_runs_are_404(client: TestClient
     assert refused.status_code == 422 and "n" in refused.text
     refused = client.post("/api/runs/nope/montecarlo", json={"method": "jackknife"})
     assert refused.status_code == 422
+
+
+def test_a_run_whose_folder_is_gone_is_404_without_server_paths(
+    client: TestClient, data_dir: Path
+) -> None:
+    body = {"code": SMA_CODE, "dataset": SAMPLE_NAME, "mode": "futures"}
+    run = wait_until_finished(client, client.post("/api/runs", json=body).json()["id"])
+    assert run["status"] == "done", run["error"]
+    folders = [path for path in data_dir.rglob(run["id"]) if path.is_dir()]
+    assert folders
+    for folder in folders:
+        shutil.rmtree(folder)
+    answer = client.post(f"/api/runs/{run['id']}/montecarlo", json={"method": "shuffle"})
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == f"there is no readable result folder for run {run['id']}"
+    assert str(data_dir) not in answer.text

@@ -3,11 +3,13 @@ refusals, and a trial opened as a normal run with the same metrics."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,6 +17,7 @@ from app.db import RunStatus, make_engine, session_scope
 from app.db.models import SweepRow
 from app.main import create_app
 from tests.api.conftest import LoopbackClient, collect, wait_until_finished
+from tests.api.test_crash_restart import free_port, start_server
 from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, SMA_CODE, make_settings, write_sample
 
 SWEEP_FINISHED = ("done", "failed", "cancelled")
@@ -145,8 +148,9 @@ SLOW_GRID = {
     **GRID,
     "code": SLOW_CODE.replace('"spin": 3000', '"spin": 3000, "tag": 1'),
     "ranges": ["tag=1:40"],
+    "params": {"spin": 1000},
     "objectives": [{"metric": "total_return"}],
-}  # 40 slow trials: a cancel or a restart lands mid-sweep
+}  # 40 slow trials: a cancel or a restart lands mid-sweep (trials are told 8 at a time)
 
 
 def wait_for_trials(client: TestClient, sweep_id: str, at_least: int) -> None:
@@ -227,3 +231,109 @@ def test_a_sweep_left_running_by_a_crash_is_resumed_not_left_running(data_dir: P
         sweep = wait_for_sweep(client, sweep_id)
         assert sweep["status"] == "done" and sweep["trials_done"] == 2
         assert [t["number"] for t in trials_of(client, sweep_id)] == [0, 1]
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_sweep_resumes_it_without_repeating_or_losing_a_trial(
+    data_dir: Path,
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(data_dir, port)
+    try:
+        body = {**SLOW_GRID, "ranges": ["tag=1:12"]}
+        created = httpx.post(f"{base}/api/sweeps", json=body, timeout=30)
+        assert created.status_code == 201, created.text
+        sweep_id = created.json()["id"]
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{base}/api/sweeps/{sweep_id}").json()["trials_done"] < 1:
+            assert time.monotonic() < deadline, "the sweep made no progress"
+            time.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGKILL)  # kill -9: nothing is stopped cleanly
+        server.wait(10)
+    server = start_server(data_dir, port)
+    try:
+        deadline = time.monotonic() + 240
+        while (sweep := httpx.get(f"{base}/api/sweeps/{sweep_id}").json())["status"] not in (
+            SWEEP_FINISHED
+        ):
+            assert time.monotonic() < deadline, "the resumed sweep did not finish"
+            time.sleep(0.2)
+        assert sweep["status"] == "done" and sweep["trials_done"] == 12
+        trials = httpx.get(f"{base}/api/sweeps/{sweep_id}/trials").json()["trials"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    assert [t["number"] for t in trials] == list(range(12))
+    assert sorted(t["params"]["tag"] for t in trials) == list(range(1, 13))  # each point once
+
+
+@pytest.mark.slow
+def test_a_saved_strategy_sweep_opens_its_trials_even_after_the_strategy_is_deleted(
+    client: TestClient,
+) -> None:
+    saved = client.post("/api/strategies", json={"name": "sma", "code": SMA_CODE}).json()
+    body = {key: value for key, value in GRID.items() if key != "code"}
+    sweep_id = start_sweep(
+        client, {**body, "strategy_id": saved["id"], "ranges": ["fast=5,10", "slow=30"]}
+    )
+    sweep = wait_for_sweep(client, sweep_id)
+    assert sweep["status"] == "done" and sweep["strategy_id"] == saved["id"]
+    assert client.delete(f"/api/strategies/{saved['id']}").status_code == 204
+    opened = client.post(f"/api/sweeps/{sweep_id}/trials/1/run")
+    assert opened.status_code == 201, opened.text
+    run = wait_until_finished(client, opened.json()["id"])
+    assert run["status"] == "done"
+    trial = trials_of(client, sweep_id)[1]
+    assert run["metrics"]["total_return"] == trial["metrics"]["total_return"]
+
+
+WALK = {
+    **GRID,
+    "ranges": ["fast=5,10", "slow=30"],
+    "folds": 2,
+    "train_ratio": 0.75,
+}  # 2000 1h bars: two folds of a 2-trial grid each
+
+
+@pytest.mark.slow
+def test_a_walkforward_reports_fold_k_of_n_and_its_document(client: TestClient) -> None:
+    created = client.post("/api/walkforwards", json=WALK)
+    assert created.status_code == 201, created.text
+    walk_id = created.json()["id"]
+    assert created.json()["trials_total"] == 2  # folds
+    with client.websocket_connect(f"/ws/sweeps/{walk_id}") as websocket:
+        messages = collect(websocket)
+    folds_seen = {(m["fold"], m["folds_total"]) for m in messages if "fold" in m}
+    assert folds_seen == {(1, 2), (2, 2)}
+    assert any(m.get("phase") == "optimize" and m.get("trials_total") == 2 for m in messages)
+    assert messages[-1]["type"] == "done"
+    walk = client.get(f"/api/walkforwards/{walk_id}").json()
+    assert walk["status"] == "done" and walk["kind"] == "walkforward"
+    assert walk["walk"]["folds"] == 2
+    document = walk["statistics"]
+    assert [row["fold"] for row in document["folds"]] == [1, 2]
+    assert "overall" in document["efficiency"]
+    assert client.get("/api/sweeps?status=done").json()[0]["kind"] == "walkforward"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"folds": None, "train": "900d", "test": "60d"}, "train"),
+        ({"folds": None}, "train"),
+        ({"train": "60d", "test": "10d"}, "folds"),
+    ],
+)
+def test_walkforward_refusals_name_the_field(
+    shared_client: TestClient, change: dict[str, Any], field: str
+) -> None:
+    response = shared_client.post("/api/walkforwards", json={**WALK, **change})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", field], response.text
+    assert shared_client.get("/api/sweeps").json() == []
+
+
+def test_a_sweep_is_not_a_walkforward(shared_client: TestClient) -> None:
+    assert shared_client.get("/api/walkforwards/nope").status_code == 404

@@ -12,7 +12,9 @@ from tests.browser.ui import screenshot
 
 
 @pytest.fixture
-def offline_context(chromium: Browser, server_url: str) -> Iterator[tuple[BrowserContext, list[str]]]:
+def offline_context(
+    chromium: Browser, server_url: str
+) -> Iterator[tuple[BrowserContext, list[str]]]:
     """A browser context that can reach only the server under test; other requests are
     aborted and listed."""
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})

@@ -112,3 +112,16 @@ def test_hover_documents_the_strategy_api_and_indicators(page: Page) -> None:
     indicator = page.locator("#editor .view-line", has_text='indicator("sma"').first
     indicator.locator("span > span", has_text='"sma"').first.hover()
     expect(hover).to_contain_text("Simple Moving Average")
+
+
+def test_the_editor_shortcuts_are_listed_in_a_help_popover(page: Page) -> None:
+    help_box = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_box).to_be_hidden()
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    expect(help_box).to_be_visible()
+    for keys in ("S", "Enter", "Space", "F8"):
+        expect(help_box.locator("kbd", has_text=keys).first).to_be_visible()
+    expect(help_box).to_contain_text("Run the backtest")
+    screenshot(page, "32-shortcuts")
+    page.keyboard.press("Escape")
+    expect(help_box).to_be_hidden()

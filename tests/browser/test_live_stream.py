@@ -14,20 +14,23 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.browser.ui import RUN_TIMEOUT_MS, choose_dataset, open_example, screenshot
 
-# The reader's pause after each message: at most ~100 messages/s, slower than the stream's
-# bursts of log lines (up to 100 a report, several reports a second), which once filled a
-# 512-message queue and had the viewer dropped. A reader that reads nothing at all for 20 s
-# is closed by the server's keepalive (uvicorn's ping timeout), which is not this test.
-SLOW_READ_S = 0.01
+# The reader stalls like a busy tab: it stops reading for PAUSE_S, then reads for READ_S, and
+# again. While it stalls the stream piles up far more than the 512 messages that once had a
+# viewer dropped (progress 5 a second, log lines in bursts of up to 100). Each stall is
+# shorter than the server's keepalive (uvicorn answers a ping missing for 20 s by closing),
+# which is a transport rule this test does not probe.
+PAUSE_S = 12.0
+READ_S = 3.0
 RECEIVE_BUFFER_BYTES = 4096  # a small TCP window, so the server's sends really wait
 YEAR_RUN_TIMEOUT_MS = 600_000  # ~20 s alone; minutes on a loaded 2-core machine
 
 
 class SlowReader(threading.Thread):
-    """Reads one run's stream through a tiny socket buffer, pausing after every message."""
+    """Reads one run's stream through a tiny socket buffer, stalling again and again."""
 
     def __init__(self, server_url: str, run_id: str) -> None:
         super().__init__(daemon=True)
@@ -36,6 +39,7 @@ class SlowReader(threading.Thread):
         self.messages: list[dict[str, Any]] = []
         self.close_code: int | None = None
         self.failure: BaseException | None = None
+        self.pauses = 0
 
     def run(self) -> None:
         parts = urlsplit(self.url)
@@ -43,10 +47,16 @@ class SlowReader(threading.Thread):
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
         raw.connect((parts.hostname or "127.0.0.1", parts.port or 80))
         try:
-            with connect(self.url, sock=raw, origin=self.origin, max_queue=4, ping_interval=None) as websocket:
+            with connect(
+                self.url, sock=raw, origin=Origin(self.origin), max_queue=4, ping_interval=None
+            ) as websocket:
+                reading_since = time.monotonic()
                 for text in websocket:
                     self.messages.append(json.loads(text))
-                    time.sleep(SLOW_READ_S)
+                    if time.monotonic() - reading_since > READ_S:
+                        time.sleep(PAUSE_S)
+                        self.pauses += 1
+                        reading_since = time.monotonic()
                 self.close_code = websocket.close_code
         except BaseException as error:  # reported by the test
             self.failure = error
@@ -65,7 +75,9 @@ def test_a_slow_viewer_is_never_dropped_and_sees_100_percent(page: Page, server_
             .observe(stats, {childList: true, characterData: true, subtree: true});
         }"""
     )
-    with page.expect_response(lambda r: r.url.endswith("/api/runs") and r.request.method == "POST") as created:
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/runs") and r.request.method == "POST"
+    ) as created:
         page.get_by_role("button", name="Run backtest").click()
     run_id = created.value.json()["id"]
     reader = SlowReader(server_url, run_id)
@@ -91,7 +103,11 @@ def test_a_slow_viewer_is_never_dropped_and_sees_100_percent(page: Page, server_
     assert 2 <= len(points) <= 4 * 2000
     skipped = sum(m["lines"] for m in seen if m["type"] == "skipped")
     logged = sum(1 for m in seen if m["type"] == "log")
-    print(f"slow reader: {len(seen)} messages, {logged} log lines, {skipped} lines skipped")
+    print(
+        f"slow reader: {reader.pauses} stalls of {PAUSE_S} s, {len(seen)} messages, "
+        f"{logged} log lines, {skipped} lines skipped"
+    )
+    assert reader.pauses >= 1
     texts: list[str] = page.evaluate("window.liveTexts")
     assert not [t for t in texts if "Connection lost" in t], texts[-5:]
     # Before its bars the run said what it was doing (the sandbox, the data, the indicators).

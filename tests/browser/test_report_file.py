@@ -4,14 +4,16 @@ leaves the file, no script runs, and every chart is drawn (a non-empty SVG with 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page, Route, expect
 from typer.testing import CliRunner
 
 from app.cli import cli_app
+from tests.browser.ui import RUN_TIMEOUT_MS, choose_dataset, open_example, wait_for_results
 from tests.research.report_support import HOSTILE, make_run
 
 INPUTS = Path(__file__).resolve().parents[1] / "research" / "report_inputs"
@@ -121,3 +123,19 @@ def test_report_lists_the_metrics_of_metrics_json(report_file: Path, chromium: B
     trades = page.locator('tr[data-metric="trades"] td.num').inner_text()
     assert trades == f"{figures['trades']:,}"
     context.close()
+
+
+@pytest.mark.slow
+def test_a_finished_run_has_a_report_button(page: Page, server_url: str) -> None:
+    open_example(page, "sma_crossover")
+    choose_dataset(page, "1h")
+    page.get_by_role("button", name="Run backtest").click()
+    wait_for_results(page)
+    expect(page.get_by_label("Run status")).to_have_text("done", timeout=RUN_TIMEOUT_MS)
+    button = page.get_by_role("link", name="Report")
+    expect(button).to_be_visible()
+    href = button.get_attribute("href") or ""
+    assert re.fullmatch(r"/api/runs/[0-9a-zA-Z_-]+/report", href), href
+    answer = page.request.get(server_url + href)
+    assert answer.ok and answer.headers["content-type"].startswith("text/html")
+    assert answer.text().count("<svg") == 7 and "<script" not in answer.text()

@@ -45,7 +45,9 @@ def test_an_old_run_shows_its_settings_reruns_identically_and_loads_them(
     screenshot(page, "27-run-settings")
 
     page.get_by_role("button", name="Rerun").click()
-    expect(page.locator("#results-title")).not_to_contain_text(f"run {first[:8]}", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#results-title")).not_to_contain_text(
+        f"run {first[:8]}", timeout=RUN_TIMEOUT_MS
+    )
     wait_for_results(page)
     second = shown_run(page)
     assert second != first

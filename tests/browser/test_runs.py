@@ -184,7 +184,9 @@ def test_history_opens_and_compares_two_runs(page: Page) -> None:
     comparison = page.get_by_role("table", name="Run comparison")
     expect(comparison).to_be_visible()
     expect(comparison.locator("thead th")).to_have_count(3)
-    expect(comparison).to_contain_text("total return")
+    expect(comparison).to_contain_text("Total return")
+    # The better value is marked (the two runs differ in return).
+    expect(comparison.locator("tr", has_text="Total return").locator("td.better")).to_have_count(1)
     expect(page.locator("#compare-chart canvas").first).to_be_visible()
     screenshot(page, "09-compare")
 

@@ -65,7 +65,8 @@ def test_a_grid_sweep_fills_the_table_and_heatmap_then_opens_a_trial(sweep_page:
     shown = {
         (json.loads(c["x"]), json.loads(c["y"])): float(c["value"])
         for c in cells.evaluate_all(
-            "(cells) => cells.map((c) => ({x: c.dataset.x, y: c.dataset.y, value: c.dataset.value}))"
+            "(cells) => cells.map((c) => ({x: c.dataset.x, y: c.dataset.y, "
+            "value: c.dataset.value}))"
         )
     }
     expected = {
@@ -97,3 +98,35 @@ def test_a_grid_sweep_fills_the_table_and_heatmap_then_opens_a_trial(sweep_page:
     assert run["status"] == "done"
     assert run["params"] == best["params"]
     assert run["metrics"]["total_return"] == best["metrics"]["total_return"]
+
+
+@pytest.mark.slow
+def test_a_walkforward_draws_its_folds_and_the_stitched_curve(sweep_page: Page) -> None:
+    page = sweep_page
+    page.get_by_label("Strategy", exact=True).select_option("example:sma_crossover")
+    expect(page.get_by_label("fast search")).to_be_visible()
+    dataset = page.get_by_label("Dataset")
+    names = dataset.locator("option").evaluate_all("(options) => options.map((o) => o.value)")
+    dataset.select_option(next(name for name in names if name.endswith("-1h")))
+    page.get_by_label("Start (UTC)").fill("2023-01-01")
+    page.get_by_label("End (UTC)").fill("2023-06-30")
+    tick_range(page, "fast", "5", "10", "5")
+    page.get_by_label("Objective", exact=True).select_option("total_return")
+    page.locator("#walk-enabled").check()
+    page.get_by_role("spinbutton", name="Folds").fill("2")
+    page.get_by_role("button", name="Start sweep").click()
+
+    expect(page.get_by_label("Sweep status")).to_have_text("done", timeout=RUN_TIMEOUT_MS)
+    walk_id = page.evaluate("new URLSearchParams(location.search).get('sweep')")
+    walk = page.evaluate("async (id) => (await fetch(`/api/walkforwards/${id}`)).json()", walk_id)
+    folds = walk["statistics"]["folds"]
+    assert [fold["fold"] for fold in folds] == [1, 2]
+    tests = page.locator("#walk-timeline rect.fold-test")
+    expect(tests).to_have_count(2)
+    expect(page.locator("#walk-timeline rect.fold-train")).to_have_count(2)
+    starts = tests.evaluate_all("(rects) => rects.map((r) => r.dataset.start)")
+    assert starts == [fold["test_start"] for fold in folds]
+    expect(page.locator("#walk-timeline polyline.stitched")).to_have_count(1)
+    expect(page.locator("#folds-table tbody tr")).to_have_count(2)
+    expect(page.locator("#walk-summary")).to_contain_text("Walk-forward efficiency")
+    screenshot(page, "walkforward-done")

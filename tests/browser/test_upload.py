@@ -86,3 +86,33 @@ def test_save_keeps_every_version(page: Page, server_url: str, tmp_path: Path) -
     record = api_json(server_url, f"/api/strategies/{strategy_id}")
     assert isinstance(record, dict)
     assert "# third version" in record["code"]
+
+
+def test_an_older_version_opens_and_a_strategy_can_be_deleted(
+    page: Page, tmp_path: Path, server_url: str
+) -> None:
+    path = tmp_path / "versioned_upload.py"
+    path.write_text(UPLOADED)
+    upload_file(page, path)
+    page.locator("#editor .view-lines").click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("# VERSIONTWO\n")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#notice")).to_contain_text("as version 2")
+
+    versions = page.get_by_label("Version", exact=True)
+    expect(versions).to_be_visible()
+    versions.select_option("1")
+    expect(page.locator("#editor .view-lines")).not_to_contain_text("VERSIONTWO")
+    assert "class Uploaded(Strategy):" in editor_text(page)
+    versions.select_option("2")
+    expect(page.locator("#editor .view-lines")).to_contain_text("VERSIONTWO")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator("#notice")).to_contain_text("Deleted the saved strategy")
+    saved = api_json(server_url, "/api/strategies")
+    assert isinstance(saved, list)
+    assert "versioned_upload" not in [s["name"] for s in saved]
+    picker = page.get_by_label("Open strategy").locator('optgroup[label="Saved strategies"] option')
+    expect(picker.filter(has_text="versioned_upload")).to_have_count(0)

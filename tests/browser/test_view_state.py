@@ -113,7 +113,9 @@ def test_a_running_run_reattaches_after_reload(page: Page, tmp_path: Path) -> No
     expect(page.locator("#live-title")).to_contain_text(f"Run {run_id[:8]}")
     expect(page.locator("#live-title")).to_contain_text("Slow")
     expect(page.get_by_label("Run status")).to_have_text("running")
-    expect(page.locator("#live-stats")).to_contain_text(re.compile(r"bars/s"), timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#live-stats")).to_contain_text(
+        re.compile(r"bars/s"), timeout=RUN_TIMEOUT_MS
+    )
     assert "class Slow(Strategy):" in editor_text(page)
     screenshot(page, "24-reattached")
     page.get_by_role("button", name="Cancel run").click()

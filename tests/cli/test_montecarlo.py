@@ -71,7 +71,7 @@ def test_without_out_the_file_goes_into_the_run_folder(run_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("arguments", "sentence"),
     [
-        (["--method", "shuffle", "--n", "0"], "--n: must be a whole number from 1 to 1,000,000"),
+        (["--method", "shuffle", "--n", "0"], "--n: must be a whole number from 1 to 100,000"),
         (["--method", "shuffle", "--levels", "0.9,2"], "--levels: each level must be between"),
         (["--method", "shuffle", "--levels", "x"], "--levels: 'x' is not a comma-separated"),
         (["--method", "shuffle", "--ruin", "0"], "--ruin: must be a fraction of the starting"),

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def test_a_sweep_writes_every_trial_and_the_best(swept: tuple[Path, Any]) -> Non
     assert best["best"]["metrics"]["sharpe"] == float(top["sharpe"])
     assert best["method"] == "grid" and best["seed"] == 0 and best["n_trials"] == 4
     assert best["objectives"] == [{"metric": "sharpe", "direction": "maximize"}]
-    assert [entry["trial"] for entry in best["ranked"]][0] == best["best"]["trial"]
+    assert best["ranked"][0]["trial"] == best["best"]["trial"]
     assert {"dsr", "pbo", "n_trials", "meaning"} <= set(best["overfitting"])
 
 
@@ -198,7 +199,7 @@ def complete_trials(database: Path) -> int:
     if not database.exists():
         return 0
     try:
-        with sqlite3.connect(database, timeout=5) as connection:
+        with closing(sqlite3.connect(database, timeout=5)) as connection:
             row = connection.execute(
                 "SELECT count(*) FROM trials WHERE state = 'COMPLETE'"
             ).fetchone()

@@ -104,8 +104,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--test", "3d"), "--train: --train is missing"),
-        (("--train", "6d"), "--test: --test is missing"),
+        (("--test", "3d"), "--train: is missing: give --train 180d"),
+        (("--train", "6d"), "--test: is missing: give"),
         (("--train", "6x", "--test", "3d"), "--train: '6x' is not a duration"),
         (("--train", "20d", "--test", "3d"), "--train: a train window (20d)"),
         (("--train", "6d", "--test", "3d", "--step", "1d"), "--step: 1d is shorter than the test"),

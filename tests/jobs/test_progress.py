@@ -79,7 +79,13 @@ def test_a_late_joiner_gets_the_current_state_first() -> None:
 
 
 def log(number: int) -> dict[str, Any]:
-    return {"type": "log", "time": "t", "bar_index": number, "level": "info", "message": f"{number}"}
+    return {
+        "type": "log",
+        "time": "t",
+        "bar_index": number,
+        "level": "info",
+        "message": f"{number}",
+    }
 
 
 def test_two_viewers_see_the_same_stream_and_a_stalled_one_is_never_dropped() -> None:

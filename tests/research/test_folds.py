@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.engine import ns_to_iso
 from app.engine.feed import IntArray
@@ -198,3 +200,60 @@ def test_no_runnable_fold_is_refused() -> None:
     times = np.append(times, _ns("2024-03-01"))  # one bar long after: tests fall in the gap
     with pytest.raises(ResearchInputError, match="none of the"):
         plan_folds(times, HOUR, DurationWindows(3 * DAY, 5 * DAY))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    bars=st.integers(50, 600),
+    gap=st.tuples(st.integers(0, 600), st.integers(0, 100)),
+    train_h=st.integers(1, 200),
+    test_h=st.integers(1, 100),
+    extra_step_h=st.integers(0, 50),
+    anchored=st.booleans(),
+)
+def test_duration_folds_invariants(
+    bars: int,
+    gap: tuple[int, int],
+    train_h: int,
+    test_h: int,
+    extra_step_h: int,
+    anchored: bool,
+) -> None:
+    grid = np.arange(bars, dtype=np.int64) * HOUR
+    times: IntArray = np.delete(grid, range(gap[0], min(bars - 1, gap[0] + gap[1])))
+    scheme = DurationWindows(
+        train_h * HOUR, test_h * HOUR, (test_h + extra_step_h) * HOUR, anchored
+    )
+    try:
+        plan = plan_folds(times, HOUR, scheme)
+    except ResearchInputError:
+        return
+    for fold in plan.folds:
+        assert fold.train_end == fold.test_start
+        assert fold.test_end - fold.test_start == test_h * HOUR
+        assert plan.data_start <= fold.train_start < fold.test_start < fold.test_end
+        assert fold.test_end <= plan.data_end
+        assert fold.train_start == plan.data_start if anchored else True
+        inside = (times >= fold.test_start) & (times < fold.test_end)
+        assert fold.test_bars == int(inside.sum())
+        assert fold.is_runnable == (fold.test_bars > 0 and fold.train_bars > 0)
+    for before, after in itertools.pairwise(plan.folds):
+        assert after.test_start >= before.test_end  # test windows never overlap
+    assert plan.data_end - plan.tail_start < test_h * HOUR + extra_step_h * HOUR
+
+
+@settings(max_examples=150, deadline=None)
+@given(bars=st.integers(20, 2000), folds=st.integers(1, 12), ratio=st.floats(0.05, 0.95))
+def test_equal_folds_invariants(bars: int, folds: int, ratio: float) -> None:
+    times = np.arange(bars, dtype=np.int64) * HOUR
+    try:
+        plan = plan_folds(times, HOUR, EqualFolds(folds, ratio))
+    except ResearchInputError:
+        return
+    lengths = {f.test_end - f.test_start for f in plan.folds}
+    assert len(plan.folds) == folds
+    assert len(lengths) == 1  # equal test windows
+    assert plan.folds[-1].test_end == plan.data_end  # tiling the end of the data exactly
+    assert plan.folds[0].train_start == plan.data_start
+    for before, after in itertools.pairwise(plan.folds):
+        assert after.test_start == before.test_end

@@ -255,3 +255,14 @@ def test_a_folder_that_is_not_a_run_is_refused_with_its_file_named(tmp_path: Pat
     (folder / "metrics.json").unlink()
     with pytest.raises(RunFolderError, match=r"metrics\.json is missing"):
         load_run_folder(folder)
+
+
+def test_a_run_of_one_trade_on_one_day_leaves_the_sharpe_undefined_not_broken() -> None:
+    sample = sample_of([0.05], days=1)
+    spec = MonteCarloSpec("bootstrap", simulations=100)
+    document = montecarlo_document(sample, spec, simulate(sample, spec))
+    assert document["figures"]["sharpe"]["undefined"] == 100
+    assert document["figures"]["sharpe"]["intervals"] == []
+    assert document["figures"]["final_equity"]["median"] == pytest.approx(105.0)
+    assert document["observed"]["sharpe"] is None
+    json.loads(dumps_document(document))

@@ -255,3 +255,9 @@ def test_sweep_statistics_count_trials_that_were_tried_but_not_kept() -> None:
         sweep_statistics(matrix, 0, n_trials=5)
     with pytest.raises(ResearchInputError):
         sweep_statistics(matrix, 10)
+
+
+def test_sweep_statistics_of_a_single_day_are_undefined_with_a_reason() -> None:
+    result = sweep_statistics(np.full((1, 3), 0.01), 0)
+    assert (result["dsr"], result["best_sharpe"], result["pbo"]) == (None, None, None)
+    assert result["meaning"].startswith("With 3 trials, the best trial has no Sharpe ratio")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 from pathlib import Path
@@ -22,7 +23,8 @@ from app.data import generate_ohlcv
 from app.data.catalog import DatasetCatalog
 from app.engine.metrics import daily_returns
 from app.research.equity_analysis import drawdown_periods
-from app.research.report_document import display
+from app.research.report_charts import thin
+from app.research.report_document import display, md_cell
 from app.research.report_sources import ReportRequest, load_report
 from app.research.report_xlsx import SHEETS
 from tests.research.report_support import HOSTILE, make_run
@@ -211,7 +213,7 @@ def test_hostile_strategy_text_stays_text_in_html_and_markdown(
 ) -> None:
     copy = hostile_copy(run[0], tmp_path, HOSTILE)
     page = written((copy, run[1]), tmp_path / "r.html").read_text()
-    assert "<script" not in page.lower() and "onerror=" not in page.replace("onerror=alert", "")
+    assert "<script" not in page.lower()
     assert page.count("<svg") == page.count("</svg>") == 7  # the run part's charts
     assert "&lt;/svg&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "&amp;amp;" in page  # an entity in run text is shown, not decoded
@@ -340,6 +342,7 @@ def test_sections_found_beside_the_run_are_shown(run: tuple[Path, Path], tmp_pat
         ("none", (), "RUN_DIR: "),
         ("empty", (), "metrics.json is missing"),
         ("garbage", (), "metrics.json is not valid JSON"),
+        ("sweep", (), "is a sweep's folder, not a run's; report its best run"),
         ("run", ("--sweep", "missing-folder"), "--sweep: "),
         ("run", ("--montecarlo", "bad.json"), "--montecarlo: "),
         ("run", ("--out", "no/such/folder/r.html"), "--out: "),
@@ -355,6 +358,8 @@ def test_bad_input_gets_one_sentence_and_exit_2(
     elif setup == "garbage":
         shutil.copytree(run[0], folder)
         (folder / "metrics.json").write_text("{")
+    elif setup == "sweep":
+        shutil.copytree(INPUTS / "sweep", folder)
     elif setup == "run":
         folder = run[0]
     (tmp_path / "bad.json").write_text("[1, 2")
@@ -365,3 +370,48 @@ def test_bad_input_gets_one_sentence_and_exit_2(
     assert "Traceback" not in output
     if setup != "run" or args[0] != "--format":  # typer's own usage message for a bad choice
         assert output.count("\n") == 1, output
+
+
+def test_a_one_bar_run_without_trades_still_gets_every_part(
+    run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "one-bar"
+    shutil.copytree(run[0], folder)
+    equity_lines = (folder / "equity.csv").read_text().splitlines()
+    (folder / "equity.csv").write_text("\n".join(equity_lines[:2]) + "\n")
+    trades_header = (folder / "trades.csv").read_text().splitlines()[0]
+    (folder / "trades.csv").write_text(trades_header + "\n")
+    for suffix in ("html", "md", "json", "xlsx"):
+        code, output = report(folder, "--out", tmp_path / f"r.{suffix}")
+        assert code == 0, output
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("<svg") == 7 and "no full window yet" in page and "no trades" in page
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["drawdowns"] == [] and document["trades"] == []
+    assert document["monthly_returns"] == [{"year": 2023, "month": 1, "return": 0.0}]
+
+
+def test_the_report_file_gets_the_usual_permissions(run: tuple[Path, Path], tmp_path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    out = written(run, tmp_path / "r.md")
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]  # no temporary file left
+
+
+def test_thinning_a_long_series_keeps_its_extremes() -> None:
+    x = np.arange(100_000, dtype=np.int64)
+    y = np.sin(x / 5_000.0)
+    y[12_345], y[67_890] = -50.0, 50.0  # a crash and a spike between buckets' edges
+    kept = thin(x, y)
+    assert len(kept) <= 1_500 and kept[0] == 0 and kept[-1] == 99_999
+    assert 12_345 in kept and 67_890 in kept
+    assert kept == sorted(set(kept))
+
+
+def test_markdown_cells_show_run_text_as_it_is() -> None:
+    text = "[click](javascript:alert(1)) *bold* `code` a|b <b>x</b>\nnext"
+    assert md_cell(text) == (
+        "\\[click\\](javascript:alert(1)) \\*bold\\* \\`code\\` a\\|b &lt;b&gt;x&lt;/b&gt; next"
+    )
+    assert md_cell(-0.125, is_fraction=True) == "-12.50 %"

@@ -153,3 +153,12 @@ def test_a_grid_runs_every_point_or_the_budget_when_smaller() -> None:
     assert trials_total(_spec(n_trials=4)) == 4
     assert trials_total(_spec(n_trials=40)) == 9
     assert trials_total(_spec(method="tpe", n_trials=25)) == 25
+
+
+@pytest.mark.parametrize("text", ["slow=0:0.3:0.1", "slow=1:2:0.3", "slow=-1:1:0.2"])
+def test_a_stepped_float_range_gives_optuna_a_bound_on_the_step(text: str) -> None:
+    # Optuna warns (an error here) and moves `high` when high - low is not a multiple of step.
+    distribution = parse_space([text], DEFAULTS).distributions()["slow"]
+    values = parse_param(text, DEFAULTS).values()
+    assert distribution.high == values[-1]
+    assert distribution.low == values[0]

@@ -19,7 +19,7 @@ from app.data import generate_ohlcv
 from app.engine import ParamValue
 from app.research.errors import ResearchInputError
 from app.research.space import parse_space
-from app.research.study import open_storage, open_study
+from app.research.study import open_storage, open_study, storage_at
 from app.research.sweep import (
     Constraints,
     Objective,
@@ -361,3 +361,53 @@ def test_a_seeded_tpe_sweep_gives_the_same_trials_with_1_and_2_workers(
     rows = [trial_rows(two), trial_rows(one)]
     assert rows[0] == rows[1]
     assert len(rows[0]) == 12
+
+
+@pytest.mark.slow
+def test_a_study_on_postgresql_resumes_like_one_in_sqlite(tmp_path: Path) -> None:
+    from tests.db.pg_cluster import ThrowawayCluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    cluster = ThrowawayCluster(bindir)
+    cluster.start()
+    try:
+        _, url = cluster.create_database()
+        spec = spec_of("tpe", 12)
+        whole = new_study(spec)
+        run_study(spec, whole, FakeRunner())
+        identity = {"version": 1, "seed": spec.seed, "method": spec.method}
+        with storage_at(url) as storage:
+            study = open_study(storage, "pg", identity=identity, directions=["maximize"])
+            with pytest.raises(SimulatedCrashError):
+                run_study(spec, study, FakeRunner(crash_on_call=2))
+        with storage_at(url) as storage:  # a new process: a new connection
+            study = open_study(storage, "pg", identity=identity, directions=["maximize"])
+            run_study(spec, study, FakeRunner())
+            assert trial_rows(study) == trial_rows(whole)
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.parametrize("method", ["tpe", "nsga2"])
+def test_constrained_samplers_see_infeasible_trials(method: str) -> None:
+    objectives = (
+        (Objective("sharpe"),)
+        if method == "tpe"
+        else (
+            Objective("sharpe"),
+            Objective("total_return"),
+        )
+    )
+    spec = spec_of(method, 12, constraints=Constraints(min_trades=12), objectives=objectives)
+    study = new_study(spec)
+    run_study(spec, study, FakeRunner())
+    result = sweep_result(spec, study, cancelled=False)
+    assert result.best and all(r.feasible for r in result.best)
+    infeasible = [t for t in study.get_trials() if t.params["fast"] < 12]
+    assert infeasible
+    assert all(t.constraints["min_trades"] > 0 for t in infeasible)
+    assert all(
+        t.constraints["min_trades"] <= 0 for t in study.get_trials() if t.params["fast"] >= 12
+    )

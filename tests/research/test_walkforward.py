@@ -8,7 +8,7 @@ import csv
 import itertools
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +18,12 @@ import pytest
 from app.engine import RunConfig
 from app.research.errors import ResearchInputError
 from app.research.folds import DurationWindows, EqualFolds
+from app.research.oos_account import stitch
 from app.research.space import parse_space
 from app.research.sweep import Constraints, Objective, SweepSpec
 from app.research.walkforward import (
     Acceptance,
+    FoldOutcome,
     WalkForwardResult,
     WalkForwardSpec,
     check_walkforward,
@@ -320,3 +322,47 @@ def test_test_run_trades_the_window_with_the_given_cash(tmp_path: Path) -> None:
     assert config.param_dict["fast"] == 2
     train = in_sample_run(base, fold).inputs.config
     assert (train.start, train.end) == (fold.train_start, fold.train_end - 1)
+
+
+def test_untraded_folds_are_reported_with_their_reason_and_fail_the_acceptance(
+    tmp_path: Path,
+) -> None:
+    # No sandbox here: the outcomes of a walk-forward whose fold 1 a gap skipped and whose
+    # fold 2 had no feasible trial, written as files.
+    base, _ = make_base(tmp_path)
+    spec = make_spec(base, DurationWindows(6 * DAY, 3 * DAY), min_trades=3, min_efficiency=0.5)
+    plan = check_walkforward(base, spec)
+    first, second, third = plan.folds
+    skipped = replace(first, skip_reason="the test window has no bars (a gap in the data)")
+    cash = base.inputs.config.cash
+    outcomes = (
+        FoldOutcome(skipped, "skipped", cash, reason=skipped.skip_reason),
+        FoldOutcome(second, "no_feasible_trial", cash, trials=4, reason="none was feasible"),
+        FoldOutcome(third, "cancelled", cash, reason="cancelled"),
+    )
+    account = stitch([], base.market, initial_cash=cash)
+    result = WalkForwardResult(plan, outcomes, account, cash, cancelled=True)
+    write_walkforward_outputs(result, spec, base.market, tmp_path / "out")
+    with (tmp_path / "out" / "folds.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["status"], r["reason"]) for r in rows] == [
+        ("skipped", "the test window has no bars (a gap in the data)"),
+        ("no_feasible_trial", "none was feasible"),
+        ("cancelled", "cancelled"),
+    ]
+    assert [r["min_trades_passed"] for r in rows] == ["", "false", ""]  # judged: fold 2 only
+    assert rows[1]["end_equity"] == repr(cash)  # not traded: the equity is carried
+    summary = json.loads((tmp_path / "out" / "walkforward.json").read_text())
+    assert summary["acceptance"]["min_trades"]["failing_folds"] == [2]
+    assert summary["acceptance"]["min_efficiency"] == {
+        "threshold": 0.5,
+        "efficiency": None,
+        "passed": False,
+    }
+    assert summary["acceptance"]["passed"] is False
+    assert summary["efficiency"]["overall"] is None
+    assert summary["out_of_sample"]["metrics"]["final_equity"] == cash
+    assert summary["cancelled"] is True
+    assert (tmp_path / "out" / "equity.csv").read_text() == (
+        "fold,time,cash,margin,unrealized_pnl,equity,position\n"
+    )

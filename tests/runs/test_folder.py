@@ -271,3 +271,10 @@ def test_long_time_columns_print_as_ns_to_iso(values: list[int]) -> None:
     column = (values * 70)[:140]
     expected = [ns_to_iso(v) for v in values]
     assert format_times(column) == (expected * 70)[:140]
+
+
+def test_a_long_time_column_holding_nat_prints_as_numpy_does() -> None:
+    # int64's least value is numpy's NaT; never a bar time, but printed as before if it came.
+    nat = np.iinfo(np.int64).min
+    column = [0, nat] * 40
+    assert format_times(column) == ["1970-01-01T00:00:00Z", "NaTZ"] * 40

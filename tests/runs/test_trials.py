@@ -208,3 +208,19 @@ def test_the_worker_count_is_checked(market: MarketData) -> None:
     for workers in (0, -1, 1000):
         with pytest.raises(InvalidRunRequestError, match="workers"):
             TrialRunner(prepared(SMA, market), workers=workers)
+
+
+def test_closing_the_runner_kills_its_running_trials(
+    market: MarketData, server: ForkServer
+) -> None:
+    server.wait_ready()
+    runner = TrialRunner(prepared(SPIN, market), workers=2, forkserver=server)
+    outcomes: list[object] = []
+    batch = threading.Thread(target=lambda: outcomes.extend(runner.run_batch([{"n": 1}, {"n": 2}])))
+    batch.start()
+    time.sleep(2.0)  # both trials spinning in their workers
+    closing = time.monotonic()
+    runner.close()
+    batch.join(10)
+    assert outcomes == [None, None]
+    assert time.monotonic() - closing < 5

@@ -132,6 +132,23 @@ def test_each_setting_is_computed_once_however_many_ask_at_once(bars: MarketData
     assert settings_key("sma", None, {"length": 3}) != settings_key("sma", None, {"length": 3.0})
 
 
+def test_computing_in_threads_leaves_the_process_stdout_alone(bars: MarketData) -> None:
+    # pandas-ta's computation swaps sys.stdout; unserialised, two threads left it swapped
+    shared = SharedIndicators(bars)
+    before = sys.stdout
+    threads = [
+        threading.Thread(target=shared.columns, args=(name, None, {"length": length}))
+        for name in ("sma", "ema", "rsi", "wma")
+        for length in (5, 6, 7)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sys.stdout is before
+    assert shared.computations == 12
+
+
 def test_the_cache_keeps_within_its_byte_bound(bars: MarketData) -> None:
     one_column = len(bars) * 8
     shared = SharedIndicators(bars, max_cached_bytes=2 * one_column)
@@ -210,7 +227,9 @@ def run_hostile(
 
 def test_a_hostile_worker_gets_refusals_over_the_pipe(bars: MarketData, tmp_path: Path) -> None:
     shared = SharedIndicators(bars)
-    steps = [{"type": "indicator", **body} for body in HOSTILE_REQUESTS if "x" * 99 not in str(body)]
+    steps = [
+        {"type": "indicator", **body} for body in HOSTILE_REQUESTS if "x" * 99 not in str(body)
+    ]
     steps.append({"type": "indicator", "name": "sma", "settings": {"length": 7}})
     with pytest.raises(WorkerFailed) as caught:
         run_hostile(steps, bars, tmp_path, shared)

@@ -15,13 +15,12 @@ from app.api.schemas import ErrorOut
 from app.db import RunStatus, crud
 from app.db.errors import RecordNotFoundError
 from app.jobs import RunStateError
-from app.research.montecarlo import DEFAULT_LEVELS, MonteCarloSpec
+from app.research.montecarlo import DEFAULT_LEVELS, MAX_SIMULATIONS, MonteCarloSpec
 from app.research.montecarlo_document import MONTECARLO_FILE, run_montecarlo, write_montecarlo
+from app.research.run_folder import RunFolderError
 
 router = APIRouter(tags=["runs"])
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
-MAX_API_SIMULATIONS = 100_000
-"""Paths one request may ask for (about 10 s of a core for a 2,000-trade run)."""
 RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such run, or its folder is gone."},
     409: {"model": ErrorOut, "description": "The run has not finished."},
@@ -37,7 +36,7 @@ class MonteCarloRequest(BaseModel):
         description="shuffle: reorder the per-trade returns; bootstrap: draw trades with "
         "replacement; block: block-bootstrap the daily returns."
     )
-    n: int = Field(10_000, ge=1, le=MAX_API_SIMULATIONS, description="Simulated paths.")
+    n: int = Field(10_000, ge=1, le=MAX_SIMULATIONS, description="Simulated paths.")
     seed: int = Field(1, ge=0, le=2**63 - 1, description="The same seed, the same document.")
     levels: list[float] = Field(
         default_factory=lambda: list(DEFAULT_LEVELS),
@@ -77,7 +76,10 @@ def simulate_run(
         raise RunStateError(run.id, run.status, "simulated before it is done")
     spec = body.spec()
     folder = settings.runs_dir / run.id
-    document = run_montecarlo(folder, spec)
+    try:
+        document = run_montecarlo(folder, spec)
+    except RunFolderError:  # its message names the server's paths: not for the client
+        raise RecordNotFoundError("readable result folder for run", run.id) from None
     write_montecarlo(document, folder)
     return document
 

@@ -123,17 +123,26 @@ async def upload_strategy(
     name: Annotated[str | None, Form(min_length=1, max_length=200, pattern=NO_NUL)] = None,
 ) -> StrategyUploaded:
     """Save an uploaded .py file as a new strategy; its diagnostics (warnings) come back with
-    it. A file with errors is refused with its diagnostics (422) and nothing is stored."""
+    it. A file with errors is refused with its diagnostics (422) and nothing is stored. The
+    same file (same name, same code as a strategy's current version) uploaded again answers
+    that strategy instead of storing a duplicate."""
     code = await _read_upload(file, settings.upload_max_bytes)
     inspection = inspect_source(code, file.filename or "strategy.py")
     if not inspection.is_runnable:
         raise StrategyRejected(list(inspection.diagnostics))
     stem = PurePath(file.filename or "strategy.py").stem.replace("\x00", "")
     title = name or stem[:200] or "strategy"
+    diagnostics = diagnostics_out(list(inspection.diagnostics))
+    for existing in crud.list_strategies(session):
+        if existing.name == title and existing.id is not None:
+            current = crud.get_strategy_version(session, strategy_id=existing.id)
+            if current.code == code:  # uploaded again: the stored one, no duplicate
+                versions = list(crud.list_strategy_versions(session, strategy_id=existing.id))
+                again = strategy_out(existing, current, versions)
+                return StrategyUploaded(**again.model_dump(), diagnostics=diagnostics)
     strategy, version = crud.create_strategy(session, name=title, code=code)
     session.commit()
     saved = strategy_out(strategy, version, [version])
-    diagnostics = diagnostics_out(list(inspection.diagnostics))
     return StrategyUploaded(**saved.model_dump(), diagnostics=diagnostics)
 
 

@@ -100,14 +100,9 @@ def _trial_fields(message: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in message.items() if key != "type"}
 
 
-@router.post("/api/sweeps", status_code=status.HTTP_201_CREATED)
-async def create_sweep(
-    body: SweepCreate, engine: EngineDep, catalog: CatalogDep, sweeps: SweepRunnerDep
-) -> SweepCreated:
-    """Check and queue a sweep; watch it on WS /ws/sweeps/{id}. Every trial is a sandboxed
-    run of the code with the run options given and one param set."""
-    request = sweep_request(body)
-    submission = Submission(
+def base_submission(body: SweepCreate) -> Submission:
+    """The run every trial varies: the request's code, dataset, period, options, params."""
+    return Submission(
         dataset=body.dataset,
         choice=CodeChoice(
             code=body.code, strategy_id=body.strategy_id, strategy_version=body.strategy_version
@@ -119,6 +114,16 @@ async def create_sweep(
             params=dict(body.params),
         ),
     )
+
+
+@router.post("/api/sweeps", status_code=status.HTTP_201_CREATED)
+async def create_sweep(
+    body: SweepCreate, engine: EngineDep, catalog: CatalogDep, sweeps: SweepRunnerDep
+) -> SweepCreated:
+    """Check and queue a sweep; watch it on WS /ws/sweeps/{id}. Every trial is a sandboxed
+    run of the code with the run options given and one param set."""
+    request = sweep_request(body)
+    submission = base_submission(body)
 
     def store() -> tuple[str, int | None]:
         with session_scope(engine) as session:
@@ -142,10 +147,7 @@ def list_sweeps(
     return [sweep_summary(row) for row in rows]
 
 
-@router.get("/api/sweeps/{sweep_id}", responses=NOT_FOUND)
-def get_sweep(sweep_id: SweepId, session: SessionDep) -> SweepDetail:
-    """Everything about one sweep: what it searches, how far it got, its best, statistics."""
-    sweep = crud.get_sweep(session, sweep_id=sweep_id)
+def sweep_detail(sweep: SweepRow) -> SweepDetail:
     request = SweepRequest.from_dict(sweep.spec)
     return SweepDetail(
         **sweep_summary(sweep).model_dump(),
@@ -159,6 +161,12 @@ def get_sweep(sweep_id: SweepId, session: SessionDep) -> SweepDetail:
         config=sweep.config,
         statistics=sweep.statistics,
     )
+
+
+@router.get("/api/sweeps/{sweep_id}", responses=NOT_FOUND)
+def get_sweep(sweep_id: SweepId, session: SessionDep) -> SweepDetail:
+    """Everything about one sweep: what it searches, how far it got, its best, statistics."""
+    return sweep_detail(crud.get_sweep(session, sweep_id=sweep_id))
 
 
 @router.get("/api/sweeps/{sweep_id}/trials", responses=NOT_FOUND)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -30,15 +29,16 @@ def report_format_for(chosen: ReportFormat | None, out: Path | None) -> ReportFo
 
 
 def write_atomically(path: Path, content: bytes) -> None:
-    """Write `content` to `path` through a temporary file in the same folder, so a reader
-    never sees half a report and a failure leaves no partial file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write `content` to `path` through a new temporary file in the same folder (created
+    with the umask's permissions, like any file), so a reader never sees half a report and
+    a failure leaves no partial file."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with temporary.open("xb") as stream:
             stream.write(content)
-        Path(temporary).replace(path)
+        temporary.replace(path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -211,7 +211,7 @@ def _scheme(
         missing = "--train" if train is None else "--test"
         raise ResearchInputError(
             missing.removeprefix("--"),
-            f"{missing} is missing: give --train 180d --test 60d, or --folds 6 --train-ratio 0.75",
+            "is missing: give --train 180d --test 60d, or --folds 6 --train-ratio 0.75",
         )
     return DurationWindows(
         train_ns=parse_duration(train, "train"),
