@@ -337,6 +337,7 @@ class WarmWorker:
         self.workdir = tempfile.mkdtemp(prefix="strategylab-worker-")
         Path(self.workdir).chmod(0o555)
         self.stderr = bytearray()
+        self.stderr_closed = threading.Event()  # set once the worker's stderr is read to its end
         self.is_used = False
         self.process: WorkerProcess
         if forkserver is not None:
@@ -363,12 +364,17 @@ class WarmWorker:
 
     def _drain_stderr(self) -> None:
         stream = self.process.stderr
-        if stream is None:
-            return
-        for chunk in iter(lambda: os.read(stream.fileno(), 65536), b""):
-            self.stderr += chunk
-            if len(self.stderr) > MAX_STDERR_BYTES:
-                del self.stderr[: len(self.stderr) - MAX_STDERR_BYTES]
+        try:
+            if stream is None:
+                return
+            for chunk in iter(lambda: os.read(stream.fileno(), 65536), b""):
+                self.stderr += chunk
+                if len(self.stderr) > MAX_STDERR_BYTES:
+                    del self.stderr[: len(self.stderr) - MAX_STDERR_BYTES]
+        except (OSError, ValueError):  # the stream was closed under us: the worker is gone
+            pass
+        finally:
+            self.stderr_closed.set()
 
     def close(self) -> None:
         """Kill the process (if still running) and remove its working directory."""
@@ -425,6 +431,8 @@ class _WorkerSession:
             is_untrusted=True,
         )
         self.stderr = bytearray()
+        self.stderr_closed = threading.Event()
+        self.stderr_closed.set()
         self.layers: dict[str, str] = {}
         self.trades: list[Trade] = []  # what progress messages brought; the result has the rest
         self.orders: list[OrderRecord] = []
@@ -441,6 +449,7 @@ class _WorkerSession:
             worker = WarmWorker(self.command)
         worker.is_used = True
         self.stderr = worker.stderr
+        self.stderr_closed = worker.stderr_closed
         try:
             return self._supervise(worker.process, job)
         finally:
@@ -532,6 +541,7 @@ class _WorkerSession:
             code = process.returncode
         if code in (-signal.SIGXCPU, -signal.SIGKILL) and self.layers:
             return LimitExceeded("CPU time", self.limits.cpu_seconds, "s")
+        self.stderr_closed.wait(timeout=2)  # its last words may still be in the pipe
         tail = bytes(self.stderr[-2000:]).decode("utf-8", "replace")
         if tells_of_memory_exhaustion(tail):
             return memory_limit_reached(self.limits)
