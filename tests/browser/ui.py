@@ -11,6 +11,7 @@ from playwright.sync_api import ConsoleMessage, Page, Response, expect
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 RUN_TIMEOUT_MS = 120_000
+SCREENSHOT_TIMEOUT_MS = 60_000
 
 
 class PageProblems:
@@ -42,7 +43,9 @@ def screenshot(page: Page, name: str) -> Path:
     """Saves a full-page screenshot as tests/browser/artifacts/<name>.png (gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # A page busy drawing a live 525,600-bar run can take longer than the default 15 s to paint
+    # a full-page capture on a loaded 2-core machine; the capture is evidence, not the test.
+    page.screenshot(path=str(path), full_page=True, timeout=SCREENSHOT_TIMEOUT_MS)
     return path
 
 
