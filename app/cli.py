@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -13,9 +15,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from app.auth.commands import users_app
 from app.data.commands import data_app
 from app.engine import LogLevel, RunResult, ns_to_iso
 from app.engine import Progress as RunProgress
+from app.engine import ProgressCallback as RunProgressCallback
+from app.engine.config import FIELDS_BY_NAME
+from app.quota_commands import quotas_app
 from app.research.commands.montecarlo import montecarlo_command
 from app.research.commands.optimize import optimize_command
 from app.research.commands.report import report_command
@@ -29,6 +35,7 @@ from app.run_options import (
 )
 from app.run_options import EXIT_STRATEGY_FAILED as EXIT_STRATEGY_FAILED  # tests import it here
 from app.runs import RunOrder, RunOutcome, RunService
+from app.runs.errors import CheckpointUnusable
 from app.settings import load_settings
 from app.terminal import terminal_text
 from sandbox import has_errors, validate_source
@@ -85,6 +92,8 @@ cli_app = typer.Typer(
     no_args_is_help=True,
 )
 cli_app.add_typer(data_app, name="data")
+cli_app.add_typer(quotas_app, name="quotas")
+cli_app.add_typer(users_app, name="users")
 cli_app.command("validate")(validate_command)
 cli_app.command("warm-indicators")(warm_indicators_command)
 cli_app.command("report")(report_command)
@@ -113,19 +122,53 @@ def run_command(
         typer.Option("--param", help="Strategy parameter override name=value (repeatable)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the run's files.")] = None,
+    checkpoint_every: Annotated[
+        int, typer.Option(help=FIELDS_BY_NAME["checkpoint_every"].describe() + " Needs --out.")
+    ] = FIELDS_BY_NAME["checkpoint_every"].default,
+    keep_checkpoints: Annotated[
+        int, typer.Option(help=FIELDS_BY_NAME["keep_checkpoints"].describe())
+    ] = FIELDS_BY_NAME["keep_checkpoints"].default,
     *,
     run_options: RunOptions,
 ) -> None:
     """Run a strategy file on a data file in the sandbox, print a summary and write the run's
-    files."""
+    files. With --checkpoint-every N it saves a checkpoint every N bars in OUT/checkpoints/,
+    and `strategylab resume OUT` continues it after a crash."""
     raw_params = _parse_params(param or [])
+    if checkpoint_every and out is None:
+        raise fail(
+            "--checkpoint-every: checkpoints are kept in the run folder; add --out DIR",
+            EXIT_BAD_INPUT,
+        )
     service = RunService.from_settings(load_settings())
     with reported_run_errors(file, out):
         order = run_options.order(raw_params)
+        checkpoints = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
+        order = dataclasses.replace(order, options={**order.options, **checkpoints})
         outcome = _run_with_progress(service, file, data, order, symbol=run_options.symbol, out=out)
     _print_summary(outcome.result)
     if out is not None:
         typer.echo(f"wrote {len(outcome.files)} files to {out}")
+
+
+@cli_app.command("resume")
+def resume_command(
+    run_dir: Annotated[
+        Path, typer.Argument(help="Folder of a run started with --checkpoint-every.")
+    ],
+) -> None:
+    """Continue a run stopped by a crash, a kill or Ctrl-C from its last checkpoint; the files
+    it writes are those the run writes uninterrupted."""
+    service = RunService.from_settings(load_settings())
+    with reported_run_errors(run_dir, run_dir):
+        try:
+            outcome = _with_progress(
+                lambda update: service.resume_file(run_dir, on_progress=update)
+            )
+        except CheckpointUnusable as error:
+            raise fail(str(error), EXIT_BAD_INPUT) from None
+    _print_summary(outcome.result)
+    typer.echo(f"wrote {len(outcome.files)} files to {run_dir}")
 
 
 def _run_with_progress(
@@ -137,8 +180,17 @@ def _run_with_progress(
     symbol: str,
     out: Path | None,
 ) -> RunOutcome:
+    return _with_progress(
+        lambda update: service.run_file(
+            file, data, order, symbol=symbol, on_progress=update, out_dir=out
+        )
+    )
+
+
+def _with_progress(start: Callable[[RunProgressCallback | None], RunOutcome]) -> RunOutcome:
+    """`start(on_progress)` with a progress bar on a terminal's stderr (none otherwise)."""
     if not sys.stderr.isatty():
-        return service.run_file(file, data, order, symbol=symbol, out_dir=out)
+        return start(None)
     columns = (
         TextColumn("backtest"),
         BarColumn(),
@@ -158,7 +210,7 @@ def _run_with_progress(
                 rate=f"{speed:,.0f}" if speed else "-",
             )
 
-        return service.run_file(file, data, order, symbol=symbol, on_progress=update, out_dir=out)
+        return start(update)
 
 
 SUMMARY = (
@@ -218,6 +270,22 @@ def main() -> None:
     cli_app()
 
 
+@cli_app.command("worker")
+def worker_command(
+    name: Annotated[
+        str | None, typer.Option(help="Worker name shown in RQ (default: host name and pid).")
+    ] = None,
+    burst: Annotated[
+        bool, typer.Option(help="Stop once every queue is empty instead of waiting for more.")
+    ] = False,
+) -> None:
+    """Execute queued runs from STRATEGYLAB_REDIS_URL on this machine, each in its sandbox
+    (start one per core; docs/deploy.md)."""
+    from app.jobs.worker_command import run_worker  # imported here: loads the job stack
+
+    run_worker(name=name, burst=burst)
+
+
 @cli_app.command("serve")
 def serve_command(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
@@ -226,7 +294,7 @@ def serve_command(
         int | None, typer.Option(help="Backtests running at once (default: CPU count).")
     ] = None,
 ) -> None:
-    """Start the web app and API; anything but loopback needs the printed access token."""
+    """Start the web app and API; anything but loopback requires signing in (docs/deploy.md)."""
     from app.main import serve  # imported here: other commands don't load the web stack
 
     serve(host=host, port=port, workers=workers)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -23,36 +22,49 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from app.api.access import AccessTokenMiddleware
+from app.api.accounts_setup import (
+    add_access_middleware,
+    first_admin,
+    include_account_routes,
+    local_principal,
+)
 from app.api.admission import RunAdmission
 from app.api.bodies import BodyLimitMiddleware
 from app.api.errors import install_error_handlers
 from app.api.hosts import AllowedHostsMiddleware
 from app.api.origins import CrossSiteRequestMiddleware
+from app.api.quota_gate import QuotaGate
 from app.api.responses import StrictJSONResponse
 from app.api.routes import (
     api_docs,
+    dataset_uploads,
     datasets,
     examples,
     health,
     montecarlo,
     reports,
+    run_indicators,
     run_periods,
     runs,
     strategies,
     sweep_page,
     sweeps,
+    tiers,
     validate,
     walkforwards,
 )
+from app.api.routes.dataset_uploads import DATASET_UPLOADS_PATH
 from app.api.run_form import run_form_inputs
 from app.api.schemas import ErrorOut
 from app.api.security_headers import SecuredFastAPI
 from app.api.sweep_ws import router as sweep_ws_router
 from app.api.ws import router as ws_router
+from app.api.ws import websocket_keepalive
 from app.db import make_engine, migrate
 from app.hostnames import parse_host_pattern
-from app.jobs import DatasetCatalog, JobRunner, ProgressHub
+from app.jobs import DatasetCatalog, ProgressHub
+from app.jobs.backends import make_job_runner
+from app.jobs.quotas import QuotaLimits
 from app.jobs.sweep_progress import SweepHub
 from app.jobs.sweeps import SweepRunner, default_trial_workers
 from app.runs import RunService
@@ -89,19 +101,21 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url)
         await run_in_threadpool(migrate, engine)
+        app.state.local_principal = await run_in_threadpool(local_principal, engine)
         catalog = DatasetCatalog(settings.data_dir)
         hub = ProgressHub()
-        runner = JobRunner(
-            engine=engine,
-            catalog=catalog,
-            hub=hub,
-            workers=settings.workers,
-            pool_factory=worker_pool,
-            service=RunService.from_settings(settings),
+        runner = make_job_runner(  # local pool, or RQ on Redis (STRATEGYLAB_REDIS_URL)
+            settings, engine=engine, catalog=catalog, hub=hub, pool_factory=worker_pool
         )
         app.state.engine, app.state.catalog = engine, catalog
         app.state.hub, app.state.runner = hub, runner
         app.state.admission = RunAdmission(limit=settings.max_active_runs_per_client)
+        app.state.quotas = QuotaGate(  # per-user quotas (app.jobs.quotas)
+            engine=engine,
+            catalog=catalog,
+            defaults=QuotaLimits.from_settings(settings),
+            runs_dir=settings.runs_dir,
+        )
         app.state.sweep_hub = sweep_hub = SweepHub()
         app.state.sweeps = sweeps = SweepRunner(
             engine=engine,
@@ -146,13 +160,17 @@ def create_app(
         montecarlo,
         sweeps,
         walkforwards,
+        tiers,
+        dataset_uploads,
     ):
         app.include_router(module.router, responses=MALFORMED)
     app.include_router(api_docs.router)
     app.include_router(run_periods.router, responses=MALFORMED)
+    app.include_router(run_indicators.router, responses=MALFORMED)
     app.include_router(ws_router)
     app.include_router(sweep_ws_router)
     app.include_router(sweep_page.router)
+    include_account_routes(app, responses=MALFORMED)
     _mount_ui(app)
     _add_guards(app, settings)
     return app
@@ -161,11 +179,14 @@ def create_app(
 def _add_guards(app: FastAPI, settings: Settings) -> None:
     """The checks in front of every route, outermost first (inside the security headers, which
     SecuredFastAPI puts outside everything): the Host allow-list (DNS rebinding), the
-    cross-site refusal, the access token when one is set, and the body limit, so that no body
-    is read for a request refused anyway."""
-    app.add_middleware(BodyLimitMiddleware, limit_bytes=settings.request_max_bytes)
-    if settings.access_token:
-        app.add_middleware(AccessTokenMiddleware, token=settings.access_token)
+    cross-site refusal, the user of the request (`app.api.access`), and the body limit, so
+    that no body is read for a request refused anyway."""
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_bytes=settings.request_max_bytes,
+        path_limits={DATASET_UPLOADS_PATH: settings.dataset_upload_max_bytes},
+    )
+    add_access_middleware(app, settings)
     app.add_middleware(CrossSiteRequestMiddleware, allowed_origins=settings.allowed_origins)
     app.add_middleware(AllowedHostsMiddleware, allowed=settings.trusted_hosts)
 
@@ -193,18 +214,15 @@ def _mount_ui(app: FastAPI) -> None:
 def serving_settings(
     base: Settings, *, host: str | None, port: int | None, workers: int | None
 ) -> Settings:
-    """`base` with the command line's choices. Binding anything but loopback generates a token
-    when none is set, and, when it binds every address (0.0.0.0, ::) with no allowed hosts
-    set, allows this machine's own names (those in the printed link) besides loopback."""
+    """`base` with the command line's choices. When it binds every address (0.0.0.0, ::)
+    with no allowed hosts set, this machine's own names (those in the printed link) are
+    allowed besides loopback. (Binding anything but loopback requires accounts.)"""
     overrides: dict[str, object] = {
         key: value
         for key, value in (("host", host), ("port", port), ("workers", workers))
         if value is not None
     }
     settings = Settings.model_validate({**base.model_dump(), **overrides})
-    if not settings.is_loopback and not settings.access_token:
-        token = secrets.token_urlsafe(24)
-        settings = Settings.model_validate({**settings.model_dump(), "access_token": token})
     if settings.host in WILDCARD_ADDRESSES and not settings.allowed_hosts:
         names = (*settings.trusted_hosts, *machine_names())
         settings = Settings.model_validate({**settings.model_dump(), "allowed_hosts": names})
@@ -222,15 +240,32 @@ def machine_names() -> tuple[str, ...]:
     return tuple(names)
 
 
+def _print_first_admin(settings: Settings) -> None:
+    """Create the first admin when there is no account yet and print its password, once."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        created = first_admin(engine)
+    finally:
+        engine.dispose()
+    if created is not None:
+        name, password = created
+        sys.stderr.write(
+            f"    First admin account created: user {name!r}, password {password!r}\n"
+            "    It is shown this once: sign in and keep it, or reset it with\n"
+            f"    `strategylab users reset-password {name}`.\n\n"
+        )
+
+
 def serve(*, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the server until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = serving_settings(load_settings(), host=host, port=port, workers=workers)
     shown_host = socket.gethostname() if settings.host in ("0.0.0.0", "::") else settings.host
     url = f"http://{shown_host}:{settings.port}/"
-    if settings.access_token:
-        url += f"?token={settings.access_token}"
     sys.stderr.write(f"\n    Strategy Lab is running; open {url}\n\n")
+    if settings.requires_accounts:
+        _print_first_admin(settings)
     logger.info("answering to hosts %s", ", ".join(settings.trusted_hosts))
     uvicorn.run(
         create_app(settings),
@@ -238,4 +273,5 @@ def serve(*, host: str | None, port: int | None, workers: int | None) -> None:
         port=settings.port,
         log_level="info",
         access_log=False,  # one line per request costs the API time when it is busiest
+        **websocket_keepalive(),  # off: a keepalive dropped slow viewers (app.api.ws)
     )

@@ -68,6 +68,8 @@ class RunOptions:
     end: str | None
     symbol: str
     limits: RunLimits
+    tiers: Path | None = None
+    column_pairs: tuple[str, ...] = ()  # --map SOURCE=TARGET as typed
 
     def order(self, params: Mapping[str, object] | None = None) -> RunOrder:
         """The RunOrder of these options with `params` overrides (InvalidRunRequestError for
@@ -78,13 +80,43 @@ class RunOptions:
             end=parse_time(self.end, "end"),
             params=dict(params or {}),
             limits=self.limits,
+            tiers=self.tiers,
+            columns=parse_column_map(list(self.column_pairs)),
         )
 
 
+# Shorter spellings of field flags, as the issue tracker and other tools write them.
+FLAG_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "trading_days_per_year": ("--trading-days",),
+    "risk_free_rate": ("--risk-free",),
+}
+
+
 def _option(name: str) -> Any:
-    """A typer option for a RunConfig field: its flag and help (unit, bounds, default) from
-    the field table. Bounds are checked by RunConfig, so the message names the option."""
-    return typer.Option(FIELDS_BY_NAME[name].flag, help=FIELDS_BY_NAME[name].describe())
+    """A typer option for a RunConfig field: its flag (and FLAG_ALIASES) and help (unit,
+    bounds, default) from the field table. Bounds are checked by RunConfig, so the message
+    names the option."""
+    spec = FIELDS_BY_NAME[name]
+    return typer.Option(spec.flag, *FLAG_ALIASES.get(name, ()), help=spec.describe())
+
+
+def parse_column_map(pairs: list[str] | None) -> dict[str, str]:
+    """`--map SOURCE=TARGET` pairs as a column mapping (source column -> time, open, high,
+    low, close or volume), as `strategylab data import --map` takes them;
+    InvalidRunRequestError("map") names a pair that is not SOURCE=TARGET."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        source, equals, target = pair.partition("=")
+        if not equals or not source.strip() or target.strip().lower() not in MAP_TARGETS:
+            raise InvalidRunRequestError(
+                "map",
+                f"takes SOURCE=TARGET with TARGET one of {', '.join(MAP_TARGETS)}, not {pair!r}",
+            )
+        mapping[source.strip()] = target.strip().lower()
+    return mapping
+
+
+MAP_TARGETS: Final = ("time", "open", "high", "low", "close", "volume")
 
 
 def _run_option_template(
@@ -105,6 +137,21 @@ def _run_option_template(
     ],
     risk_free_rate: Annotated[float, _option("risk_free_rate")] = DEFAULTS["risk_free_rate"],
     symbol: Annotated[str, typer.Option(help="Symbol name for the data.")] = DEFAULTS["symbol"],
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Read a column of --data under another name: SOURCE=TARGET, TARGET one of "
+            "time, open, high, low, close, volume (repeatable; as on data import).",
+        ),
+    ] = None,
+    tiers: Annotated[
+        Path | None,
+        typer.Option(
+            help="Maintenance-tier table file (JSON, docs/engine.md); default: the symbol's "
+            "latest imported or shipped table."
+        ),
+    ] = None,
     wall_seconds: Annotated[
         float, typer.Option(help="Wall-clock limit of the run, s.")
     ] = DEFAULT_LIMITS.wall_seconds,
@@ -132,6 +179,8 @@ def _run_options(values: dict[str, Any]) -> RunOptions:
         start=values["start"],
         end=values["end"],
         symbol=values["symbol"],
+        tiers=values["tiers"],
+        column_pairs=tuple(values["column_map"] or ()),
         limits=RunLimits(**{name: values[name] for name in LIMIT_NAMES}),
     )
 

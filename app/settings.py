@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -42,11 +42,31 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `strategylab serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `strategylab serve` binds.")
+    accounts: Literal["auto", "on"] = Field(
+        default="auto",
+        description="Sign-in with accounts: 'auto' requires it on any bind but loopback, where "
+        "a single local user is signed in automatically; 'on' requires it on loopback too.",
+    )
     access_token: str | None = Field(
         default=None,
-        min_length=16,
-        description="When set, every API and websocket request must carry it. Required (and "
-        "generated when missing) when binding anything but loopback.",
+        exclude=True,
+        description="Gone: replaced by accounts. Set, the server refuses to start and says so.",
+    )
+    session_idle_minutes: int = Field(
+        default=12 * 60, ge=5, le=60 * 24 * 30, description="A session unused this long ends."
+    )
+    session_lifetime_hours: int = Field(
+        default=7 * 24, ge=1, le=24 * 365, description="A session ends this long after sign-in."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins per user name (4x per address) within "
+        "`login_window_minutes` before further attempts wait.",
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="The window the sign-in limit counts in."
     )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
@@ -84,6 +104,13 @@ class Settings(BaseSettings):
         le=256 * 1024 * 1024,
         description="Largest request body (JSON or multipart) read; larger ones answer 413.",
     )
+    dataset_upload_max_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        ge=64 * 1024,
+        le=16 * 1024 * 1024 * 1024,
+        description="Largest dataset file uploaded from the UI (POST /api/datasets/uploads, "
+        "streamed to disk); only that route reads more than `request_max_bytes`.",
+    )
     max_active_runs_per_client: int = Field(
         default=8,
         ge=1,
@@ -91,6 +118,43 @@ class Settings(BaseSettings):
         description="Runs one client (one network address until accounts exist) may have "
         "queued or running at once; more answer 429.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db of the run queue; set, runs go to `strategylab "
+        "worker` processes on any machine through RQ (docs/deploy.md); unset, a local "
+        "process pool runs them.",
+    )
+    quota_concurrent_runs: int = Field(
+        default=8,
+        ge=1,
+        le=100_000,
+        description="Default per-user quota: runs queued or running at once.",
+    )
+    quota_cpu_seconds_per_day: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Default per-user quota: CPU-seconds of runs per UTC day.",
+    )
+    quota_storage_mb: int = Field(
+        default=10_240,
+        ge=1,
+        description="Default per-user quota: MiB of datasets plus run folders.",
+    )
+    quota_sweep_trials: int = Field(
+        default=10_000,
+        ge=1,
+        description="Default per-user quota: trials in one sweep.",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"{value!r} is not a Redis URL: write redis://[:password@]host:port/db "
+                "(rediss:// for TLS, unix:///path/redis.sock)"
+            )
+        return value
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
@@ -127,6 +191,23 @@ class Settings(BaseSettings):
                 "strategy file can be uploaded"
             )
         return self
+
+    @field_validator("access_token")
+    @classmethod
+    def _no_access_token(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "STRATEGYLAB_ACCESS_TOKEN was replaced by accounts: unset it, then sign in with "
+                "the admin account `strategylab serve` prints once (or create one with "
+                "`strategylab users create NAME --admin`); scripts use API tokens "
+                "(`strategylab users token NAME`)"
+            )
+        return
+
+    @property
+    def requires_accounts(self) -> bool:
+        """True when requests must sign in: any bind but loopback, or accounts='on'."""
+        return self.accounts == "on" or not self.is_loopback
 
     @field_validator("data_dir", "runs_dir", "examples_dir")
     @classmethod

@@ -32,7 +32,10 @@ from app.engine import (
     Trade,
     summarize,
 )
+from app.engine.errors import IndicatorError
+from app.engine.indicator_settings import check_settings, plain_name, plain_settings
 from app.engine.loop import PROGRESS_LOG_LINES, PROGRESS_STAGES
+from app.engine.results import IndicatorSetting
 from sandbox.errors import ProtocolError
 from sandbox.text import MAX_NAME_CHARS, MAX_TEXT_CHARS, clean_text
 
@@ -45,7 +48,15 @@ MARKET_ARRAYS: Final = (
     "volume",
     "funding_times",
     "funding_rates",
+    "mark_open",
+    "mark_high",
+    "mark_low",
+    "mark_close",
 )
+MAX_INDICATOR_SETTINGS: Final = 32
+"""Indicators of a result drawn on its charts (the first ones declared; a run may use more)."""
+MAX_INDICATOR_COUNT: Final = 1_000_000
+"""Largest indicator count a progress report may name (a run computes far fewer)."""
 RECORD_TEXT_CHARS: Final = 4_000
 """Longest text of one record (the engine cuts log messages at `max_log_line_chars`, at most
 2,000, itself; this bound holds for a worker that does not)."""
@@ -78,7 +89,8 @@ def market_from_arrays(arrays: Mapping[str, npt.NDArray[Any]], symbol: str) -> M
     missing = [name for name in MARKET_ARRAYS if name not in arrays]
     if missing:
         raise ProtocolError(f"job is missing arrays: {', '.join(missing)}")
-    return MarketData(symbol=symbol, **{name: arrays[name] for name in MARKET_ARRAYS})
+    columns: dict[str, Any] = {name: arrays[name] for name in MARKET_ARRAYS}
+    return MarketData(symbol=symbol, **columns)
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -149,6 +161,8 @@ def progress_body(
         "logs": log_texts,
         "stage": progress.stage,
     }
+    if progress.stage == "indicators":
+        body["indicators"] = [progress.indicators_done, progress.indicators_total]
     if not trades and not orders:
         return body, log_arrays
     body["trades"], trade_arrays = records_to_arrays("trades", Trade, trades)
@@ -171,6 +185,7 @@ def progress_from_frame(
     stage = body.get("stage", "running")
     if stage not in PROGRESS_STAGES:  # only the engine's own words reach the viewers
         raise ProtocolError("progress record names an unknown stage")
+    done, expected = _indicator_counts(body.get("indicators", [0, 0]))
     return Progress(
         bars_done=_scalar(values[0], int, "bars_done"),
         bars_total=_scalar(values[1], int, "bars_total"),
@@ -184,7 +199,20 @@ def progress_from_frame(
         if has_records
         else (),
         stage=str(stage),
+        indicators_done=done,
+        indicators_total=expected,
     )
+
+
+def _indicator_counts(value: object) -> tuple[int, int]:
+    """An "indicators" stage's [done, total]: two ints, 0 <= done <= total."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ProtocolError("progress record's indicator counts have the wrong shape")
+    done = _scalar(value[0], int, "indicators_done")
+    total = _scalar(value[1], int, "indicators_total")
+    if not 0 <= done <= total <= MAX_INDICATOR_COUNT:
+        raise ProtocolError("progress record's indicator counts are out of range")
+    return done, total
 
 
 # -------------------------------------------------------------------------------------------
@@ -356,6 +384,11 @@ def record_body(record: RunRecord) -> tuple[dict[str, Any], dict[str, npt.NDArra
         "fees_paid": record.fees_paid,
         "funding_paid": record.funding_paid,
         "liquidations": record.liquidations,
+        "warmup_bars": record.warmup_bars,
+        "indicators": [
+            {"name": name, "timeframe": rule, "settings": dict(settings)}
+            for name, rule, settings in record.indicators[:MAX_INDICATOR_SETTINGS]
+        ],
     }
     marks = {f"marks.{name}": getattr(record.marks, name) for name in MARK_ARRAYS}
     return body, {**marks, **trade_arrays, **order_arrays, **log_arrays}
@@ -403,8 +436,39 @@ def result_from_frame(
         fees_paid=_scalar(body.get("fees_paid"), float, "fees_paid"),
         funding_paid=_scalar(body.get("funding_paid"), float, "funding_paid"),
         liquidations=_scalar(body.get("liquidations"), int, "liquidations"),
+        warmup_bars=_warmup_bars(body.get("warmup_bars"), bars - start),
+        indicators=_indicator_settings(body.get("indicators", [])),
     )
     return summarize(record, market, config)
+
+
+def _indicator_settings(value: object) -> tuple[IndicatorSetting, ...]:
+    """The indicators the strategy declared (at most MAX_INDICATOR_SETTINGS), each through
+    the engine's own checks of a name and its settings, as a run checks them."""
+    if not isinstance(value, list) or len(value) > MAX_INDICATOR_SETTINGS:
+        raise ProtocolError("the result's indicator list has the wrong shape")
+    declared: list[IndicatorSetting] = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("settings"), dict):
+            raise ProtocolError("an indicator of the result has the wrong shape")
+        rule = item.get("timeframe")
+        if rule is not None and (type(rule) is not str or len(rule) > MAX_NAME_CHARS):
+            raise ProtocolError("an indicator of the result names an invalid timeframe")
+        try:
+            name = plain_name(item.get("name"))
+            args = check_settings(name, plain_settings(name, item["settings"]))
+        except IndicatorError as error:
+            raise ProtocolError(f"an indicator of the result is invalid: {error}") from None
+        declared.append(IndicatorSetting(name, rule, tuple(sorted(args.items()))))
+    return tuple(declared)
+
+
+def _warmup_bars(value: object, traded_bars: int) -> int:
+    """The run's warm-up: a whole number of the traded bars."""
+    warmup: int = _scalar(value, int, "warmup_bars")
+    if not 0 <= warmup <= traded_bars:
+        raise ProtocolError("the result's warm-up is not a number of the run's bars")
+    return warmup
 
 
 def _marks(arrays: Mapping[str, npt.NDArray[Any]], start: int, bars: int) -> AccountMarks:

@@ -26,7 +26,7 @@ from pandas.core.window import rolling as pd_rolling
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 
 from sandbox import policy
-from sandbox.api_surface import ENGINE_API
+from sandbox.api_surface import ENGINE_API, missing_attribute_message
 from sandbox.errors import SandboxViolation
 from sandbox.facades import Facade, build_facades, make_importer
 
@@ -141,8 +141,8 @@ def make_getattr(
             ):
                 return getattr(obj, name)
         elif name not in names and name[0] != "_":
-            return getattr(obj, name) if default is _MISSING else getattr(obj, name, default)
-        raise SandboxViolation(f"'{_type_name(obj)}' has no attribute '{name}' in the sandbox")
+            return _open_getattr(obj, name, default, names)
+        raise _refusal(obj, name, names)
 
     trusted_selves: set[type] = set()  # checked once; a class's module and rule never change
 
@@ -159,6 +159,39 @@ def make_getattr(
         )
 
     return guarded_getattr, check_self
+
+
+def _refusal(obj: object, name: str, allowed: frozenset[str]) -> Exception:
+    """The error for a name off `obj`'s allow-list: a name an API object lacks altogether is
+    an AttributeError that teaches (api_surface); one it has is a SandboxViolation."""
+    if type(obj) in ENGINE_API and not _has_attribute(obj, name):
+        return AttributeError(missing_attribute_message(obj, name, allowed))
+    return SandboxViolation(f"'{_type_name(obj)}' has no attribute '{name}' in the sandbox")
+
+
+def _open_getattr(obj: object, name: str, default: object, denied: frozenset[str]) -> Any:
+    """`obj.<name>` on an object open but for `denied` (a user's object, a facade); a name a
+    user's object lacks is an AttributeError with a "did you mean" among what it may read."""
+    if default is not _MISSING:
+        return getattr(obj, name, default)
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        if type(obj).__module__ != SANDBOX_MODULE or _has_attribute(obj, name):
+            raise  # a facade's own answer, or raised inside the attribute's code
+        readable = frozenset(n for n in dir(obj) if n[0] != "_" and n not in denied)
+        raise AttributeError(missing_attribute_message(obj, name, readable)) from None
+
+
+def _has_attribute(obj: object, name: str) -> bool:
+    """True when `name` is an attribute of `obj`'s type or its own instance dict (read without
+    running any of the object's code): the name exists, whether or not a strategy may read
+    it. A name that does not exist gets a "did you mean" (api_surface); one that exists but
+    is refused stays a SandboxViolation."""
+    instance = getattr(obj, "__dict__", None)
+    return any(name in vars(base) for base in type(obj).__mro__) or (
+        isinstance(instance, dict) and name in instance
+    )
 
 
 def _type_name(obj: object) -> str:

@@ -298,6 +298,9 @@ ENGINE_ATTRIBUTES: Final = MappingProxyType(
 
 # Strategy methods the user class may define (everything else public on Strategy is the API).
 OVERRIDABLE_METHODS: Final = frozenset({"initialize", "on_data"})
+# Strategy class attributes a strategy sets itself (in its class body, or `self.warmup = ...`
+# in initialize()): its parameter defaults and its warm-up (app/engine/warmup.py).
+STRATEGY_SETTINGS: Final = frozenset({"params", "warmup"})
 
 # Keyword settings that make an indicator look into the future.
 LOOKAHEAD_FLAGS: Final = MappingProxyType(

@@ -28,8 +28,11 @@ from sandbox.text import clean_json
 HEADER: Final = struct.Struct(">IQ")
 ALIGN: Final = 8
 DTYPES: Final = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
-WORKER_MESSAGES: Final = frozenset({"ready", "progress", "result", "error", "indicator"})
-"""`indicator` asks a sweep's parent for an indicator's values (sandbox.shared_indicators)."""
+WORKER_MESSAGES: Final = frozenset(
+    {"ready", "progress", "result", "error", "indicator", "checkpoint"}
+)
+"""`indicator` asks a sweep's parent for an indicator's values (sandbox.shared_indicators);
+`checkpoint` carries a long run's state every so many bars (sandbox.checkpoint_wire)."""
 PARENT_MESSAGES: Final = frozenset({"job", "indicator_values", "indicator_refused"})
 """The one `job`, then (sweep trials only) one answer per `indicator` request, in order."""
 

@@ -34,7 +34,11 @@ from app.engine import (
     StrategyDefinitionError,
     Trade,
 )
+from app.engine.checkpoint import Checkpoint, CheckpointCallback
+from app.engine.errors import CheckpointError
+from app.engine.loop import cut_after_end
 from sandbox import codec
+from sandbox.checkpoint_wire import CheckpointCollector, resume_job_parts
 from sandbox.diagnostics import Diagnostic, Severity, has_errors
 from sandbox.errors import (
     LimitExceeded,
@@ -72,7 +76,14 @@ MAX_HINT_CHARS: Final = 500
 MAX_DIAGNOSTICS: Final = 200
 ENGINE_ERRORS: Final[dict[str, type[EngineError]]] = {
     cls.__name__: cls
-    for cls in (EngineError, ConfigError, MarketDataError, StrategyDefinitionError, IndicatorError)
+    for cls in (
+        EngineError,
+        ConfigError,
+        MarketDataError,
+        StrategyDefinitionError,
+        IndicatorError,
+        CheckpointError,
+    )
 }
 WORKER_ENV: Final = {
     "PATH": "/usr/bin:/bin",
@@ -109,6 +120,8 @@ def run_sandboxed(
     worker: WarmWorker | None = None,
     indicators: SharedIndicators | None = None,
     summary_only: bool = False,
+    on_checkpoint: CheckpointCallback | None = None,
+    resume: Checkpoint | None = None,
 ) -> RunResult:
     """Run strategy source on `market` in an isolated worker; the same RunResult as run_backtest.
 
@@ -120,6 +133,9 @@ def run_sandboxed(
     `summary_only` (a sweep's trials) has the worker send what the metrics are computed from,
     trades and account marks, and no orders or log lines (`orders` and `logs` come back empty;
     every metric is the same), and no progress reports unless `on_progress` is given.
+    `on_checkpoint` gets a checked Checkpoint every `config.checkpoint_every` bars (the worker
+    sends them: sandbox.checkpoint_wire); `resume` continues the run from one. Either way the
+    result is the one the run has uninterrupted.
 
     Raises StrategyRejected (diagnostics; no worker started), StrategyFailed (the strategy
     raised: type, message, line in `filename`, bar), LimitExceeded (which limit, its value),
@@ -144,6 +160,8 @@ def run_sandboxed(
         worker=worker,
         indicators=indicators,
         summary_only=summary_only,
+        on_checkpoint=on_checkpoint,
+        resume=resume,
     )
 
 
@@ -178,10 +196,13 @@ def _run_in_worker(
     worker: WarmWorker | None = None,
     indicators: SharedIndicators | None = None,
     summary_only: bool = False,
+    on_checkpoint: CheckpointCallback | None = None,
+    resume: Checkpoint | None = None,
 ) -> RunResult:
     maximums = maximums or OperatorMaximums()
     limits = (limits or RunLimits()).checked(maximums)
     config = limits.bound(config)
+    resume_body, resume_arrays = resume_job_parts(resume) if resume is not None else (None, {})
     job = encode_parts(
         {
             "type": "job",
@@ -196,10 +217,16 @@ def _run_in_worker(
             "records": "summary" if summary_only else "all",
             # a summary nobody watches needs no reports: its records come with the result
             "progress": on_progress is not None or not summary_only,
+            "checkpoints": on_checkpoint is not None and config.checkpoint_every > 0,
+            "resume": resume_body,
         },
-        codec.market_arrays(market),
+        {**codec.market_arrays(market), **resume_arrays},
     )
     session = _WorkerSession(limits, maximums, cancel, on_progress, indicators=indicators)
+    if on_checkpoint is not None and config.checkpoint_every > 0:
+        bars = len(cut_after_end(market, config.end))
+        session.checkpoints = CheckpointCollector(limits, bars, on_checkpoint, resume)
+        session.max_received_bytes *= 2  # each record travels twice: checkpoint and result
     frame = session.run(job, worker)
     return _outcome(frame, market, config, limits, session)
 
@@ -440,6 +467,7 @@ class _WorkerSession:
         self.received_bytes = 0  # everything the worker sent, records and all, within a budget
         self.max_received_bytes = limits.record_budget_bytes(maximums)
         self.tally = RecordTally(limits)
+        self.checkpoints: CheckpointCollector | None = None
 
     def run(self, job: Sequence[Chunk], worker: WarmWorker | None = None) -> Frame:
         """Send `job` to `worker` (or a new one) and return the final frame; kills the worker."""
@@ -493,6 +521,9 @@ class _WorkerSession:
 
     def _handle(self, frames: list[Frame]) -> Frame | None:
         for frame in frames:
+            if frame.type == "checkpoint":  # records made so far, counted by the collector
+                self._receive_checkpoint(frame)
+                continue
             self.tally.add(frame.arrays)  # records counted against the caps before decoding
             if frame.type == "ready":
                 layers = frame.body.get("layers")
@@ -513,6 +544,13 @@ class _WorkerSession:
             else:
                 return frame
         return None
+
+    def _receive_checkpoint(self, frame: Frame) -> None:
+        """A checkpoint from the worker, checked and handed to the run's `on_checkpoint`."""
+        if self.checkpoints is None:
+            raise ProtocolError("the worker sent a checkpoint this run did not ask for")
+        with _collector_paused(), _untrusted("checkpoint"):
+            self.checkpoints.receive(frame)
 
     def _answer_indicator(self, frame: Frame) -> None:
         """Answer a worker's indicator request (checked by SharedIndicators like a run checks

@@ -16,6 +16,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sandbox import policy
+from sandbox.api_names import (
+    strategy_class_names,
+    unknown_indicator_problems,
+    unknown_self_names,
+)
 from sandbox.classes import (
     check_classes,
     module_classes,
@@ -24,6 +29,7 @@ from sandbox.classes import (
 from sandbox.diagnostics import Diagnostic, bounded
 from sandbox.lookahead import is_indicator_call, lookahead_problems
 from sandbox.parsing import ParsedSource, error, parse_source
+from sandbox.strategy_settings import warmup_problems
 from sandbox.transform import is_rewritable_augmented_target
 
 _FALLBACK_API = frozenset(
@@ -61,7 +67,7 @@ def strategy_api_names() -> frozenset[str]:
 
 def protected_api_names() -> frozenset[str]:
     """Strategy API names a user class or `self.<name> = ...` must not replace."""
-    return strategy_api_names() - policy.OVERRIDABLE_METHODS - {"params"}
+    return strategy_api_names() - policy.OVERRIDABLE_METHODS - policy.STRATEGY_SETTINGS
 
 
 class _Checker:
@@ -316,6 +322,7 @@ class _Checker:
         if is_indicator_call(node):
             for problem in lookahead_problems(node):
                 self.report(*problem)
+            self.found.extend(unknown_indicator_problems(self.parsed, node))
 
 
 _OPERATOR_TEXT: dict[type[ast.operator], str] = {
@@ -383,6 +390,12 @@ def _diagnostics(code: str, filename: str, strategy_name: str | None) -> list[Di
         protected = protected_api_names()
         found += _Checker(parsed, _bound_names(parsed.nodes), protected).run()
         found += check_classes(parsed, parsed.tree, protected, strategy_name)
+        found += unknown_self_names(parsed, parsed.tree, strategy_api_names())
+        every_class = [n for n in ast.walk(parsed.tree) if isinstance(n, ast.ClassDef)]
+        strategies = strategy_class_names(every_class)
+        for node in every_class:
+            if node.name in strategies:
+                found += warmup_problems(parsed, node)
     return found
 
 

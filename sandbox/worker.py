@@ -43,8 +43,10 @@ from app.engine import (
 from app.engine.feed import FloatArray
 from app.engine.indicators import IndicatorArg, IndicatorSource, load_indicator_libraries
 from sandbox import codec, limits
+from sandbox.checkpoint_wire import CheckpointStream, checkpoint_from_job
 from sandbox.compile import compile_strategy
 from sandbox.errors import ProtocolError, StrategyRejected
+from sandbox.indicator_calls import count_indicator_calls
 from sandbox.memory_watch import (
     MemoryExhausted,
     MemoryWatch,
@@ -404,8 +406,17 @@ def run_job(
         stream: ProgressStream | QuietProgress = (
             ProgressStream(send, watch) if body.get("progress", True) else QuietProgress(watch)
         )
+        resume = checkpoint_from_job(job)  # a run continuing from its last checkpoint
+        checkpoints = CheckpointStream(send, resume) if body.get("checkpoints") else None
         record = simulate(
-            strategy_class, market, config, on_progress=stream, indicator_source=source
+            strategy_class,
+            market,
+            config,
+            on_progress=stream,
+            indicator_source=source,
+            indicators_expected=count_indicator_calls(body["code"]),
+            resume=resume,
+            on_checkpoint=checkpoints,
         )
         watch.check()
         if body.get("records") == "summary":  # what the metrics need: trades and marks

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -21,8 +22,10 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
+from app.api.access import principal_of
 from app.api.deps import EngineDep
 from app.api.errors import RunLimitReachedError
+from app.api.quota_gate import QuotaGate
 from app.db import RunRow, RunStatus, session_scope
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -56,10 +59,12 @@ class RunAdmission:
     async def reserve(self, client: str, engine: Engine) -> RunSlot:
         """A slot for one more run of `client`; RunLimitReachedError when it has none left."""
         async with self._lock:
-            known = self._runs.get(client, set())
+            known = set(self._runs.get(client, ()))
             active = await run_in_threadpool(_still_active, engine, known)
-            self._runs[client] = active
-            count = len(active) + self._reserved.get(client, 0)
+            # A run settled while the query ran is not in `known`: keep it, or its slot is lost.
+            settled_meanwhile = self._runs.get(client, set()) - known
+            self._runs[client] = active | settled_meanwhile
+            count = len(self._runs[client]) + self._reserved.get(client, 0)
             if count >= self.limit:
                 raise RunLimitReachedError(active=count, limit=self.limit)
             self._reserved[client] = self._reserved.get(client, 0) + 1
@@ -91,11 +96,24 @@ async def run_slot(request: Request, engine: EngineDep) -> AsyncIterator[RunSlot
     """A dependency: admits one more run for the request's client or answers 429."""
     admission: RunAdmission = request.app.state.admission
     client = client_key(request)
-    slot = await admission.reserve(client, engine)
-    try:
-        yield slot
-    finally:
-        admission.settle(client, slot)
+    principal = principal_of(request.scope)
+    gate: QuotaGate | None = getattr(request.app.state, "quotas", None)
+    async with _quota_admitted(gate, principal.user_id if principal else None):
+        slot = await admission.reserve(client, engine)
+        try:
+            yield slot
+        finally:
+            admission.settle(client, slot)
+
+
+@asynccontextmanager
+async def _quota_admitted(gate: QuotaGate | None, user_id: int | None) -> AsyncIterator[None]:
+    """The user's quotas checked (app.api.quota_gate), or nothing to check."""
+    if gate is None:
+        yield
+        return
+    async with gate.run_admitted(user_id):
+        yield
 
 
 RunSlotDep = Annotated[RunSlot, Depends(run_slot)]

@@ -5,10 +5,13 @@ A declared `Content-Length` over the limit is answered 413 before the app runs a
 bodyless route such as `POST /rerun` cannot act on a request it then refuses); a chunked or
 understated body is counted as it arrives and reading stops at the first byte over the limit.
 Starlette's RequestBodyLimitMiddleware counts the same way, but lets the route run first when
-the declared size is too large and answers without naming the limit.
+the declared size is too large and answers without naming the limit. A few paths (a dataset
+upload) have their own, larger limit (`path_limits`), which their routes stream to disk.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,19 +21,24 @@ TOO_LARGE_STATUS = 413
 
 
 class BodyLimitMiddleware:
-    """Answers 413 (naming the limit) for any HTTP request body over `limit_bytes`."""
+    """Answers 413 (naming the limit) for any HTTP request body over `limit_bytes`, or over
+    `path_limits[path]` for a request to one of those exact paths."""
 
-    def __init__(self, app: ASGIApp, *, limit_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit_bytes = limit_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit_bytes = self.path_limits.get(scope.get("path", ""), self.limit_bytes)
         declared = _declared_length(scope)
-        if declared is not None and declared > self.limit_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared > limit_bytes:
+            await self._refuse(scope, receive, send, limit_bytes)
             return
         received = 0
         is_started = False
@@ -40,8 +48,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit_bytes:
-                    raise BodyTooLargeError(self.limit_bytes)
+                if received > limit_bytes:
+                    raise BodyTooLargeError(limit_bytes)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -54,10 +62,10 @@ class BodyLimitMiddleware:
         except BodyTooLargeError:
             if is_started:  # the app answered before reading it all; nothing more to say
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = BodyTooLargeError(self.limit_bytes)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit_bytes: int) -> None:
+        error = BodyTooLargeError(limit_bytes)
         await refuse(scope, receive, send, status=TOO_LARGE_STATUS, message=str(error.detail))
 
 

@@ -1,28 +1,65 @@
-"""FastAPI dependencies: the long-lived objects the lifespan put on `app.state`."""
+"""FastAPI dependencies: the long-lived objects the lifespan put on `app.state`, and who asks.
+
+`current_user` (type `CurrentUserDep`) is the signed-in user of the request (an
+`app.auth.Principal`: `user_id`, `username`, `is_admin`), set by `app.api.access` before any
+route runs; `AdminDep` is the same for routes only admins may use (others get 404). The engine
+a route gets (`EngineDep`, and the sessions of `SessionDep`) is confined to that user's own
+records by `app.db.ownership`; `OperatorEngineDep` is the unconfined one, for account records.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.requests import HTTPConnection
 
+from app.api.access import principal_of
+from app.auth import Principal
+from app.db.errors import RecordNotFoundError
+from app.db.ownership import OwnerScope, scoped_engine
 from app.db.session import session_scope
 from app.jobs import DatasetCatalog, JobRunner, ProgressHub
 from app.jobs.sweeps import SweepRunner
 from app.settings import Settings
 
+NOBODY = OwnerScope(user_id=0)  # no user has id 0: a request not signed in reaches no record
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+
+def get_settings(connection: HTTPConnection) -> Settings:
+    settings: Settings = connection.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
+def current_user(connection: HTTPConnection) -> Principal:
+    """The signed-in user; the access middleware refused the request before if there is none."""
+    principal = principal_of(connection.scope)
+    if principal is None:  # an open path (the sign-in page) reached a route that needs a user
+        raise RecordNotFoundError("page", connection.url.path)
+    return principal
+
+
+def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """The signed-in user when an admin; others are answered 404, as if the route were not."""
+    if not user.is_admin:
+        raise RecordNotFoundError("page", "admin")
+    return user
+
+
+def get_operator_engine(connection: HTTPConnection) -> Engine:
+    """The app's engine unconfined: for the account records (users, sessions, audit)."""
+    engine: Engine = connection.app.state.engine
     return engine
+
+
+def get_engine(connection: HTTPConnection) -> Engine:
+    """The app's engine confined to the request's user (`app.db.ownership`)."""
+    principal = principal_of(connection.scope)
+    scope = principal.owner_scope if principal is not None else NOBODY
+    return scoped_engine(get_operator_engine(connection), scope)
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
@@ -31,28 +68,31 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
-def get_runner(request: Request) -> JobRunner:
-    runner: JobRunner = request.app.state.runner
+def get_runner(connection: HTTPConnection) -> JobRunner:
+    runner: JobRunner = connection.app.state.runner
     return runner
 
 
-def get_sweep_runner(request: Request) -> SweepRunner:
-    sweeps: SweepRunner = request.app.state.sweeps
+def get_sweep_runner(connection: HTTPConnection) -> SweepRunner:
+    sweeps: SweepRunner = connection.app.state.sweeps
     return sweeps
 
 
-def get_catalog(request: Request) -> DatasetCatalog:
-    catalog: DatasetCatalog = request.app.state.catalog
+def get_catalog(connection: HTTPConnection) -> DatasetCatalog:
+    catalog: DatasetCatalog = connection.app.state.catalog
     return catalog
 
 
-def get_hub(request: Request) -> ProgressHub:
-    hub: ProgressHub = request.app.state.hub
+def get_hub(connection: HTTPConnection) -> ProgressHub:
+    hub: ProgressHub = connection.app.state.hub
     return hub
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CurrentUserDep = Annotated[Principal, Depends(current_user)]
+AdminDep = Annotated[Principal, Depends(admin_user)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+OperatorEngineDep = Annotated[Engine, Depends(get_operator_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 SweepRunnerDep = Annotated[SweepRunner, Depends(get_sweep_runner)]

@@ -11,9 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from starlette.types import Receive, Scope, Send
 
 from app.api.responses import StrictJSONResponse as JSONResponse
+from app.auth.errors import (
+    AccountInputError,
+    SignInRefusedError,
+    SignInThrottledError,
+    UnknownUserError,
+)
 from app.data.errors import DataError
 from app.db.errors import RecordNotFoundError
 from app.jobs.errors import InvalidRunRequestError, RunStateError
+from app.jobs.quotas import QuotaExceededError
 from app.research.errors import ResearchInputError
 from app.research.run_folder import RunFolderError
 from sandbox import StrategyRejected
@@ -162,6 +169,28 @@ async def _run_limit(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": error.message}, status_code=429)
 
 
+async def _quota(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, QuotaExceededError)
+    body = {"detail": error.message, "quota": error.quota, "used": error.used, "limit": error.limit}
+    return JSONResponse(body, status_code=429)
+
+
+async def _account_input(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, AccountInputError)
+    return JSONResponse({"detail": [field_error(error.field, error.message)]}, status_code=422)
+
+
+async def _sign_in_refused(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SignInRefusedError)
+    return JSONResponse({"detail": error.message}, status_code=401)
+
+
+async def _sign_in_throttled(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SignInThrottledError)
+    headers = {"retry-after": str(error.retry_after_s)}
+    return JSONResponse({"detail": error.message}, status_code=429, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the map on `app`."""
     app.add_exception_handler(RecordNotFoundError, _not_found)
@@ -174,3 +203,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(RunLimitReachedError, _run_limit)
+    app.add_exception_handler(QuotaExceededError, _quota)
+    app.add_exception_handler(AccountInputError, _account_input)
+    app.add_exception_handler(UnknownUserError, _not_found)
+    app.add_exception_handler(SignInRefusedError, _sign_in_refused)
+    app.add_exception_handler(SignInThrottledError, _sign_in_throttled)

@@ -210,14 +210,36 @@ class RunCreate(Strict):
     funding_interval_h: int = option_field("funding_interval_h")
     trading_days_per_year: int = option_field("trading_days_per_year")
     risk_free_rate: float = option_field("risk_free_rate")
+    checkpoint_every: int = option_field("checkpoint_every")
+    keep_checkpoints: int = option_field("keep_checkpoints")
     params: dict[str, ParamValue] = Field(default_factory=dict, max_length=200)
+    tiers: str | dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Maintenance-tier table: a table name from GET /api/tiers (e.g. "
+            "'binance-usdtm/BTCUSDT@2023-04-16' or 'ETHUSDT' for its latest), an inline table "
+            "document (docs/engine.md), or null for the dataset symbol's latest table."
+        ),
+    )
 
     _choices = field_validator("funding_interval_h", "trading_days_per_year")(_check_choices)
+
+    @field_validator("tiers")
+    @classmethod
+    def _small_table(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if isinstance(value, str) and (len(value) > 200 or "\x00" in value):
+            raise ValueError("a table name is at most 200 characters")
+        if isinstance(value, dict) and len(str(value)) > 100_000:
+            raise ValueError("an inline tier table is at most 100,000 characters")
+        return value
 
     def options(self) -> dict[str, Any]:
         """The RunConfig option fields of this request, by their RunConfig names."""
         values = {spec.name: getattr(self, spec.name, None) for spec in OPTION_FIELDS}
         values.update(fee_maker=self.fees.maker, fee_taker=self.fees.taker)
+        values.update(
+            checkpoint_every=self.checkpoint_every, keep_checkpoints=self.keep_checkpoints
+        )
         return values
 
     @field_validator("fees", mode="before")
@@ -302,6 +324,15 @@ class TradeOut(BaseModel):
     pnl: float
     fees: float
     exit_reason: str
+    margin: float | None = Field(
+        default=None, description="Margin put up at entry for this slice (quote); null: unknown."
+    )
+    leverage: float | None = Field(
+        default=None, description="size x entry_price / margin; null when the margin is unknown."
+    )
+    return_on_margin: float | None = Field(
+        default=None, description="pnl / margin as a fraction (0.5 = +50 %); null: unknown."
+    )
 
 
 class OrderOut(BaseModel):
@@ -412,6 +443,16 @@ class SweepCreate(RunCreate):
         default=None, ge=1, le=1_000_000, description="Trial budget (a grid's size when unset)."
     )
     seed: int = Field(default=0, ge=0, le=MAX_ID)
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _trials_take_no_checkpoints(cls, value: int) -> int:
+        if value:
+            raise ValueError(
+                "sweep trials take no checkpoints (a sweep resumes by itself after a restart); "
+                "leave it 0"
+            )
+        return value
 
 
 class SweepCreated(BaseModel):

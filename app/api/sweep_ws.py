@@ -20,6 +20,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from app.api.deps import get_engine
 from app.api.ws import NOT_FOUND_CLOSE_CODE, WAIT_FOR_QUEUE_S, send_message
 from app.db import crud, session_scope
 from app.db.errors import RecordNotFoundError
@@ -34,9 +35,10 @@ router = APIRouter()
 async def watch_sweep(websocket: WebSocket, sweep_id: str) -> None:
     """Stream one sweep's progress and trials to this viewer."""
     hub: SweepHub = websocket.app.state.sweep_hub
-    engine: Engine = websocket.app.state.engine
+    engine = get_engine(websocket)  # confined to the viewer's own records (app.db.ownership)
     await websocket.accept()
     try:
+        await run_in_threadpool(_check_visible, engine, sweep_id)  # 4404 if not theirs
         while (viewer := hub.subscribe(sweep_id)) is None:
             stored = await run_in_threadpool(_stored_messages, engine, sweep_id)
             if stored is not None:
@@ -78,6 +80,12 @@ async def _stream(websocket: WebSocket, viewer: SweepViewer) -> None:
         disconnected.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await disconnected
+
+
+def _check_visible(engine: Engine, sweep_id: str) -> None:
+    """RecordNotFoundError unless the viewer may see the sweep (before any live message)."""
+    with session_scope(engine) as session:
+        crud.get_sweep(session, sweep_id=sweep_id)
 
 
 def _stored_messages(engine: Engine, sweep_id: str) -> list[Message] | None:

@@ -1,7 +1,9 @@
 """The catalog of datasets a run can use: the bundled samples and every version in the store.
 
 A sample is named by its file stem (`BTCUSDT-1h`); a stored version by its exact reference
-(`BTCUSDT/1h@2`, or `BTCUSDT/1h` for the latest).
+(`BTCUSDT/1h@2`, or `BTCUSDT/1h` for the latest). A stored dataset comes with its symbol's
+latest funding-rate series (`SYMBOL/funding`) and mark-price bars (`SYMBOL/mark-TIMEFRAME`)
+when the store has them; samples come alone (constant funding, the trade price as the mark).
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import pandas as pd
 
 from app.data import read_ohlcv
 from app.data.errors import DatasetNotFoundError
-from app.data.store import DatasetKind, DatasetMeta, DatasetStore, content_hash
+from app.data.store import (
+    FUNDING_TIMEFRAME,
+    DatasetKind,
+    DatasetMeta,
+    DatasetStore,
+    content_hash,
+    mark_timeframe,
+)
+from app.data.tiers import TierCatalog
 from app.engine import MarketData
 
 SAMPLE_SOURCE = "sample"
@@ -37,6 +47,16 @@ class DatasetEntry:
     content_hash: str
     warnings: tuple[str, ...]
     path: Path
+    funding: DatasetMeta | None = None  # the symbol's funding-rate series the run uses
+    mark: DatasetMeta | None = None  # the symbol's mark-price bars at this timeframe
+
+    def companions(self) -> dict[str, str]:
+        """The funding and mark series a run on this dataset uses: reference and hash."""
+        return {
+            kind: f"{meta.ref} ({meta.content_hash})"
+            for kind, meta in (("funding", self.funding), ("mark", self.mark))
+            if meta is not None
+        }
 
 
 class DatasetCatalog:
@@ -45,6 +65,7 @@ class DatasetCatalog:
     def __init__(self, data_dir: Path) -> None:
         self._samples_dir = data_dir / "samples"
         self._store = DatasetStore(data_dir / "store")
+        self.tiers = TierCatalog(data_dir)  # the maintenance-tier tables runs may use
         self._cache: dict[tuple[Path, int], DatasetEntry] = {}
         self._lock = threading.Lock()
 
@@ -62,15 +83,32 @@ class DatasetCatalog:
         if "/" not in name and sample.is_file():
             return self._sample(sample)
         if "/" in name:
-            return self._stored(self._store.resolve(name))
+            meta = self._store.resolve(name)
+            if meta.kind is not DatasetKind.OHLCV:
+                raise DatasetNotFoundError(
+                    f"{meta.ref} is a {meta.kind} series that comes with its symbol's bars, "
+                    f"not a dataset to run on; name the bars, e.g. {meta.symbol}/1h",
+                    reference=name,
+                )
+            return self._stored(meta)
         known = ", ".join(entry.name for entry in self.entries()) or "none"
         raise DatasetNotFoundError(
             f"there is no dataset '{name}'; available: {known}", reference=name
         )
 
     def load_market(self, entry: DatasetEntry) -> MarketData:
-        """The bars of `entry` as the engine's MarketData."""
-        return MarketData.from_frame(read_ohlcv(entry.path), symbol=entry.symbol)
+        """The bars of `entry` as the engine's MarketData, with the funding-rate series and
+        the mark-price bars stored for its symbol (and timeframe) when there are any."""
+        frame = read_ohlcv(entry.path)
+        funding = None
+        if entry.funding is not None:
+            funding = self._store.load(entry.funding)["funding_rate"]
+        mark = self._store.load(entry.mark) if entry.mark is not None else None
+        return MarketData.from_frame(frame, symbol=entry.symbol, funding=funding, mark=mark)
+
+    def _latest(self, symbol: str, timeframe: str) -> DatasetMeta | None:
+        versions = self._store.versions(symbol, timeframe)
+        return versions[-1] if versions else None
 
     def _sample(self, path: Path) -> DatasetEntry:
         key = (path, path.stat().st_mtime_ns)
@@ -111,4 +149,6 @@ class DatasetCatalog:
             content_hash=meta.content_hash,
             warnings=tuple(problem.message for problem in meta.validation.warnings),
             path=self._store.data_path(meta),
+            funding=self._latest(meta.symbol, FUNDING_TIMEFRAME),
+            mark=self._latest(meta.symbol, mark_timeframe(meta.timeframe)),
         )

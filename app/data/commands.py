@@ -32,6 +32,7 @@ from app.data.store import (
     DatasetSpec,
     DatasetStore,
 )
+from app.data.tier_commands import tiers_app
 from app.engine.types import Mode, Severity
 from app.settings import load_settings
 
@@ -43,6 +44,7 @@ data_app = typer.Typer(
     help="Datasets: sample data, import, validate, store, resample.",
     no_args_is_help=True,
 )
+data_app.add_typer(tiers_app)
 
 
 def default_data_dir() -> Path:
@@ -233,6 +235,14 @@ def import_command(
     replace: Annotated[
         bool, typer.Option("--replace", help="New version holds only these files.")
     ] = False,
+    is_mark: Annotated[
+        bool,
+        typer.Option(
+            "--mark",
+            help="The files are mark-price klines (Binance's markPriceKlines): stored as "
+            "SYMBOL/mark-TIMEFRAME, used by runs on SYMBOL/TIMEFRAME for liquidation.",
+        ),
+    ] = False,
 ) -> None:
     """Import files as the next version of a dataset (extending the latest unless --replace)."""
     spec = DatasetSpec(symbol=symbol, timeframe=timeframe, exchange=exchange, market=market)
@@ -252,6 +262,7 @@ def import_command(
                 column_map=_parse_mapping(mapping or []),
                 replace=replace,
                 progress=advance,
+                kind=DatasetKind.MARK if is_mark else None,
             )
     except ValidationFailedError as error:
         render_report(console, error.report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import replace as with_changes
 from enum import StrEnum
 from pathlib import Path
 
@@ -17,12 +18,14 @@ from app.data.problems import ValidationReport
 from app.data.resample import canonical_timeframe, resample_ohlcv, timeframe_name
 from app.data.store import (
     FUNDING_TIMEFRAME,
+    MARK_PREFIX,
     DatasetKind,
     DatasetMeta,
     DatasetRef,
     DatasetSpec,
     DatasetStore,
     SaveResult,
+    mark_timeframe,
     normalise_symbol,
 )
 from app.data.validation import ValidationRules, validate_funding, validate_ohlcv
@@ -84,8 +87,12 @@ def read_files(
     file_format: FileFormat = FileFormat.AUTO,
     column_map: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
+    kind: DatasetKind | None = None,
 ) -> LoadedFiles:
-    """Read one or many files of one dataset; Binance names give the symbol and timeframe."""
+    """Read one or many files of one dataset; Binance names give the symbol and timeframe.
+
+    `kind` MARK reads kline files as mark-price bars (Binance names `markPriceKlines` files
+    like its klines, so only the caller can tell them apart)."""
     files = expand_paths(paths)
     if not files:
         raise DataFileError("no files were given to read.", path=Path())
@@ -94,7 +101,10 @@ def read_files(
         file_format is FileFormat.AUTO and all(name is not None for name in names)
     )
     kinds = {name.kind for name in names if name is not None}
-    kind = DatasetKind.FUNDING if is_binance and kinds == {"funding"} else DatasetKind.OHLCV
+    found = DatasetKind.FUNDING if is_binance and kinds == {"funding"} else DatasetKind.OHLCV
+    if kind is DatasetKind.MARK and found is DatasetKind.FUNDING:
+        raise DataFileError("funding-rate files are not mark-price bars.", path=files[0])
+    kind = DatasetKind.MARK if kind is DatasetKind.MARK else found
     frames = []
     for done, path in enumerate(files, start=1):
         frames.append(_read_one(path, is_binance, kind, column_map))
@@ -139,6 +149,11 @@ def validate_rows(
     """Validate rows as read from files (a `time` column in file order)."""
     if kind is DatasetKind.FUNDING:
         return validate_funding(frame)
+    if kind is DatasetKind.MARK:  # a mark price trades nothing: its volume is always 0
+        base = rules or ValidationRules()
+        rules = with_changes(
+            base, min_zero_volume_run=max(len(frame) + 1, base.min_zero_volume_run)
+        )
     return validate_ohlcv(frame, timeframe=timeframe, rules=rules)
 
 
@@ -181,15 +196,18 @@ def import_rows(
 
 
 def _gap_timeframe(spec: DatasetSpec) -> str | None:
-    return None if spec.kind is DatasetKind.FUNDING else spec.timeframe
+    if spec.kind is DatasetKind.FUNDING:
+        return None
+    return spec.timeframe.removeprefix(MARK_PREFIX)
 
 
 def _latest(store: DatasetStore, spec: DatasetSpec) -> DatasetMeta | None:
-    timeframe = (
-        FUNDING_TIMEFRAME
-        if spec.kind is DatasetKind.FUNDING
-        else canonical_timeframe(spec.timeframe)
-    )
+    if spec.kind is DatasetKind.FUNDING:
+        timeframe = FUNDING_TIMEFRAME
+    elif spec.kind is DatasetKind.MARK:
+        timeframe = mark_timeframe(spec.timeframe)
+    else:
+        timeframe = canonical_timeframe(spec.timeframe)
     versions = store.versions(normalise_symbol(spec.symbol), timeframe)
     return versions[-1] if versions else None
 
@@ -217,13 +235,16 @@ def import_files(
     column_map: Mapping[str, str] | None = None,
     replace: bool = False,
     progress: ProgressCallback | None = None,
+    kind: DatasetKind | None = None,
 ) -> ImportOutcome:
     """Read files (see `read_files`) and import them as the next version of `spec`'s dataset.
 
     An empty `spec.symbol` / `spec.timeframe` is taken from Binance file names or, for the
     timeframe, from the bar spacing.
     """
-    loaded = read_files(paths, file_format=file_format, column_map=column_map, progress=progress)
+    loaded = read_files(
+        paths, file_format=file_format, column_map=column_map, progress=progress, kind=kind
+    )
     symbol = spec.symbol or loaded.symbol
     if not symbol:
         raise DataFileError("the symbol is not in the file names; pass --symbol.", path=paths[0])
@@ -231,6 +252,8 @@ def import_files(
         timeframe = FUNDING_TIMEFRAME
     else:
         timeframe = spec.timeframe or loaded.timeframe or infer_timeframe(loaded.frame)
+        if loaded.kind is DatasetKind.MARK:
+            timeframe = mark_timeframe(timeframe)
     source = spec.source or ", ".join(path.name for path in expand_paths(paths))
     full_spec = DatasetSpec(
         symbol=symbol,

@@ -22,6 +22,7 @@ TIME_COLUMN = "time"
 CSV_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz", ".txt")
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 _TIME_ALIASES: tuple[str, ...] = ("time", "timestamp", "date", "datetime", "open_time", "open time")
+TIME_ALIASES = _TIME_ALIASES  # the header names read as the time column (shown by previews)
 # Epoch magnitudes: below 1e11 is seconds (to year 5138), below 1e14 milliseconds, below 1e17
 # microseconds, anything larger nanoseconds.
 _EPOCH_LIMITS: tuple[tuple[float, int], ...] = (
@@ -171,9 +172,18 @@ def _standard_names(raw: pd.DataFrame, column_map: Mapping[str, str]) -> pd.Data
             target = TIME_COLUMN
         if target not in renamed.values():
             renamed[str(column)] = target
+    first = str(raw.columns[0]) if len(raw.columns) else None
+    if first is not None and TIME_COLUMN not in renamed.values() and _is_unnamed_index(first):
+        renamed[first] = TIME_COLUMN  # a pandas-written index: backtesting.py's own CSV files
     kept = raw.loc[:, [column for column in raw.columns if str(column) in renamed]]
     kept.columns = pd.Index([renamed[str(column)] for column in kept.columns])
     return kept
+
+
+def _is_unnamed_index(name: str) -> bool:
+    """True for the header of an index column `DataFrame.to_csv` wrote without a name: empty
+    (",Open,High,...", pyarrow's reading) or pandas' "Unnamed: 0"."""
+    return name.strip() in ("", "Unnamed: 0")
 
 
 def parse_times(values: pd.Series, *, path: Path) -> pd.Series:

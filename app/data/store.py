@@ -35,10 +35,20 @@ _VERSION_FILE = re.compile(r"^v(?P<version>[0-9]{4,})\.json$")
 
 
 class DatasetKind(StrEnum):
-    """What a dataset holds: OHLCV bars or a funding-rate series."""
+    """What a dataset holds: OHLCV bars, a funding-rate series, or mark-price bars."""
 
     OHLCV = "ohlcv"
     FUNDING = "funding"
+    MARK = "mark"
+
+
+MARK_PREFIX = "mark-"
+"""Mark-price bars are stored as the timeframe `mark-<timeframe>` of their symbol."""
+
+
+def mark_timeframe(timeframe: str) -> str:
+    """The store timeframe of mark-price bars of `timeframe`: `1m` -> `mark-1m`."""
+    return MARK_PREFIX + canonical_timeframe(timeframe.removeprefix(MARK_PREFIX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,8 @@ def _parse_version(text: str, reference: str) -> int:
 def _store_timeframe(text: str) -> str:
     if text.strip().lower() == FUNDING_TIMEFRAME:
         return FUNDING_TIMEFRAME
+    if text.strip().lower().startswith(MARK_PREFIX):
+        return mark_timeframe(text.strip()[len(MARK_PREFIX) :])
     return canonical_timeframe(text)
 
 

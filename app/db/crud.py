@@ -2,6 +2,10 @@
 
 Callers own the transaction (see `app.db.session.session_scope`): a function that writes
 several rows (`store_result`) does so in the caller's one transaction.
+
+Every query here goes through the owner filter of `app.db.ownership`: on a session of a
+request's engine, strategies, runs, sweeps and their rows are confined to that user's (another
+user's record is not found), and new ones are stamped with the user, with no owner argument.
 """
 
 from __future__ import annotations

@@ -114,6 +114,7 @@ class StrategyRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
+    owner_id: int | None = Field(default=None, index=True)  # users.id (app.db.ownership)
     current_version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -142,6 +143,7 @@ class RunRow(SQLModel, table=True):
     status: RunStatus = Field(
         sa_column=Column(RunStatusType(), nullable=False, index=True), default=RunStatus.QUEUED
     )
+    owner_id: int | None = Field(default=None, index=True)  # users.id (app.db.ownership)
     strategy_id: int | None = Field(default=None, index=True)
     strategy_version: int | None = None
     strategy_name: str = Field(default="", max_length=200)
@@ -261,6 +263,7 @@ class SweepRow(SQLModel, table=True):
     status: RunStatus = Field(
         sa_column=Column(RunStatusType(), nullable=False, index=True), default=RunStatus.QUEUED
     )
+    owner_id: int | None = Field(default=None, index=True)  # users.id (app.db.ownership)
     strategy_id: int | None = Field(default=None, index=True)
     strategy_version: int | None = None
     strategy_name: str = Field(default="", max_length=200)

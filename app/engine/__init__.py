@@ -1,5 +1,6 @@
 """Strategy Lab's pure simulation engine: data views, orders, portfolio, margin, metrics."""
 
+from app.engine.checkpoint import Checkpoint
 from app.engine.config import (
     MAX_LEVERAGE,
     OPTION_FIELDS,
@@ -11,6 +12,7 @@ from app.engine.config import (
 )
 from app.engine.context import PositionInfo
 from app.engine.errors import (
+    CheckpointError,
     ConfigError,
     EngineError,
     IndicatorError,
@@ -41,8 +43,17 @@ from app.engine.loop import Progress, ProgressCallback, run_backtest, simulate, 
 from app.engine.margin import BINANCE_BTCUSDT_TIERS, MarginTier, build_tiers, liquidation_price
 from app.engine.metrics import DEFINITIONS as METRIC_DEFINITIONS
 from app.engine.orders import ORDER_STATE_TABLE, OrderTicket
-from app.engine.results import AccountMarks, EquityCurve, RunRecord, RunResult, equity_curve
+from app.engine.record_views import OrderHistory, TradeHistory
+from app.engine.results import (
+    AccountMarks,
+    EquityCurve,
+    IndicatorSetting,
+    RunRecord,
+    RunResult,
+    equity_curve,
+)
 from app.engine.strategy import Strategy, coerce_params, crossover, crossunder
+from app.engine.tiers import TierTable, parse_tier_table, tiers_sha256
 from app.engine.timeframes import TimeframeView
 from app.engine.types import (
     ExitReason,
@@ -55,6 +66,7 @@ from app.engine.types import (
     OrderType,
     PositionSide,
     Severity,
+    TimeInForce,
     Trade,
 )
 
@@ -68,6 +80,8 @@ __all__ = [
     "AccountMarks",
     "Bar",
     "CancelReason",
+    "Checkpoint",
+    "CheckpointError",
     "ConfigError",
     "ConfigField",
     "DataView",
@@ -79,6 +93,7 @@ __all__ = [
     "FundingSettled",
     "IndicatorError",
     "IndicatorFrame",
+    "IndicatorSetting",
     "Liquidity",
     "LogLevel",
     "LogLine",
@@ -92,6 +107,7 @@ __all__ = [
     "OrderEvent",
     "OrderExpired",
     "OrderFilled",
+    "OrderHistory",
     "OrderRecord",
     "OrderRejected",
     "OrderSide",
@@ -115,8 +131,11 @@ __all__ = [
     "Strategy",
     "StrategyDefinitionError",
     "StrategyRuntimeError",
+    "TierTable",
+    "TimeInForce",
     "TimeframeView",
     "Trade",
+    "TradeHistory",
     "build_tiers",
     "coerce_params",
     "crossover",
@@ -126,7 +145,9 @@ __all__ = [
     "liquidation_price",
     "look_ahead_reason",
     "ns_to_iso",
+    "parse_tier_table",
     "run_backtest",
     "simulate",
     "summarize",
+    "tiers_sha256",
 ]

@@ -1,26 +1,37 @@
 """The simulated exchange: holds working orders and, bar by bar, settles funding, fills orders
-and runs protective exits (stop-loss, take-profit, liquidation) against the portfolio.
+and runs protective exits (stop-loss, trailing stop, take-profit, liquidation) against the
+portfolio, along the bar's path (`app.engine.intrabar`: open, the extreme nearer the open, the
+other extreme, close).
 
 Order of events inside bar t (orders placed at bar t-1 or earlier):
 1. funding due at this bar's open is settled on the position held over it;
 2. a position whose liquidation price the open gapped through is liquidated;
-3. market orders fill at the open, in the order they were placed;
-4. the position's exits are checked over the bar's range: when stop-loss and liquidation (the
-   adverse exits) and take-profit could all fire, the adverse one nearest the open fires first;
-5. resting limit and stop orders fill when the range reaches them, in the order placed.
-A position opened by a market order is protected from its entry bar on (it filled at the open,
-so the whole range came after it); one opened by a limit or stop fill from the next bar, since
-the order of prices inside a bar is unknown.
+3. orders arriving at this open are checked: a post-only limit the open is through is refused
+   (it would take); ioc/fok limits fill at the open if it is through them, else are cancelled;
+4. market orders (and those ioc/fok limits) fill at the open, in the order they were placed;
+5. at the open: the position's exits the open is at or beyond fire there, then resting limit
+   and stop orders the open is through fill there (in the order placed), each fill followed by
+   its position's exits at the open (a bar opening beyond a take-profit fills it at the open);
+6. the path is walked leg by leg; on each leg the nearest level reached fires first: the
+   position's liquidation, stops and take-profit, then resting orders, whatever the position
+   was when the leg began. So a position opened at any point of the bar is protected from
+   that point on, and its exits can fire later in the same bar.
+An order with OCO partners cancels them when it fills; a reduce-only order (and a close) is cut
+to the position it would reduce, and cancelled when there is none.
 
-Each step is its own module: `funding` (the schedule and rates), `liquidation`, `exits` (which
-exit fires and the levels worth watching), `fills` (prices), `fees` (the rate from the liquidity
-side), `order_book` (orders, their state table and events). This module keeps their order, and
-skips the bars where none of them can do anything.
+Each step is its own module: `funding` (the schedule and rates), `liquidation`, `exits` (the
+position's exit levels), `intrabar` (the path and what a leg meets first), `fills` (prices),
+`fees` (the rate from the liquidity side), `order_book` (orders, their state table and events).
+This module keeps their order, and skips the bars where none of them can do anything.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+from dataclasses import dataclass
+
+import numpy as np
 
 from app.engine import fills, liquidation
 from app.engine.bar_ranges import BlockRanges
@@ -39,23 +50,40 @@ from app.engine.events import (
     OrderRejected,
     PositionLiquidated,
     Refusal,
+    RejectReason,
 )
-from app.engine.exits import trigger_levels, triggered_exit
+from app.engine.exits import exit_at_open, has_exits, trigger_levels
 from app.engine.feed import MarketData
 from app.engine.fees import LIQUIDITY_OF, FeeModel
 from app.engine.funding import FundingSchedule
+from app.engine.intrabar import bar_path, is_through_at_open, next_trigger
 from app.engine.logbook import LogSink
 from app.engine.order_book import OrderBook
 from app.engine.orders import Order
-from app.engine.portfolio import FillResult, Portfolio
-from app.engine.types import ExitReason, OrderRecord, OrderType, Trade
+from app.engine.portfolio import FillResult, Portfolio, clearance_fee
+from app.engine.types import ExitReason, OrderRecord, OrderStatus, OrderType, TimeInForce, Trade
 
 CANCEL_MESSAGES = {
     CancelReason.BY_STRATEGY: "cancelled by the strategy",
     CancelReason.NO_POSITION_TO_CLOSE: "no open position to close",
     CancelReason.LIQUIDATED_FIRST: "the position was liquidated first",
+    CancelReason.OCO_PARTNER_FILLED: "its OCO partner filled",
+    CancelReason.OCO_PARTNER_CANCELLED: "its OCO partner was cancelled",
+    CancelReason.NOTHING_TO_REDUCE: "reduce-only, and there was no opposite position to reduce",
+    CancelReason.NOT_FILLED_AT_ARRIVAL: "ioc/fok: the open did not reach its limit",
 }
 EXPIRED_MESSAGE = "the data ended before it filled"
+
+
+@dataclass(slots=True)
+class BarPrices:
+    """The bar being processed."""
+
+    index: int
+    time: int  # epoch ns UTC, the bar's open time
+    open: float
+    high: float
+    low: float
 
 
 class Broker:
@@ -77,7 +105,15 @@ class Broker:
         self._lows = memoryview(market.low)
         self._closes = memoryview(market.close)
         self.config = config
-        self.portfolio = Portfolio(config)
+        self.portfolio = Portfolio(config, is_marked=market.has_mark)
+        # The mark price (where the data has one; else the trade price) liquidates and settles
+        # funding (app.engine.liquidation); a bar needs attention when either series reaches a
+        # trigger, so the quiet-bar ranges span both.
+        self._mark_opens = memoryview(market.marked("open"))
+        self._mark_lows = memoryview(market.marked("low"))
+        self._mark_highs = memoryview(market.marked("high"))
+        self._trigger_lows = memoryview(np.minimum(market.low, market.marked("low")))
+        self._trigger_highs = memoryview(np.maximum(market.high, market.marked("high")))
         self.fees = FeeModel(config)
         self.log = log
         self.records = RecordCounter(max_orders=config.max_orders, max_trades=config.max_trades)
@@ -86,12 +122,14 @@ class Broker:
         self.working = self.book.working  # the same lists, read by the loop and the context
         self.finished: list[OrderRecord] = self.book.finished
         self.trades: list[Trade] = []
-        self.protect_from_index = 0
         self.funding = FundingSchedule(market, config)
         self.funding_bars = self.funding.bars
-        self._ranges = BlockRanges(market.low, market.high)
+        self._ranges = BlockRanges(
+            np.minimum(market.low, market.marked("low")),
+            np.maximum(market.high, market.marked("high")),
+        )
         # Prices that make an open position need attention: at or below `lower_trigger` (a long's
-        # liquidation/stop-loss, a short's take-profit) or at or above `upper_trigger`.
+        # liquidation/stops, a short's take-profit or best price) or at or above `upper_trigger`.
         self.lower_trigger = -math.inf
         self.upper_trigger = math.inf
         # Bars before `next_work` are known to be quiet: no working order, and the position
@@ -116,18 +154,31 @@ class Broker:
         )
 
     def cancel(self, order_id: int, reason: CancelReason = CancelReason.BY_STRATEGY) -> bool:
-        """Cancel the working order `order_id`; False when no such order is working."""
+        """Cancel the working order `order_id` (and its OCO partners); False when no such
+        order is working."""
         order = self.book.find(order_id)
         if order is None:
             return False
         index = max(self.log.current_index, order.created_index)
         self._cancel(order, reason, index, self.times[index])
+        self._cancel_partners(order, CancelReason.OCO_PARTNER_CANCELLED, index)
         return True
 
     def _cancel(self, order: Order, reason: CancelReason, index: int, time: int) -> None:
         self.book.apply(
             order, OrderCancelled(order.id, time, index, reason, CANCEL_MESSAGES[reason])
         )
+
+    def _cancel_partners(self, order: Order, reason: CancelReason, index: int) -> None:
+        """Cancel the working orders sharing `order`'s OCO group."""
+        group = order.oco_group
+        if group is None:
+            return
+        for other in [o for o in self.working if o.oco_group == group and o is not order]:
+            message = f"{CANCEL_MESSAGES[reason]} (order #{order.id})"
+            self.book.apply(
+                other, OrderCancelled(other.id, self.times[index], index, reason, message)
+            )
 
     def step(self, index: int) -> bool:
         """Process bar `index` if it needs it (working orders, or an open position whose exits
@@ -142,8 +193,8 @@ class Broker:
         if self.portfolio.position.side == 0:
             return False
         return (
-            self._lows[index] <= self.lower_trigger
-            or self._highs[index] >= self.upper_trigger
+            self._trigger_lows[index] <= self.lower_trigger
+            or self._trigger_highs[index] >= self.upper_trigger
             or index in self.funding_bars
         )
 
@@ -164,28 +215,136 @@ class Broker:
             self.next_work = self._ranges.first_reaching(index, lower, upper, stop)
 
     def _refresh_triggers(self) -> None:
-        self.lower_trigger, self.upper_trigger = trigger_levels(self.portfolio.position)
+        position = self.portfolio.position
+        self.lower_trigger, self.upper_trigger = trigger_levels(position)
+        if position.is_marked and position.liquidation_price > 0.0:  # watched on the mark
+            if position.side > 0:
+                self.lower_trigger = max(self.lower_trigger, position.liquidation_price)
+            else:
+                self.upper_trigger = min(self.upper_trigger, position.liquidation_price)
 
     # -- a bar ------------------------------------------------------------------------------
 
     def process_bar(self, index: int) -> None:
-        time = self.times[index]
-        open_ = self._opens[index]
-        high = self._highs[index]
-        low = self._lows[index]
-        self._settle_funding(index, open_)
-        self._liquidate_if_through(open_, index, time)
-        for order in [o for o in self.working if o.type is OrderType.MARKET]:
-            price = fills.market_price(
-                self._direction_of(order), open_, low, high, self.config.slippage_bps
+        """Bar `index` in the order of the module docstring."""
+        bar = BarPrices(
+            index, self.times[index], self._opens[index], self._highs[index], self._lows[index]
+        )
+        open_ = bar.open
+        self._settle_funding(index, self._mark_opens[index])
+        self._liquidate_if_through(open_, index, bar.time)
+        self._liquidate_on_mark(self._mark_opens[index], index, bar.time)
+        if self.working:
+            self._refuse_post_only_takers(bar)
+            for order in [o for o in self.working if _acts_at_open(o)]:
+                if order.status is OrderStatus.PENDING:  # an OCO partner may have cancelled it
+                    self._fill_at_open(order, bar)
+        self._move_best_price(open_)
+        self._exit_at_open(bar)
+        for order in [o for o in self.working if is_through_at_open(o, open_)]:
+            if order.status is OrderStatus.PENDING:
+                price = (
+                    open_
+                    if order.type is OrderType.LIMIT
+                    else self._slipped(open_, order.direction, bar)
+                )
+                self._execute(order, price, LIQUIDITY_OF[order.type], bar, open_)
+                self._exit_at_open(bar)
+        self._liquidate_on_mark_range(index, bar.time)
+        if self._can_fire_inside(bar):
+            _, first, second, close = bar_path(
+                open_, bar.high, bar.low, self._closes[index], self.portfolio.position.side
             )
-            self._execute(order, price, Liquidity.TAKER, index, time)
-        if self.portfolio.position.side != 0 and self.protect_from_index <= index:
-            self._check_exits(index, time, open_, high, low)
-        for order in [o for o in self.working if o.type is not OrderType.MARKET]:
-            self._try_resting(order, index, time, open_, high, low)
-        self._liquidate_if_through(self._closes[index], index, time)
+            self._walk(open_, first, bar)
+            self._walk(first, second, bar)
+            self._walk(second, close, bar)
         self._refresh_triggers()
+
+    def _can_fire_inside(self, bar: BarPrices) -> bool:
+        """False when no exit of the position and no working order has its level inside the
+        bar's range (nor can the range move a trailing stop): its path has nothing to do."""
+        if self.portfolio.position.side != 0:
+            self._refresh_triggers()
+            if bar.low <= self.lower_trigger or bar.high >= self.upper_trigger:
+                return True
+        low, high = bar.low, bar.high
+        for order in self.working:
+            level = order.limit if order.limit is not None else order.stop
+            if level is not None and low <= level <= high:
+                return True
+        return False
+
+    def _refuse_post_only_takers(self, bar: BarPrices) -> None:
+        """A post-only limit arriving at an open that is at or through its price would take."""
+        for order in [o for o in self.working if o.post_only and o.created_index == bar.index - 1]:
+            if is_through_at_open(order, bar.open):
+                message = (
+                    f"post-only limit {order.limit:g} would have taken liquidity at the open "
+                    f"{bar.open:g}, so it was not placed in the book"
+                )
+                self.book.apply(
+                    order,
+                    OrderRejected(
+                        order.id, bar.time, bar.index, RejectReason.POST_ONLY_WOULD_TAKE, message
+                    ),
+                )
+
+    def _fill_at_open(self, order: Order, bar: BarPrices) -> None:
+        """A market order at the open (taker, slippage), or an ioc/fok limit: at the open if
+        the open is at or through its limit (taker: it crossed), else cancelled."""
+        if order.type is OrderType.MARKET:
+            price = self._slipped(bar.open, self._direction_of(order), bar)
+        elif is_through_at_open(order, bar.open):
+            price = bar.open
+        else:
+            self._cancel(order, CancelReason.NOT_FILLED_AT_ARRIVAL, bar.index, bar.time)
+            self._cancel_partners(order, CancelReason.OCO_PARTNER_CANCELLED, bar.index)
+            return
+        self._execute(order, price, Liquidity.TAKER, bar, bar.open)
+
+    def _walk(self, start: float, end: float, bar: BarPrices) -> None:
+        """One leg of the path, from `start` to `end`: whatever it reaches fires, nearest first."""
+        price = start
+        while True:
+            trigger = next_trigger(self.portfolio.position, self.working, price, end)
+            if trigger is None:
+                break
+            price = trigger.level
+            if trigger.order is not None:
+                order = trigger.order
+                if order.type is OrderType.LIMIT:
+                    fill, liquidity = price, Liquidity.MAKER
+                else:
+                    fill, liquidity = self._slipped(price, order.direction, bar), Liquidity.TAKER
+                self._execute(order, fill, liquidity, bar, price)
+            elif trigger.reason is not None:
+                self._fire_exit(trigger.reason, price, bar, at_open=False)
+        self._move_best_price(end)
+
+    def _move_best_price(self, price: float) -> None:
+        """A trailing position's best price follows the path (the highest for a long)."""
+        position = self.portfolio.position
+        if position.trailing_stop is None and position.trailing_percent is None:
+            return
+        if (price - position.best_price) * position.side > 0:
+            position.best_price = price
+
+    def _slipped(self, price: float, direction: int, bar: BarPrices) -> float:
+        return fills.slipped(price, direction, self.config.slippage_bps, bar.low, bar.high)
+
+    def _liquidate_on_mark(self, mark: float, index: int, time: int) -> None:
+        """With a mark series: liquidate the position when the mark price `mark` is at or
+        beyond its liquidation price (app.engine.liquidation)."""
+        if self.portfolio.is_marked and liquidation.is_mark_reached(self.portfolio.position, mark):
+            self._liquidate(index, time)
+
+    def _liquidate_on_mark_range(self, index: int, time: int) -> None:
+        """With a mark series: the mark bar's adverse extreme (low for a long, high for a
+        short) reaching the liquidation price liquidates before the traded path is walked."""
+        side = self.portfolio.position.side
+        if side != 0 and self.portfolio.is_marked:
+            extreme = self._mark_lows[index] if side > 0 else self._mark_highs[index]
+            self._liquidate_on_mark(extreme, index, time)
 
     def _liquidate_if_through(self, price: float, index: int, time: int) -> bool:
         """Liquidate the position when `price` (traded after it was opened) reached its LP."""
@@ -195,70 +354,104 @@ class Broker:
         return False
 
     def _direction_of(self, order: Order) -> int:
-        if order.close_percentage is not None:
+        if order.is_close:
             return -self.portfolio.position.side
         return order.direction
 
-    def _try_resting(
-        self, order: Order, index: int, time: int, open_: float, high: float, low: float
-    ) -> None:
-        if order.type is OrderType.LIMIT and order.limit is not None:
-            price = fills.limit_price(order.direction, order.limit, open_, low, high)
-        elif order.stop is not None:
-            price = fills.stop_price(
-                order.direction, order.stop, open_, low, high, self.config.slippage_bps
+    def _resolve(self, order: Order, bar: BarPrices) -> float | None:
+        """The amount `order` executes now (setting a close's side from the position), or None
+        when it was cancelled for having nothing to close or reduce."""
+        position = self.portfolio.position
+        if order.is_close or order.reduce_only:
+            reason = (
+                CancelReason.NO_POSITION_TO_CLOSE
+                if order.is_close
+                else CancelReason.NOTHING_TO_REDUCE
             )
-        else:
-            return
-        if price is not None:
-            liquidity = LIQUIDITY_OF[order.type]
-            self._execute(order, price, liquidity, index, time, protect_next_bar=True)
+            if position.side == 0 or (order.reduce_only and position.side != -order.direction):
+                self._cancel(order, reason, bar.index, bar.time)
+                self._cancel_partners(order, CancelReason.OCO_PARTNER_CANCELLED, bar.index)
+                return None
+            order.direction = -position.side
+            if order.close_percentage is not None:
+                return position.size * order.close_percentage / 100.0
+            wanted = order.close_amount if order.close_amount is not None else order.amount
+            return min(wanted, position.size)
+        return order.amount
 
     def _execute(
-        self,
-        order: Order,
-        price: float,
-        liquidity: Liquidity,
-        index: int,
-        time: int,
-        *,
-        protect_next_bar: bool = False,
+        self, order: Order, price: float, liquidity: Liquidity, bar: BarPrices, point: float
     ) -> None:
+        """Fill `order` at `price`; `point` is where the path was when it filled."""
+        index, time = bar.index, bar.time
+        reduces = order.reduce_only or order.is_close
+        amount = self._resolve(order, bar) if reduces else order.amount
+        if amount is None:
+            return
         position = self.portfolio.position
-        if order.close_percentage is not None:
-            if position.side == 0:
-                self._cancel(order, CancelReason.NO_POSITION_TO_CLOSE, index, time)
-                return
-            order.direction = -position.side
-        amount = (
-            position.size * order.close_percentage / 100.0
-            if order.close_percentage is not None
-            else order.amount
-        )
         if position.side == -order.direction and self._liquidate_if_through(price, index, time):
             position = self.portfolio.position
-            if order.close_percentage is not None:
+            if reduces:
                 self._cancel(order, CancelReason.LIQUIDATED_FIRST, index, time)
+                return
+        fee_rate = self.fees.rate(liquidity)
+        if order.time_in_force is TimeInForce.FOK:
+            refusal = self._refusal_in_full(order, amount, price, fee_rate, bar)
+            if refusal is not None:
+                self.book.apply(order, OrderRejected(order.id, time, index, *refusal))
                 return
         was_flat_or_flipping = position.side != order.direction
         result = self.portfolio.fill(
+            order.direction, amount, price, fee_rate, order.leverage, time, index, ExitReason.SIGNAL
+        )
+        self._record_fill(order, result, price, liquidity, index, time)
+        if order.oco_group is not None and result.filled > 0:
+            self._cancel_partners(order, CancelReason.OCO_PARTNER_FILLED, index)
+        opened = self.portfolio.position.side == order.direction and result.filled > 0
+        if opened and not reduces:
+            self._protect(order, point, is_new=was_flat_or_flipping)
+            self._liquidate_if_through(point, index, time)  # a fill never leaves it beyond its LP
+
+    def _protect(self, order: Order, point: float, *, is_new: bool) -> None:
+        """Give the position `order` opened or added to the order's exits (replacing the set it
+        had when the order brings any); a trailing stop trails from `point`."""
+        position = self.portfolio.position
+        has_exits = (
+            order.stop_loss is not None
+            or order.take_profit is not None
+            or order.trailing_stop is not None
+            or order.trailing_percent is not None
+        )
+        if has_exits:
+            position.stop_loss = order.stop_loss
+            position.take_profit = order.take_profit
+            position.trailing_stop = order.trailing_stop
+            position.trailing_percent = order.trailing_percent
+        if is_new or has_exits:
+            position.best_price = point
+
+    def _refusal_in_full(
+        self, order: Order, amount: float, price: float, fee_rate: float, bar: BarPrices
+    ) -> Refusal | None:
+        """Why the account could not carry all of a fill-or-kill order, tried on a copy."""
+        trial = copy.copy(self.portfolio)
+        trial.position = copy.copy(self.portfolio.position)
+        result = trial.fill(
             order.direction,
             amount,
             price,
-            self.fees.rate(liquidity),
+            fee_rate,
             order.leverage,
-            time,
-            index,
+            bar.time,
+            bar.index,
             ExitReason.SIGNAL,
         )
-        self._record_fill(order, result, price, liquidity, index, time)
-        opened = self.portfolio.position.side == order.direction and result.filled > 0
-        if opened and order.close_percentage is None:
-            if was_flat_or_flipping:
-                self.protect_from_index = index + 1 if protect_next_bar else index
-            if order.stop_loss is not None or order.take_profit is not None:
-                self.portfolio.position.stop_loss = order.stop_loss
-                self.portfolio.position.take_profit = order.take_profit
+        if result.denied is None:
+            return None
+        return Refusal(
+            RejectReason.FILL_OR_KILL,
+            f"fok: the whole {amount:g} could not fill, so none did ({result.denied.message})",
+        )
 
     def _record_fill(
         self,
@@ -296,43 +489,60 @@ class Broker:
 
     # -- protective exits -------------------------------------------------------------------
 
-    def _check_exits(self, index: int, time: int, open_: float, high: float, low: float) -> None:
+    def _exit_at_open(self, bar: BarPrices) -> None:
+        """The position's exit the open is at or beyond, if any, fires at the open."""
         position = self.portfolio.position
-        exit_ = triggered_exit(position, open_, high, low, self.config.slippage_bps)
-        if exit_ is None:
+        if not has_exits(position):  # a gap through the LP alone: steps 2 and `_execute`
             return
-        if exit_.reason is ExitReason.LIQUIDATION:
+        found = exit_at_open(position, bar.open)
+        if found is not None:
+            self._fire_exit(found.reason, found.level, bar, at_open=True)
+
+    def _fire_exit(
+        self, reason: ExitReason, level: float, bar: BarPrices, *, at_open: bool
+    ) -> None:
+        """Close the whole position by its exit `reason` set at `level`: a stop (stop-loss,
+        trailing) fills at the level or the open it gapped to, with slippage (taker); a
+        take-profit at the level or the better open (maker); a liquidation at its price."""
+        index, time = bar.index, bar.time
+        if reason is ExitReason.LIQUIDATION:
             self._liquidate(index, time)
             return
-        order = self._engine_order(exit_.order_type, -position.side, position.size, index, time)
-        if exit_.order_type is OrderType.STOP:
-            order.stop = exit_.level
+        position = self.portfolio.position
+        base = bar.open if at_open else level
+        if reason is ExitReason.TAKE_PROFIT:
+            order_type, price, liquidity = OrderType.LIMIT, base, Liquidity.MAKER
         else:
-            order.limit = exit_.level
+            order_type, liquidity = OrderType.STOP, Liquidity.TAKER
+            price = self._slipped(base, -position.side, bar)
+        order = self._engine_order(order_type, -position.side, position.size, index, time)
+        if order_type is OrderType.STOP:
+            order.stop = level
+        else:
+            order.limit = level
         result = self.portfolio.fill(
             order.direction,
             order.amount,
-            exit_.price,
-            self.fees.rate(exit_.liquidity),
+            price,
+            self.fees.rate(liquidity),
             1.0,
             time,
             index,
-            exit_.reason,
+            reason,
         )
-        self._record_fill(
-            order, result, exit_.price, exit_.liquidity, index, time, exit_.reason.value
-        )
+        self._record_fill(order, result, price, liquidity, index, time, reason.value)
 
     def _liquidate(self, index: int, time: int) -> None:
         position = self.portfolio.position
         order = self._engine_order(OrderType.MARKET, -position.side, position.size, index, time)
         price = position.liquidation_price
+        fee = clearance_fee(position)  # the liquidation fee, shown on the order
         trade = self.portfolio.liquidate(time, index)
         self.trades.append(trade)
         self.book.apply(
             order,
             OrderFilled(
-                order.id, time, index, price, trade.size, 0.0, None, None, trade.exit_reason.value
+                order.id, time, index, price, trade.size, fee, None, None, trade.exit_reason.value
             ),
         )
         self.records.count_trades(len(self.trades))
@@ -395,3 +605,8 @@ class Broker:
             order, result, price, Liquidity.TAKER, index, time, ExitReason.END_OF_DATA.value
         )
         self._refresh_triggers()
+
+
+def _acts_at_open(order: Order) -> bool:
+    """Market orders, and ioc/fok limits, act only at the open of the bar they arrive at."""
+    return order.type is OrderType.MARKET or order.time_in_force is not TimeInForce.GTC

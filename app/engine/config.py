@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from app.engine.caps import DEFAULT_MAX_ORDERS, DEFAULT_MAX_TRADES
 from app.engine.errors import ConfigError
-from app.engine.margin import BINANCE_BTCUSDT_TIERS, MarginTier
+from app.engine.margin import BINANCE_BTCUSDT_TIERS, DEFAULT_TIER_TABLE, MarginTier
 from app.engine.types import Mode
 
 ParamValue = bool | int | float | str
@@ -30,6 +30,8 @@ MAX_FEE: Final = 0.1
 MAX_FUNDING_RATE: Final = 0.03
 FUNDING_INTERVALS_H: Final = (1, 4, 8)
 TRADING_DAYS: Final = (365, 252)
+MAX_CHECKPOINT_EVERY: Final = 10**9
+MAX_KEEP_CHECKPOINTS: Final = 100
 
 
 class FieldRole(StrEnum):
@@ -41,6 +43,7 @@ class FieldRole(StrEnum):
     STRATEGY = "strategy"  # the strategy's own params, typed by their defaults
     TABLE = "table"  # a table of data (margin tiers), not a single value a form can hold
     OPERATOR = "operator"  # a cap the operator's sandbox limits bound; not a request option
+    EXECUTION = "execution"  # how a long run is carried out (checkpoints), never its results
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +245,15 @@ class RunConfig:
         default=BINANCE_BTCUSDT_TIERS,
         metadata=_spec(tuple, "", "Maintenance-margin tiers by notional", FieldRole.TABLE),
     )
+    tier_table: str = field(
+        default=DEFAULT_TIER_TABLE,
+        metadata=_spec(
+            str,
+            "",
+            "Which table `margin_tiers` holds: exchange/symbol@snapshot (sha256 of the brackets)",
+            FieldRole.TABLE,
+        ),
+    )
     symbol: str = field(
         default="BTCUSDT", metadata=_spec(str, "", "Symbol of the traded data", FieldRole.DATASET)
     )
@@ -310,10 +322,32 @@ class RunConfig:
             minimum=1,
         ),
     )
+    checkpoint_every: int = field(
+        default=0,
+        metadata=_spec(
+            int,
+            "bars",
+            "Save a checkpoint every this many bars, to resume after a crash (0: never)",
+            FieldRole.EXECUTION,
+            minimum=0,
+            maximum=MAX_CHECKPOINT_EVERY,
+        ),
+    )
+    keep_checkpoints: int = field(
+        default=2,
+        metadata=_spec(
+            int,
+            "checkpoints",
+            "Checkpoints kept in the run folder (older ones are removed)",
+            FieldRole.EXECUTION,
+            minimum=1,
+            maximum=MAX_KEEP_CHECKPOINTS,
+        ),
+    )
 
     def __post_init__(self) -> None:
         for spec in RUN_CONFIG_FIELDS:
-            if spec.role in (FieldRole.OPTION, FieldRole.OPERATOR):
+            if spec.role in (FieldRole.OPTION, FieldRole.OPERATOR, FieldRole.EXECUTION):
                 spec.check(getattr(self, spec.name))
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ConfigError("end", "the end of the period is before its start")

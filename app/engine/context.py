@@ -5,14 +5,17 @@ the broker or the data arrays, and it checks every value it is given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
 from app.engine import placement
 from app.engine.broker import Broker
 from app.engine.errors import IndicatorError
-from app.engine.feed import Cursor, DataView, MarketData, SeriesView
+from app.engine.exits import trailing_level
+from app.engine.feed import Cursor, DataView, MarketData, SeriesView, ns_to_datetime
 from app.engine.indicator_settings import check_settings, plain_name, plain_settings
 from app.engine.indicators import (
     IndicatorArg,
@@ -23,8 +26,11 @@ from app.engine.indicators import (
 )
 from app.engine.logbook import LogSink
 from app.engine.orders import OrderTicket
+from app.engine.record_views import OrderHistory, TradeHistory
+from app.engine.results import IndicatorSetting
 from app.engine.timeframes import TimeframeView, build_timeframe
 from app.engine.types import LogLevel
+from app.engine.warmup import DeclaredView, ready_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,9 @@ class PositionInfo:
     unrealized_pnl: float
     stop_loss: float | None
     take_profit: float | None
+    entry_time: datetime | None = None  # when it opened (UTC, like bar.time); None when flat
+    entry_bar: int | None = None  # the index of the bar it opened in, like bar.index
+    trailing_stop: float | None = None  # the trailing stop's price now, when one is set
 
     @property
     def is_open(self) -> bool:
@@ -64,10 +73,14 @@ class StrategyContext:
         "_broker",
         "_cursor",
         "_frame",
+        "_indicator_calls",
         "_indicators",
         "_is_initializing",
         "_log",
+        "_marked_closes",
         "_market",
+        "_on_indicator",
+        "_ready",
         "_source",
         "_timeframes",
         "data",
@@ -80,9 +93,16 @@ class StrategyContext:
         broker: Broker,
         log: LogSink,
         source: IndicatorSource | None = None,
+        on_indicator: Callable[[int], None] | None = None,
     ) -> None:
         self._market = market
+        # equity, margin ratio and unrealised PnL are marked at the mark close where the data
+        # has a mark series (as the exchange marks them), at the trade close otherwise
+        self._marked_closes = memoryview(market.marked("close"))
         self._source = source  # a sweep trial's shared indicators; None: compute them here
+        # called with the number of indicator calls so far after each one computed
+        self._on_indicator = on_indicator
+        self._indicator_calls = 0
         self._cursor = cursor
         self._broker = broker
         self._log = log
@@ -93,6 +113,9 @@ class StrategyContext:
         ] = {}
         self._is_initializing = True
         self._timeframes: dict[str, TimeframeView] = {}
+        # is_ready's answers: id(view) -> (view, first ready bar); the view is held so its
+        # id is never reused while cached
+        self._ready: dict[int, tuple[object, int]] = {}
         self.data = DataView(market, cursor)
 
     def end_initialization(self) -> None:
@@ -102,6 +125,11 @@ class StrategyContext:
     # -- reading ----------------------------------------------------------------------------
 
     def _price(self) -> float:
+        """The price the account is marked at now: the current bar's mark (or trade) close."""
+        return self._marked_closes[max(self._cursor.end - 1, 0)]
+
+    def _trade_close(self) -> float:
+        """The current bar's traded close: what orders are sized and checked against."""
         return float(self._market.close[max(self._cursor.end - 1, 0)])
 
     def cash(self) -> float:
@@ -132,10 +160,21 @@ class StrategyContext:
             unrealized_pnl=position.unrealized(self._price()),
             stop_loss=position.stop_loss,
             take_profit=position.take_profit,
+            entry_time=ns_to_datetime(position.entry_time),
+            entry_bar=position.entry_index,
+            trailing_stop=trailing_level(position),
         )
 
     def open_orders(self) -> list[OrderTicket]:
         return [order.ticket() for order in self._broker.working]
+
+    def trades(self) -> TradeHistory:
+        """The closed trades, a read-only view (app.engine.record_views)."""
+        return TradeHistory(self._broker.trades)
+
+    def orders(self) -> OrderHistory:
+        """Every order so far, a read-only view (app.engine.record_views)."""
+        return OrderHistory(self._broker.finished, self._broker.working)
 
     # -- indicators -------------------------------------------------------------------------
 
@@ -176,7 +215,45 @@ class StrategyContext:
                     lowered, compute_indicator(self._frame, lowered, args), self._cursor
                 )
             self._indicators[cache_key] = view
+            self._indicator_calls += 1
+            if self._on_indicator is not None:
+                self._on_indicator(self._indicator_calls)
+        else:
+            self._indicator_calls += 1
         return self._indicators[cache_key]
+
+    def declared_indicators(self) -> tuple[IndicatorSetting, ...]:
+        """Each distinct indicator setting the strategy declared, in declaration order."""
+        return tuple(
+            IndicatorSetting(name, rule, tuple((key, value) for key, _, value in args))
+            for name, rule, args in self._indicators
+        )
+
+    def declared_views(self) -> list[tuple[str, DeclaredView]]:
+        """Every indicator and higher timeframe initialize() declared, labelled as the log
+        names them ("sma(length=20)", "rsi(length=14, timeframe=4h)", "timeframe 4h")."""
+        views: list[tuple[str, DeclaredView]] = []
+        for (name, rule, args), view in self._indicators.items():
+            settings = [f"{key}={value}" for key, _, value in args]
+            settings += [f"timeframe={rule}"] if rule is not None else []
+            views.append((f"{name}({', '.join(settings)})", view))
+        views += [(f"timeframe {rule}", view) for rule, view in self._timeframes.items()]
+        return views
+
+    def is_ready(self, view: object, bars: object) -> bool:
+        """True when `view`'s warm-up (app.engine.warmup) ended at least `bars - 1` bars
+        before the current bar: `bars` of its values are visible."""
+        if not isinstance(view, SeriesView | IndicatorFrame | TimeframeView):
+            raise TypeError(
+                "is_ready takes a series or indicator, such as self.data.close or a value "
+                f"returned by self.indicator(...), not {type(view).__name__}"
+            )
+        if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
+            raise TypeError("is_ready(x, bars=N): N is a whole number of bars, 1 or more")
+        cached = self._ready.get(id(view))
+        if cached is None or cached[0] is not view:
+            cached = self._ready[id(view)] = (view, ready_index(view, len(self._market)))
+        return self._cursor.end - 1 >= cached[1] + bars - 1
 
     def timeframe(self, rule: object) -> TimeframeView:
         """The run's bars aggregated to `rule` ("15m", "4h", "1d", ...), closed bars only."""
@@ -191,16 +268,7 @@ class StrategyContext:
 
     # -- trading ----------------------------------------------------------------------------
 
-    def place(
-        self,
-        direction: int,
-        amount: object,
-        leverage: object,
-        limit: object = None,
-        stop: object = None,
-        stop_loss: object = None,
-        take_profit: object = None,
-    ) -> OrderTicket | None:
+    def place(self, direction: int, request: placement.OrderRequest) -> OrderTicket | None:
         """A buy (+1) or sell (-1); None when refused (an order with its id, denied with a
         reason code: an `OrderDenied` event and a log line)."""
         if self._is_initializing:  # stamped, like its log line, with the first traded bar
@@ -208,25 +276,16 @@ class StrategyContext:
             placement.deny_request(self._broker, index, direction, placement.IN_INITIALIZE)
             return None
         order = placement.place(
-            self._broker,
-            self._cursor.end - 1,
-            direction,
-            amount,
-            leverage,
-            limit,
-            stop,
-            stop_loss,
-            take_profit,
-            self._price(),
+            self._broker, self._cursor.end - 1, direction, request, self._trade_close()
         )
         return None if order is None else order.ticket()
 
-    def close_position(self, percentage: object) -> OrderTicket | None:
+    def close_position(self, percentage: object, amount: object = None) -> OrderTicket | None:
         if self._is_initializing:
             index = self._log.current_index
             placement.deny_close(self._broker, index, placement.CLOSE_IN_INITIALIZE)
             return None
-        order = placement.place_close(self._broker, self._cursor.end - 1, percentage)
+        order = placement.place_close(self._broker, self._cursor.end - 1, percentage, amount)
         return None if order is None else order.ticket()
 
     def cancel(self, order: object) -> bool:

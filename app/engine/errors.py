@@ -124,3 +124,9 @@ class TimeframeError(EngineError):
         super().__init__(message)
         self.text = text
         self.message = message
+
+
+class CheckpointError(EngineError):
+    """A checkpoint cannot be taken or used: the strategy's declared state holds a value
+    outside the contract (app.engine.checkpoint_values), or a checkpoint document is not one
+    the engine wrote (damaged, changed, or from another run)."""

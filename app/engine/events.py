@@ -35,12 +35,18 @@ class RejectReason(StrEnum):
     LIMIT_AND_STOP = "limit_and_stop"
     STOP_LOSS_WRONG_SIDE = "stop_loss_wrong_side"
     TAKE_PROFIT_WRONG_SIDE = "take_profit_wrong_side"
+    INVALID_OPTION = "invalid_option"  # an order option of the wrong kind or out of its range
+    CONFLICTING_OPTIONS = "conflicting_options"  # options that cannot go together
+    SIZE_MISSING = "size_missing"  # none of amount, quote, equity_fraction, risk
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"  # also at its arrival (OrderRejected)
+    OCO_PARTNER_NOT_WORKING = "oco_partner_not_working"
     # at placement or at the fill
     SPOT_CANNOT_SHORT = "spot_cannot_short"
     # at the fill: the account cannot carry it (OrderRejected, or the rest of a partial fill)
     INSUFFICIENT_CASH = "insufficient_cash"
     TIER_LEVERAGE = "tier_leverage"
     BELOW_MINIMUM_SIZE = "below_minimum_size"
+    FILL_OR_KILL = "fill_or_kill"  # a fok order the account could not carry in full
 
 
 class CancelReason(StrEnum):
@@ -49,6 +55,10 @@ class CancelReason(StrEnum):
     BY_STRATEGY = "by_strategy"
     NO_POSITION_TO_CLOSE = "no_position_to_close"
     LIQUIDATED_FIRST = "liquidated_first"
+    OCO_PARTNER_FILLED = "oco_partner_filled"
+    OCO_PARTNER_CANCELLED = "oco_partner_cancelled"
+    NOTHING_TO_REDUCE = "nothing_to_reduce"  # a reduce-only order with no opposite position
+    NOT_FILLED_AT_ARRIVAL = "not_filled_at_arrival"  # an ioc/fok limit the open did not reach
 
 
 class Liquidity(StrEnum):
@@ -96,7 +106,7 @@ class OrderFilled(NamedTuple):
     price: float
     amount: float
     fee: float
-    liquidity: Liquidity | None  # None for a liquidation (no fee; the clearance fee is the loss)
+    liquidity: Liquidity | None  # None for a liquidation (its fee is the clearance fee)
     rest_refused: RejectReason | None
     note: str
 

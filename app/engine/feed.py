@@ -22,6 +22,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 OHLCV = ("open", "high", "low", "close", "volume")
+MARK_COLUMNS = ("mark_open", "mark_high", "mark_low", "mark_close")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -29,7 +30,11 @@ class MarketData:
     """One symbol's bars as parallel arrays; times are bar open times in epoch ns, UTC.
 
     `funding_times`/`funding_rates` optionally carry the exchange's funding-rate series; when
-    absent the run's constant rate is used.
+    absent the run's constant rate is used. `mark_open`/`mark_high`/`mark_low`/`mark_close`
+    optionally carry the exchange's mark-price bars at the same times (empty when absent):
+    liquidation, funding and the marked-to-market equity then use them, fills the trade
+    prices. `mark_filled_bars` counts bars the mark series lacked, where the trade price stood
+    in (the results say so).
     """
 
     time: IntArray
@@ -41,6 +46,11 @@ class MarketData:
     symbol: str = "BTCUSDT"
     funding_times: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     funding_rates: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    mark_open: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    mark_high: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    mark_low: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    mark_close: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    mark_filled_bars: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.time)
@@ -61,13 +71,56 @@ class MarketData:
             raise MarketDataError("prices must be positive")
         if len(self.funding_times) != len(self.funding_rates):
             raise MarketDataError("funding times and rates differ in length")
+        if np.any(np.diff(self.funding_times) <= 0):
+            raise MarketDataError("funding times must strictly increase")
+        if not np.all(np.isfinite(self.funding_rates)):
+            raise MarketDataError("funding rates must be finite numbers")
+        self._check_mark(n)
         self.time.setflags(write=False)
+
+    def _check_mark(self, n: int) -> None:
+        """The mark series is absent (all four empty) or one finite positive bar per bar."""
+        lengths = {len(getattr(self, name)) for name in MARK_COLUMNS}
+        if lengths == {0}:
+            return
+        if lengths != {n}:
+            raise MarketDataError(f"the mark-price series must have one bar for each of {n} bars")
+        for name in MARK_COLUMNS:
+            values = getattr(self, name)
+            if not np.all(np.isfinite(values)) or np.any(values <= 0):
+                raise MarketDataError(f"column '{name}' must hold finite prices above 0")
+            values.setflags(write=False)
+        if np.any(self.mark_low > np.minimum(self.mark_open, self.mark_close)) or np.any(
+            self.mark_high < np.maximum(self.mark_open, self.mark_close)
+        ):
+            raise MarketDataError(
+                "the mark-price bars break the OHLC rules (low <= open, close <= high)"
+            )
+
+    @property
+    def has_mark(self) -> bool:
+        """True when the data carries a mark-price series."""
+        return len(self.mark_close) > 0
+
+    def marked(self, name: str) -> FloatArray:
+        """The mark series' `open`/`high`/`low`/`close`, or the trade prices' without one."""
+        values: FloatArray = getattr(self, f"mark_{name}" if self.has_mark else name)
+        return values
 
     @classmethod
     def from_frame(
-        cls, frame: pd.DataFrame, *, symbol: str = "BTCUSDT", funding: pd.Series | None = None
+        cls,
+        frame: pd.DataFrame,
+        *,
+        symbol: str = "BTCUSDT",
+        funding: pd.Series | None = None,
+        mark: pd.DataFrame | None = None,
     ) -> MarketData:
-        """Build from a DataFrame indexed by a UTC DatetimeIndex with OHLCV columns."""
+        """Build from a DataFrame indexed by a UTC DatetimeIndex with OHLCV columns.
+
+        `funding` is a rate series indexed by its funding instants; `mark` mark-price bars
+        (open, high, low, close) indexed by their open times: taken at the bars' times, a bar
+        the mark lacks gets the trade prices (counted in `mark_filled_bars`)."""
         missing = [name for name in OHLCV if name not in frame.columns]
         if missing:
             raise MarketDataError(f"missing columns: {', '.join(missing)}")
@@ -86,12 +139,15 @@ class MarketData:
                 funding_index = funding_index.tz_localize("UTC")
             funding_times = _as_ns(funding_index)
             funding_rates = funding.to_numpy(dtype=np.float64, copy=True)
+        marks, filled = _aligned_mark(frame, index, mark)
         return cls(
             time=times,
             symbol=symbol,
             funding_times=funding_times,
             funding_rates=funding_rates,
+            mark_filled_bars=filled,
             **arrays,
+            **marks,
         )
 
     def __len__(self) -> int:
@@ -109,6 +165,8 @@ class MarketData:
             symbol=self.symbol,
             funding_times=self.funding_times,
             funding_rates=self.funding_rates,
+            **{name: getattr(self, name)[start:stop].copy() for name in MARK_COLUMNS},
+            mark_filled_bars=self.mark_filled_bars,
         )
 
     @property
@@ -126,6 +184,31 @@ class MarketData:
         # copy=False: the columns share the read-only arrays (copy-on-write keeps them intact)
         columns = {name: getattr(self, name) for name in OHLCV}
         return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _aligned_mark(
+    frame: pd.DataFrame, index: pd.DatetimeIndex, mark: pd.DataFrame | None
+) -> tuple[dict[str, FloatArray], int]:
+    """Mark-price arrays at the bars' times (trade prices where the mark has no bar) and the
+    number of bars so filled; empty arrays and 0 without a mark series."""
+    if mark is None or mark.empty:
+        return {}, 0
+    missing = [name for name in ("open", "high", "low", "close") if name not in mark.columns]
+    if missing:
+        raise MarketDataError(f"the mark-price series lacks the column(s) {', '.join(missing)}")
+    if not isinstance(mark.index, pd.DatetimeIndex):
+        raise MarketDataError("the mark-price series must be indexed by time")
+    mark_index = mark.index.tz_localize("UTC") if mark.index.tz is None else mark.index
+    if not mark_index.is_unique:
+        raise MarketDataError("the mark-price series has two bars at one time")
+    aligned = mark.set_axis(mark_index).reindex(index)
+    absent = aligned["close"].isna().to_numpy()
+    arrays: dict[str, FloatArray] = {}
+    for name in ("open", "high", "low", "close"):
+        values = aligned[name].to_numpy(dtype=np.float64, copy=True)
+        values[absent] = frame[name].to_numpy(dtype=np.float64)[absent]
+        arrays[f"mark_{name}"] = values
+    return arrays, int(absent.sum())
 
 
 def _as_ns(index: pd.DatetimeIndex) -> IntArray:

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine import liquidation
 from app.engine.broker import Broker
+from app.engine.checkpoint import (
+    Checkpoint,
+    CheckpointCallback,
+    CheckpointSchedule,
+    bar_chunks,
+    start_checkpoints,
+)
 from app.engine.config import ParamValue, RunConfig
 from app.engine.context import StrategyContext
 from app.engine.errors import (
@@ -21,10 +29,11 @@ from app.engine.events import Event
 from app.engine.feed import Bar, Cursor, MarketData, ns_to_iso
 from app.engine.indicators import IndicatorSource
 from app.engine.logbook import LogSink
-from app.engine.metrics import compute_metrics
+from app.engine.metrics import MetricValue, compute_metrics
 from app.engine.results import EquityLedger, RunRecord, RunResult, equity_curve
 from app.engine.strategy import Strategy, coerce_params
-from app.engine.types import LogLine, OrderRecord, Trade
+from app.engine.types import LogLevel, LogLine, OrderRecord, Trade
+from app.engine.warmup import Warmup, describe, plan_warmup, warmup_setting
 
 PROGRESS_LOG_LINES = 100
 # What a report says the run is doing: computing the indicators initialize() declares (one
@@ -37,7 +46,9 @@ class Progress:
     """A progress report: bars done of the total, equity at the last bar's close, the log lines
     written since the previous report (the last PROGRESS_LOG_LINES of them), and the trades
     closed and orders ended since the previous report (all of them; they are final).
-    `stage` is one of PROGRESS_STAGES."""
+    `stage` is one of PROGRESS_STAGES. While it is "indicators", `indicators_done` counts the
+    `self.indicator(...)` calls made so far and `indicators_total` the expected count (the
+    caller's estimate, raised to `indicators_done` when the strategy declares more)."""
 
     bars_done: int
     bars_total: int
@@ -47,6 +58,8 @@ class Progress:
     trades: tuple[Trade, ...] = ()
     orders: tuple[OrderRecord, ...] = ()
     stage: str = "running"
+    indicators_done: int = 0
+    indicators_total: int = 0
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -90,12 +103,19 @@ def simulate(
     progress_every: int = 0,
     journal: list[Event] | None = None,
     indicator_source: IndicatorSource | None = None,
+    indicators_expected: int = 0,
+    resume: Checkpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> RunRecord:
     """The bar loop of `run_backtest`: orders, trades, logs and account marks, no curve yet.
     The order records and the engine's log lines are derived from the run's events, which go
     to `journal` too when one is given. With `indicator_source` the strategy's indicators come
     from it (a sweep trial's shared ones) instead of being computed here; the values are the
-    same."""
+    same. `indicators_expected` (the `self.indicator` calls the source makes, 0: unknown) is
+    the total of the "indicators" reports, one after each indicator computed.
+    With `config.checkpoint_every` > 0, `on_checkpoint` gets a Checkpoint of the run every so
+    many bars; `resume` continues a run from one (app.engine.checkpoint): the result is the
+    one the run would have had without stopping."""
     market = cut_after_end(market, config.end)
     start = _first_traded_index(market, config.start)
     params = coerce_params(_class_params(strategy_class), config.param_dict)
@@ -109,21 +129,34 @@ def simulate(
         max_total_chars=config.max_log_chars,
     )
     broker = Broker(market, config, log, journal)
-    context = StrategyContext(market, cursor, broker, log, indicator_source)
+    on_indicator = _indicator_reporter(market, config, start, indicators_expected, on_progress)
+    context = StrategyContext(market, cursor, broker, log, indicator_source, on_indicator)
     strategy = _instantiate(strategy_class, context, params)
     cursor.end = start  # initialize() runs before the first traded bar: it sees none of it
-    if on_progress is not None and len(market):  # initialize() computes the indicators
-        first = int(market.time[min(start, len(market) - 1)])
-        on_progress(Progress(0, len(market) - start, first, config.cash, stage="indicators"))
+    if on_indicator is not None:  # initialize() computes the indicators
+        on_indicator(0)
     _call(strategy.initialize, "initialize()", None, market)
     context.end_initialization()
+    warmup = _plan_warmup(strategy, context, market, start)
     ledger = EquityLedger()
     ledger.mark(start, config.cash, 0.0, 0.0, 0.0)
     total = len(market) - start
     every = progress_every or max(1, total // 200)
     report = _Reporter(market, broker, log, start, on_progress)
     broker.records.raise_if_exceeded()  # initialize() may have caught it
-    _loop(strategy, market, broker, cursor, ledger, start, every, report)
+    first, checkpoints = start_checkpoints(
+        strategy,
+        broker,
+        log,
+        ledger,
+        origin=warmup.first_index,
+        every=config.checkpoint_every,
+        resume=resume,
+        on_checkpoint=on_checkpoint,
+    )
+    if first == warmup.first_index:  # not resumed past it: the notice is in the log already
+        _note_warmup(warmup, market, cursor, log)
+    _loop(strategy, market, broker, cursor, ledger, first, every, report, checkpoints)
     last = len(market) - 1
     broker.close_out(last)
     broker.records.raise_if_exceeded()
@@ -144,7 +177,26 @@ def simulate(
         fees_paid=portfolio.fees_paid,
         funding_paid=portfolio.funding_paid,
         liquidations=portfolio.liquidations,
+        warmup_bars=warmup.bars,
+        indicators=context.declared_indicators(),
     )
+
+
+def _plan_warmup(
+    strategy: Strategy, context: StrategyContext, market: MarketData, start: int
+) -> Warmup:
+    """Where on_data starts (app/engine/warmup.py), from what initialize() declared."""
+    setting = warmup_setting(getattr(strategy, "warmup", None))
+    return plan_warmup(setting, context.declared_views(), market, start)
+
+
+def _note_warmup(warmup: Warmup, market: MarketData, cursor: Cursor, log: LogSink) -> None:
+    """The log's line on the warm-up, unless nothing waited: stamped with the first bar
+    on_data sees (or, when it sees none, the last bar), so no line tells of a later bar."""
+    if not warmup.bars and warmup.rule == "automatic":
+        return
+    cursor.end = min(warmup.first_index, len(market) - 1) + 1
+    log.write(LogLevel.INFO, describe(warmup))
 
 
 def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunResult:
@@ -152,7 +204,7 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
     curve rebuilt bar by bar from the account marks, and the metrics."""
     market = cut_after_end(market, config.end)
     start = record.start
-    curve = equity_curve(record.marks, market.time, market.close, start, len(market))
+    curve = equity_curve(record.marks, market.time, market.marked("close"), start, len(market))
     metrics = compute_metrics(
         initial=config.cash,
         times=curve.time,
@@ -167,6 +219,7 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
         funding_paid=record.funding_paid,
         liquidations=record.liquidations,
     )
+    metrics = _with_warmup(metrics, record.warmup_bars)
     return RunResult(
         strategy=record.strategy,
         params=dict(record.params),
@@ -178,7 +231,48 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
         logs=record.logs,
         logs_dropped=record.logs_dropped,
         metrics=metrics,
+        indicators=record.indicators,
+        price_source=liquidation.price_source(market),
     )
+
+
+def _with_warmup(metrics: dict[str, MetricValue], warmup_bars: int) -> dict[str, MetricValue]:
+    """`metrics` with `warmup_bars` after `bars` (the figures cover the warm-up bars too)."""
+    out: dict[str, MetricValue] = {}
+    for name, value in metrics.items():
+        out[name] = value
+        if name == "bars":
+            out["warmup_bars"] = warmup_bars
+    return out
+
+
+def _indicator_reporter(
+    market: MarketData,
+    config: RunConfig,
+    start: int,
+    expected: int,
+    on_progress: ProgressCallback | None,
+) -> Callable[[int], None] | None:
+    """The "indicators" report of `done` indicators (None when nobody listens)."""
+    if on_progress is None or not len(market):
+        return None
+    first = int(market.time[min(start, len(market) - 1)])
+    total = len(market) - start
+
+    def report(done: int) -> None:
+        on_progress(
+            Progress(
+                0,
+                total,
+                first,
+                config.cash,
+                stage="indicators",
+                indicators_done=done,
+                indicators_total=max(expected, done),
+            )
+        )
+
+    return report
 
 
 def _loop(
@@ -187,15 +281,19 @@ def _loop(
     broker: Broker,
     cursor: Cursor,
     ledger: EquityLedger,
-    start: int,
+    first: int,
     every: int,
     report: _Reporter,
+    checkpoints: CheckpointSchedule | None = None,
 ) -> None:
+    """Bars `first` (the first after the warm-up, or a checkpoint's) to the end: broker, then
+    on_data. A progress report after each chunk of bars, a checkpoint where one is due."""
     on_data = strategy.on_data
     stop = len(market)
     step = every if report.is_active else stop
-    for chunk_start in range(start, stop, step):  # a progress report after each chunk
-        for index in range(chunk_start, min(chunk_start + step, stop)):
+    origin = first if checkpoints is None else checkpoints.origin
+    for chunk_start, chunk_stop in bar_chunks(first, stop, step, origin, checkpoints):
+        for index in range(chunk_start, chunk_stop):
             cursor.end = index + 1
             if index >= broker.next_work and broker.step(index):
                 _mark(ledger, broker, index)
@@ -208,6 +306,8 @@ def _loop(
         broker.records.raise_if_exceeded()  # a strategy may have caught it and carried on
         if index + 1 < stop:
             report(index)
+            if checkpoints is not None:
+                checkpoints.after(index + 1)
 
 
 class _Reporter:

@@ -58,7 +58,9 @@ def build_tiers(rows: tuple[tuple[float, float, float], ...]) -> tuple[MarginTie
 
 
 # Binance BTCUSDT USDⓈ-M perpetual brackets (notional floor in USDT, maintenance rate, max
-# leverage) as published on the "Leverage & Margin" page; maintenance amounts are derived.
+# leverage): freqtrade's snapshot of 2023-04-16 (issue 14); maintenance amounts are derived.
+# The engine's default when a RunConfig names no table; runs prepared by app.runs use the
+# symbol's latest dated table (app/data/tier_tables, app.data.tiers) instead.
 BINANCE_BTCUSDT_TIERS: tuple[MarginTier, ...] = build_tiers(
     (
         (0, 0.004, 125),
@@ -73,6 +75,10 @@ BINANCE_BTCUSDT_TIERS: tuple[MarginTier, ...] = build_tiers(
         (300_000_000, 0.50, 1),
     )
 )
+
+
+DEFAULT_TIER_TABLE = "binance-usdtm/BTCUSDT@2023-04-16 (the engine's default brackets)"
+"""What `RunConfig.tier_table` says when the config holds BINANCE_BTCUSDT_TIERS by default."""
 
 
 def tier_for(notional: float, tiers: tuple[MarginTier, ...]) -> MarginTier:

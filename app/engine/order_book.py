@@ -86,7 +86,7 @@ class OrderBook:
 def order_notice(order: Order, event: OrderEvent) -> str | None:
     """The run log's line for an order event, when it deserves one (a refusal of any part)."""
     if type(event) is OrderDenied:
-        verb = "close_position" if order.close_percentage is not None else order.side.value
+        verb = "close_position" if order.is_close else order.side.value
         return f"{verb} refused: {event.message}"
     if type(event) is OrderRejected:
         return f"{order.describe()} refused: {event.message}"

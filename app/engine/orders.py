@@ -23,7 +23,7 @@ from app.engine.events import (
     OrderFilled,
     OrderRejected,
 )
-from app.engine.types import OrderRecord, OrderSide, OrderStatus, OrderType
+from app.engine.types import OrderRecord, OrderSide, OrderStatus, OrderType, TimeInForce
 
 _S = OrderStatus
 # status -> the statuses it may move to; a status with none is final.
@@ -67,6 +67,12 @@ class OrderTicket(NamedTuple):
     leverage: float
     stop_loss: float | None
     take_profit: float | None
+    trailing_stop: float | None = None
+    trailing_percent: float | None = None
+    reduce_only: bool = False
+    post_only: bool = False
+    time_in_force: TimeInForce = TimeInForce.GTC
+    oco_group: int | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +91,13 @@ class Order:
     created_index: int
     created_time: int
     close_percentage: float | None = None
+    close_amount: float | None = None  # a close of this many base units (at most the position)
+    trailing_stop: float | None = None  # distance in quote price units, for the position opened
+    trailing_percent: float | None = None  # or percent of the best price since the entry
+    reduce_only: bool = False
+    post_only: bool = False
+    time_in_force: TimeInForce = TimeInForce.GTC
+    oco_group: int | None = None  # orders sharing a group: one filling cancels the others
     status: OrderStatus = OrderStatus.INITIALIZED  # changed only by `apply`
     reason: str = ""
     filled_time: int | None = None
@@ -95,6 +108,11 @@ class Order:
     @property
     def side(self) -> OrderSide:
         return OrderSide.BUY if self.direction > 0 else OrderSide.SELL
+
+    @property
+    def is_close(self) -> bool:
+        """A `close_position` order: its side and amount are resolved from the position at fill."""
+        return self.close_percentage is not None or self.close_amount is not None
 
     @property
     def is_final(self) -> bool:
@@ -126,12 +144,20 @@ class Order:
             self.leverage,
             self.stop_loss,
             self.take_profit,
+            self.trailing_stop,
+            self.trailing_percent,
+            self.reduce_only,
+            self.post_only,
+            self.time_in_force,
+            self.oco_group,
         )
 
     def describe(self) -> str:
         what = (
             f"close {self.close_percentage:g}%"
             if self.close_percentage is not None
+            else f"close {self.close_amount:g}"
+            if self.close_amount is not None
             else f"{self.side.value} {self.amount:g}"
         )
         price = (
@@ -144,13 +170,15 @@ class Order:
         return f"order #{self.id} ({what} {self.type.value}{price})"
 
     def record(self) -> OrderRecord:
+        """The final state; a filled `close_position` order's amount is what it closed."""
+        is_resolved_close = self.is_close and self.status is OrderStatus.FILLED
         return OrderRecord(
             self.id,
             self.created_time,
             self.created_index,
             OrderSide.BUY if self.direction > 0 else OrderSide.SELL,
             self.type,
-            self.amount,
+            self.filled_amount if is_resolved_close else self.amount,
             self.limit,
             self.stop,
             self.leverage,

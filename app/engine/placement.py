@@ -5,16 +5,36 @@ A denied request is a real order: it takes the next id, ends with status DENIED 
 sentence, and its `OrderDenied` event writes the run log's "... refused: ..." line. Its record
 keeps the terms that were understood: numbers that could not be read are recorded as 0 (amount)
 and 1 (leverage), prices as absent. The strategy gets None back, as before.
+
+A size given as quote, equity_fraction or risk is turned into base units here, once, at the
+order's own price (its limit or stop, or the current close for a market order) and the equity
+now (`order_requests.sized_amount`); the ticket and the record show that amount.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from app.engine.broker import Broker
 from app.engine.errors import OrderRequestError
 from app.engine.events import Refusal, RejectReason
-from app.engine.order_requests import as_number, as_price, check_percentage, check_request
-from app.engine.orders import Order
-from app.engine.types import OrderType
+from app.engine.order_requests import (
+    as_distance,
+    as_flag,
+    as_fraction,
+    as_number,
+    as_price,
+    as_time_in_force,
+    check_leverage,
+    check_options,
+    check_percentage,
+    check_post_only,
+    check_request,
+    check_size_given,
+    sized_amount,
+)
+from app.engine.orders import Order, OrderTicket
+from app.engine.types import OrderType, TimeInForce
 
 IN_INITIALIZE = Refusal(
     RejectReason.PLACED_IN_INITIALIZE, "orders are placed from on_data(), once bars have closed"
@@ -22,60 +42,45 @@ IN_INITIALIZE = Refusal(
 CLOSE_IN_INITIALIZE = Refusal(RejectReason.PLACED_IN_INITIALIZE, "orders are placed from on_data()")
 
 
+class OrderRequest(NamedTuple):
+    """A `buy`/`sell` call's arguments exactly as the strategy passed them (nothing checked)."""
+
+    amount: object = None
+    leverage: object = 1.0
+    limit: object = None
+    stop: object = None
+    stop_loss: object = None
+    take_profit: object = None
+    trailing_stop: object = None
+    trailing_percent: object = None
+    quote: object = None
+    equity_fraction: object = None
+    risk: object = None
+    reduce_only: object = False
+    post_only: object = False
+    time_in_force: object = "gtc"
+    oco: object = None
+
+
 def place(
     broker: Broker,
     index: int,
     direction: int,
-    amount: object,
-    leverage: object,
-    limit: object,
-    stop: object,
-    stop_loss: object,
-    take_profit: object,
+    request: OrderRequest,
     reference_price: float,
 ) -> Order | None:
     """The accepted order for a `buy` (+1) or `sell` (-1) made at bar `index`, or None when
-    it was denied."""
-    limit_price: float | None = None
-    stop_price: float | None = None
-    loss_price: float | None = None
-    profit_price: float | None = None
-    size, lev = 0.0, 1.0  # what a request refused before they were read records
+    it was denied. `reference_price` is the current close."""
+    order = new_order(broker, direction, OrderType.MARKET, 0.0, 1.0, index)
     try:
-        size = as_number(amount, "amount")
-        lev = as_number(leverage, "leverage")
-        if limit is not None or stop is not None:
-            limit_price, stop_price = as_price(limit, "limit"), as_price(stop, "stop")
-        if stop_loss is not None or take_profit is not None:
-            loss_price = as_price(stop_loss, "stop_loss")
-            profit_price = as_price(take_profit, "take_profit")
+        size = _read_terms(order, request)
     except OrderRequestError as refused:
-        deny(broker, new_order(broker, direction, OrderType.MARKET, size, lev, index), refused)
+        # the record keeps the amount and leverage read so far; no prices, options or type
+        order.type, order.limit, order.stop = OrderType.MARKET, None, None
+        order.stop_loss = order.take_profit = order.trailing_stop = order.trailing_percent = None
+        deny(broker, order, refused)
         return None
-    order_type = (
-        OrderType.LIMIT
-        if limit_price is not None
-        else OrderType.STOP
-        if stop_price is not None
-        else OrderType.MARKET
-    )
-    order = new_order(broker, direction, order_type, size, lev, index)
-    order.limit, order.stop = limit_price, stop_price
-    order.stop_loss, order.take_profit = loss_price, profit_price
-    position = broker.portfolio.position
-    refusal = check_request(
-        direction=direction,
-        amount=size,
-        leverage=lev,
-        limit=limit_price,
-        stop=stop_price,
-        stop_loss=loss_price,
-        take_profit=profit_price,
-        reference_price=reference_price,
-        position_side=position.side,
-        position_size=position.size,
-        config=broker.config,
-    )
+    refusal = _check_and_size(broker, order, size, request.oco, reference_price)
     if refusal is not None:
         broker.deny(order, refusal)
         return None
@@ -83,24 +88,190 @@ def place(
     return order
 
 
-def place_close(broker: Broker, index: int, percentage: object) -> Order | None:
-    """The accepted order closing `percentage` % of the position, or None: when denied, or
-    when there is no position to close (then no order is made at all)."""
+class _Size(NamedTuple):
+    amount: float | None
+    quote: float | None
+    equity_fraction: float | None
+    risk: float | None
+
+
+def _read_terms(order: Order, request: OrderRequest) -> _Size:
+    """Coerce the request's numbers and options onto `order` (raises OrderRequestError)."""
+    amount = None if request.amount is None else as_number(request.amount, "amount")
+    if amount is not None:
+        order.amount = amount
+    order.leverage = as_number(request.leverage, "leverage")
+    if request.limit is not None or request.stop is not None:
+        order.limit, order.stop = as_price(request.limit, "limit"), as_price(request.stop, "stop")
+        order.type = OrderType.LIMIT if order.limit is not None else OrderType.STOP
+    if request.stop_loss is not None or request.take_profit is not None:
+        order.stop_loss = as_price(request.stop_loss, "stop_loss")
+        order.take_profit = as_price(request.take_profit, "take_profit")
+    if request.trailing_stop is not None or request.trailing_percent is not None:
+        order.trailing_stop = as_distance(request.trailing_stop, "trailing_stop")
+        order.trailing_percent = as_fraction(
+            request.trailing_percent, "trailing_percent", upper=100.0, closed=False
+        )
+    if request.reduce_only is not False:
+        order.reduce_only = as_flag(request.reduce_only, "reduce_only")
+    if request.post_only is not False:
+        order.post_only = as_flag(request.post_only, "post_only")
+    if request.time_in_force != "gtc":
+        order.time_in_force = as_time_in_force(request.time_in_force)
+    if request.quote is None and request.equity_fraction is None and request.risk is None:
+        return _Size(amount, None, None, None)
+    return _Size(
+        amount,
+        as_distance(request.quote, "quote"),
+        as_fraction(request.equity_fraction, "equity_fraction", upper=1.0, closed=True),
+        as_fraction(request.risk, "risk", upper=1.0, closed=True),
+    )
+
+
+def _check_and_size(
+    broker: Broker, order: Order, size: _Size, oco: object, reference_price: float
+) -> Refusal | None:
+    """Check the request's options and size, set the order's amount; why it is refused, or
+    None."""
+    is_plain = size.quote is None and size.equity_fraction is None and size.risk is None
+    if not (is_plain and size.amount is not None and _has_no_options(order, oco)):
+        refusal = check_size_given(size._asdict()) or check_options(
+            order_kind=order.type.value,
+            stop_loss=order.stop_loss,
+            take_profit=order.take_profit,
+            trailing_stop=order.trailing_stop,
+            trailing_percent=order.trailing_percent,
+            risk=size.risk,
+            reduce_only=order.reduce_only,
+            post_only=order.post_only,
+            time_in_force=order.time_in_force,
+            has_oco=oco is not None,
+        )
+        if refusal is not None:
+            return refusal
+    price = order.limit if order.limit is not None else order.stop or reference_price
+    if size.amount is None:
+        refusal = check_leverage(order.leverage, broker.config)  # sizing needs a sound one
+        if refusal is not None:
+            return refusal
+        is_maker = order.type is OrderType.LIMIT and order.time_in_force is TimeInForce.GTC
+        fees = broker.fees
+        order.amount = sized_amount(
+            **size._asdict(),
+            stop_loss=order.stop_loss,
+            price=price,
+            equity=broker.portfolio.equity(reference_price),
+            leverage=order.leverage,
+            fee_rate=fees.maker if is_maker else fees.taker,
+        )
+        if order.amount <= 0:
+            return Refusal(
+                RejectReason.AMOUNT_NOT_POSITIVE,
+                f"the size from {_size_name(size)} is {order.amount:g} base units: "
+                "it must be positive (is equity above 0, the stop_loss away from the price?)",
+            )
+    position = broker.portfolio.position
+    refusal = check_request(
+        direction=order.direction,
+        amount=order.amount,
+        leverage=order.leverage,
+        limit=order.limit,
+        stop=order.stop,
+        stop_loss=order.stop_loss,
+        take_profit=order.take_profit,
+        reference_price=reference_price,
+        position_side=position.side,
+        position_size=position.size,
+        config=broker.config,
+    )
+    if refusal is None and order.post_only and order.limit is not None:
+        refusal = check_post_only(order.direction, order.limit, reference_price)
+    if refusal is None and oco is not None:
+        refusal = _pair(broker, order, oco)
+    return refusal
+
+
+def _has_no_options(order: Order, oco: object) -> bool:
+    """The common request (a base amount, no newer option): nothing for check_options."""
+    return (
+        oco is None
+        and not order.reduce_only
+        and not order.post_only
+        and order.time_in_force is TimeInForce.GTC
+        and order.trailing_stop is None
+        and order.trailing_percent is None
+    )
+
+
+def _size_name(size: _Size) -> str:
+    return next(name for name, value in size._asdict().items() if value is not None)
+
+
+def _pair(broker: Broker, order: Order, oco: object) -> Refusal | None:
+    """Put `order` in one OCO group with the working order `oco` names (a ticket or an id)."""
+    partner_id = oco.id if isinstance(oco, OrderTicket) else oco
+    if type(partner_id) is not int:
+        return Refusal(
+            RejectReason.INVALID_OPTION,
+            f"oco takes an order returned by buy or sell, got {type(oco).__name__}",
+        )
+    partner = broker.book.find(partner_id)
+    if partner is None:
+        return Refusal(
+            RejectReason.OCO_PARTNER_NOT_WORKING,
+            f"oco: order #{partner_id} is not working (filled, cancelled or never placed), "
+            "so nothing can be paired with it",
+        )
+    if partner.type is OrderType.MARKET or partner.time_in_force is not TimeInForce.GTC:
+        return Refusal(
+            RejectReason.CONFLICTING_OPTIONS,
+            f"oco: order #{partner_id} is not a resting limit or stop order",
+        )
+    group = partner.oco_group if partner.oco_group is not None else partner.id
+    partner.oco_group = order.oco_group = group
+    return None
+
+
+def place_close(
+    broker: Broker, index: int, percentage: object, amount: object = None
+) -> Order | None:
+    """The accepted order closing `percentage` % of the position, or `amount` base units of it
+    (at most all of it), or None: when denied, or when there is no position to close (then no
+    order is made at all)."""
     side = broker.portfolio.position.side
     try:
         pct = as_number(percentage, "percentage")
+        base = None if amount is None else as_number(amount, "amount")
     except OrderRequestError as refused:
         deny(broker, close_order(broker, side, 0.0, index), refused)
         return None
     refusal = check_percentage(pct)
+    if refusal is None and base is not None:
+        refusal = _check_close_amount(pct, base)
     if refusal is not None:
         broker.deny(close_order(broker, side, pct, index), refusal)
         return None
     if side == 0:
         return None
     order = close_order(broker, side, pct, index)
+    if base is not None:
+        order.close_percentage, order.close_amount, order.amount = None, base, base
     broker.submit(order)
     return order
+
+
+def _check_close_amount(percentage: float, amount: float) -> Refusal | None:
+    if percentage != 100.0:
+        return Refusal(
+            RejectReason.CONFLICTING_OPTIONS,
+            "close_position takes percentage or amount, not both",
+        )
+    if amount <= 0:
+        return Refusal(
+            RejectReason.AMOUNT_NOT_POSITIVE,
+            f"amount must be positive base units, got {amount:g}",
+        )
+    return None
 
 
 def deny_request(broker: Broker, index: int, direction: int, refusal: Refusal) -> None:

@@ -13,6 +13,7 @@ from app.engine.config import RunConfig
 from app.engine.events import Refusal, RejectReason
 from app.engine.margin import liquidation_price, margin_ratio, tier_for
 from app.engine.order_requests import spot_oversell_message
+from app.engine.tiers import tier_leverage_message
 from app.engine.types import ExitReason, Mode, PositionSide, Trade
 
 SIZE_EPSILON = 1e-12
@@ -26,15 +27,32 @@ class Position:
     size: float = 0.0  # absolute base units
     entry_price: float = 0.0  # size-weighted average
     margin: float = 0.0  # isolated margin, quote units
+    initial_margin: float = 0.0  # the margin put up at entry (funding does not move it)
     open_fees: float = 0.0  # entry fees not yet attributed to a closed trade
     entry_time: int = 0
     entry_index: int = 0
     liquidation_price: float = 0.0  # 0.0 when it cannot be liquidated
     stop_loss: float | None = None
     take_profit: float | None = None
+    # a trailing stop (set by the broker, app.engine.exits.trailing_level): a distance in
+    # quote price units or a percent, behind the best price the path reached since it was set
+    trailing_stop: float | None = None
+    trailing_percent: float | None = None
+    best_price: float = 0.0
+    # liquidation is watched on the data's mark price by the broker (app.engine.liquidation),
+    # so the traded path's exits leave it out
+    is_marked: bool = False
 
     def unrealized(self, price: float) -> float:
         return self.side * self.size * (price - self.entry_price)
+
+
+def clearance_fee(position: Position) -> float:
+    """What a liquidation at `position`'s liquidation price takes as its fee (quote units): the
+    margin left at that price, which goes to the insurance fund as on Binance ("liquidation
+    clearance fee", Binance Futures FAQ: Liquidation); never negative."""
+    price_pnl = position.side * position.size * (position.liquidation_price - position.entry_price)
+    return max(position.margin + price_pnl, 0.0)
 
 
 @dataclass(slots=True)
@@ -50,10 +68,12 @@ class FillResult:
 class Portfolio:
     """Cash and the position; every change of either goes through these methods."""
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, *, is_marked: bool = False) -> None:
+        """`is_marked`: the market has a mark-price series, which liquidates positions."""
         self.config = config
         self.cash = config.cash
-        self.position = Position()
+        self.is_marked = is_marked
+        self.position = Position(is_marked=is_marked)
         self.fees_paid = 0.0
         self.funding_paid = 0.0
         self.liquidations = 0
@@ -148,12 +168,12 @@ class Portfolio:
         if self.config.mode is Mode.FUTURES:
             total_notional = (position.size if position.side == direction else 0.0) * price
             total_notional += notional
-            tier = tier_for(total_notional, self.config.margin_tiers)
+            tiers = self.config.margin_tiers
+            tier = tier_for(total_notional, tiers)
             if leverage > tier.max_leverage:
                 return Refusal(
                     RejectReason.TIER_LEVERAGE,
-                    f"leverage {leverage:g}x is above the {tier.max_leverage:g}x allowed "
-                    f"for a {total_notional:,.0f} notional position",
+                    tier_leverage_message(leverage, total_notional, tiers, self.config.tier_table),
                 )
         return None
 
@@ -179,6 +199,7 @@ class Portfolio:
         position.entry_price = (position.size * position.entry_price + notional) / new_size
         position.size = new_size
         position.margin += margin
+        position.initial_margin += margin
         position.open_fees += fee
         self.cash -= margin + fee
         self.fees_paid += fee
@@ -197,6 +218,7 @@ class Portfolio:
         position = self.position
         fraction = amount / position.size
         released = position.margin * fraction
+        initial_margin = position.initial_margin * fraction
         entry_fees = position.open_fees * fraction
         price_pnl = position.side * amount * (price - position.entry_price)
         fee = amount * price * fee_rate
@@ -212,14 +234,16 @@ class Portfolio:
             price_pnl - entry_fees - fee,
             entry_fees + fee,
             reason,
+            initial_margin,
         )
         self.cash += released + price_pnl - fee
         self.fees_paid += fee
         if fraction >= 1.0 - 1e-12:
-            self.position = Position()
+            self.position = Position(is_marked=self.is_marked)
         else:
             position.size -= amount
             position.margin -= released
+            position.initial_margin -= initial_margin
             position.open_fees -= entry_fees
             self._refresh_liquidation_price()
         return trade, fee
@@ -232,8 +256,7 @@ class Portfolio:
         """
         position = self.position
         price = position.liquidation_price
-        price_pnl = position.side * position.size * (price - position.entry_price)
-        clearance = max(position.margin + price_pnl, 0.0)
+        clearance = clearance_fee(position)
         trade = Trade(
             entry_time=position.entry_time,
             exit_time=time,
@@ -246,10 +269,11 @@ class Portfolio:
             pnl=-position.margin - position.open_fees,
             fees=position.open_fees + clearance,
             exit_reason=ExitReason.LIQUIDATION,
+            margin=position.initial_margin,
         )
         self.fees_paid += clearance
         self.liquidations += 1
-        self.position = Position()
+        self.position = Position(is_marked=self.is_marked)
         return trade
 
     def settle_funding(self, rate: float, mark_price: float) -> float:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from app.engine.config import ParamValue, RunConfig
 from app.engine.feed import FloatArray, IntArray
+from app.engine.indicator_rules import IndicatorArg
 from app.engine.metrics import MetricValue
 from app.engine.types import LogLine, OrderRecord, Trade
 
 PRICE_SOURCE = "trade price (no mark-price series given): liquidation and funding use it"
+
+
+class IndicatorSetting(NamedTuple):
+    """One distinct indicator a run's strategy declared with `self.indicator(...)`: its
+    pandas-ta name, its timeframe rule (None: the run's bars) and its checked settings, sorted
+    by name. Results draw it from these (app/runs/indicator_lines.py)."""
+
+    name: str
+    timeframe: str | None
+    settings: tuple[tuple[str, IndicatorArg], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,7 @@ class RunResult:
     metrics: dict[str, MetricValue]
     price_source: str = PRICE_SOURCE
     extra: dict[str, Any] = field(default_factory=dict)
+    indicators: tuple[IndicatorSetting, ...] = ()  # in declaration order
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -77,6 +89,8 @@ class RunRecord:
     fees_paid: float
     funding_paid: float
     liquidations: int
+    warmup_bars: int = 0  # traded bars before the first on_data (app/engine/warmup.py)
+    indicators: tuple[IndicatorSetting, ...] = ()  # declared in initialize(), in order
 
 
 class EquityLedger:

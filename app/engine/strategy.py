@@ -14,7 +14,10 @@ from app.engine.errors import StrategyDefinitionError
 from app.engine.feed import Bar, DataView, SeriesView
 from app.engine.indicators import IndicatorFrame
 from app.engine.orders import OrderTicket
+from app.engine.placement import OrderRequest
+from app.engine.record_views import OrderHistory, TradeHistory
 from app.engine.timeframes import TimeframeView
+from app.engine.warmup import WarmupSetting
 
 
 class Strategy:
@@ -25,6 +28,10 @@ class Strategy:
     """
 
     params: ClassVar[dict[str, ParamValue]] = {}
+    warmup: ClassVar[WarmupSetting] = None
+    """Bars before the first `on_data`: None waits until every indicator declared in
+    `initialize()` has a value, a whole number is that many bars (0: no warm-up), a duration
+    such as "3d" that much time (app/engine/warmup.py). May also be set in `initialize()`."""
 
     _context: StrategyContext
 
@@ -47,6 +54,12 @@ class Strategy:
         positional, so a setting may itself be called `name` (cdl_pattern's)."""
         return self._context.indicator(name, kwargs)
 
+    def is_ready(self, series: SeriesView | IndicatorFrame | TimeframeView, bars: int = 1) -> bool:
+        """True once the warm-up of `series` is over and `bars` of its values are visible:
+        its first value is on the current bar or `bars - 1` or more bars before it (the rule
+        of the automatic warm-up, app/engine/warmup.py). For strategies that set `warmup = 0`."""
+        return self._context.is_ready(series, bars)
+
     def timeframe(self, rule: str) -> TimeframeView:
         """The run's bars aggregated to `rule` ("15m", "1h", "4h", "1d", "1w"): series that only
         ever show bars that have closed by the current bar."""
@@ -56,33 +69,98 @@ class Strategy:
 
     def buy(
         self,
-        amount: float,
+        amount: float | None = None,
         leverage: float = 1.0,
         *,
         limit: float | None = None,
         stop: float | None = None,
         stop_loss: float | None = None,
         take_profit: float | None = None,
+        trailing_stop: float | None = None,
+        trailing_percent: float | None = None,
+        quote: float | None = None,
+        equity_fraction: float | None = None,
+        risk: float | None = None,
+        reduce_only: bool = False,
+        post_only: bool = False,
+        time_in_force: str = "gtc",
+        oco: OrderTicket | None = None,
     ) -> OrderTicket | None:
-        """Buy `amount` base units (market, or at `limit`, or once `stop` trades)."""
-        return self._context.place(1, amount, leverage, limit, stop, stop_loss, take_profit)
+        """Buy `amount` base units (market, or at `limit`, or once `stop` trades).
+
+        Size: `amount` base units, or `quote` (notional in quote units), `equity_fraction`
+        (margin plus fee as a share of equity) or `risk` (share of equity lost at the
+        `stop_loss`), worked out at the order's price when placed. Exits for the position:
+        `stop_loss`, `take_profit`, `trailing_stop` (a distance) or `trailing_percent`.
+        `reduce_only` only reduces a short; `post_only` limits are refused if they would take;
+        `time_in_force` "ioc"/"fok" fills at the next open or never; `oco=ticket` pairs two
+        resting orders: one filling cancels the other.
+        """
+        request = OrderRequest(
+            amount,
+            leverage,
+            limit,
+            stop,
+            stop_loss,
+            take_profit,
+            trailing_stop,
+            trailing_percent,
+            quote,
+            equity_fraction,
+            risk,
+            reduce_only,
+            post_only,
+            time_in_force,
+            oco,
+        )
+        return self._context.place(1, request)
 
     def sell(
         self,
-        amount: float,
+        amount: float | None = None,
         leverage: float = 1.0,
         *,
         limit: float | None = None,
         stop: float | None = None,
         stop_loss: float | None = None,
         take_profit: float | None = None,
+        trailing_stop: float | None = None,
+        trailing_percent: float | None = None,
+        quote: float | None = None,
+        equity_fraction: float | None = None,
+        risk: float | None = None,
+        reduce_only: bool = False,
+        post_only: bool = False,
+        time_in_force: str = "gtc",
+        oco: OrderTicket | None = None,
     ) -> OrderTicket | None:
-        """Sell `amount` base units; in futures mode a sell beyond the long opens a short."""
-        return self._context.place(-1, amount, leverage, limit, stop, stop_loss, take_profit)
+        """Sell `amount` base units; in futures mode a sell beyond the long opens a short.
+        The same options as `buy`; `reduce_only` only reduces a long."""
+        request = OrderRequest(
+            amount,
+            leverage,
+            limit,
+            stop,
+            stop_loss,
+            take_profit,
+            trailing_stop,
+            trailing_percent,
+            quote,
+            equity_fraction,
+            risk,
+            reduce_only,
+            post_only,
+            time_in_force,
+            oco,
+        )
+        return self._context.place(-1, request)
 
-    def close_position(self, percentage: float = 100.0) -> OrderTicket | None:
-        """Close `percentage` of the open position at the next bar's open."""
-        return self._context.close_position(percentage)
+    def close_position(
+        self, percentage: float = 100.0, *, amount: float | None = None
+    ) -> OrderTicket | None:
+        """Close `percentage` of the open position, or `amount` base units of it (at most all
+        of it), at the next bar's open."""
+        return self._context.close_position(percentage, amount)
 
     def cancel(self, order: OrderTicket) -> bool:
         """Cancel a working order; False when it already filled or ended."""
@@ -97,6 +175,19 @@ class Strategy:
     @property
     def open_orders(self) -> list[OrderTicket]:
         return self._context.open_orders()
+
+    @property
+    def trades(self) -> TradeHistory:
+        """The closed trades so far, oldest first: read-only records with `entry_time`,
+        `exit_time` (epoch ns UTC), `entry_index`, `exit_index`, `side`, `size`,
+        `entry_price`, `exit_price`, `pnl` (net of fees), `fees`, `exit_reason`."""
+        return self._context.trades()
+
+    @property
+    def orders(self) -> OrderHistory:
+        """Every order so far, read-only records: the ended ones in the order they ended,
+        then the working ones (status "pending")."""
+        return self._context.orders()
 
     def get_position_size(self) -> float:
         """Signed position size in base units (negative when short)."""

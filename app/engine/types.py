@@ -29,6 +29,16 @@ class OrderType(StrEnum):
     STOP = "stop"
 
 
+class TimeInForce(StrEnum):
+    """How long an order works: until filled or cancelled (`gtc`), or only at its arrival, the
+    next bar's open: `ioc` fills what it can there and cancels the rest, `fok` fills all of it
+    there or nothing."""
+
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
 class OrderStatus(StrEnum):
     """Where an order is in its life; it moves only through `app.engine.orders`' state table.
 
@@ -54,6 +64,7 @@ class ExitReason(StrEnum):
     SIGNAL = "signal"
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"
+    TRAILING_STOP = "trailing_stop"
     LIQUIDATION = "liquidation"
     END_OF_DATA = "end_of_data"
 
@@ -78,7 +89,9 @@ class Trade(NamedTuple):
 
     `pnl` is net of `fees` (the entry fees for this slice plus the exit fee, or for a liquidation
     the clearance fee: the margin left at the liquidation price). Funding is not in `pnl`: it is
-    settled against the position's margin and reported as funding paid.
+    settled against the position's margin and reported as funding paid. `margin` is the slice's
+    share of the margin put up at entry (before funding moved it; the whole notional in spot),
+    so its leverage is size x entry price / margin and its return on margin pnl / margin.
     """
 
     entry_time: int  # epoch nanoseconds, UTC
@@ -92,6 +105,7 @@ class Trade(NamedTuple):
     pnl: float  # quote units, net of fees
     fees: float
     exit_reason: ExitReason
+    margin: float = 0.0  # quote units; 0.0 in records made before margins were kept
 
 
 class OrderRecord(NamedTuple):
@@ -102,7 +116,7 @@ class OrderRecord(NamedTuple):
     created_index: int
     side: OrderSide
     type: OrderType
-    amount: float  # base units requested; 0 for a percentage close resolved at fill
+    amount: float  # base units; a filled close_position order's: what it closed (else 0)
     limit_price: float | None
     stop_price: float | None
     leverage: float

@@ -30,6 +30,8 @@ from app.jobs.errors import RunStorageError
 from app.jobs.progress import Message, ProgressHub, stage_progress
 from app.jobs.queue import WORKER_NICE, JobQueue, LocalProcessPool, RunJob
 from app.runs import RunOutcome, RunService
+from app.runs.checkpoints import has_checkpoint, remove_checkpoints
+from app.runs.errors import CheckpointUnusable
 from sandbox import (
     RunCancelled,
     SandboxError,
@@ -45,7 +47,10 @@ logger = logging.getLogger(__name__)
 
 TRANSITIONS: Final[dict[RunStatus, frozenset[RunStatus]]] = {
     RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
-    RunStatus.RUNNING: frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED}),
+    # RUNNING -> QUEUED: a restart found it running with a checkpoint; it resumes from there.
+    RunStatus.RUNNING: frozenset(
+        {RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.QUEUED}
+    ),
     RunStatus.DONE: frozenset(),
     RunStatus.FAILED: frozenset(),
     RunStatus.CANCELLED: frozenset(),
@@ -120,10 +125,21 @@ class JobRunner:
         self.recover()
 
     def recover(self) -> tuple[list[str], list[str]]:
-        """Mark runs left running as failed (interrupted) and queue the waiting ones again."""
+        """Queue runs left running again when they have a checkpoint to resume from (their
+        run folder's, app.runs.checkpoints), mark the others failed (interrupted), and queue
+        the waiting ones again, oldest first."""
         with session_scope(self._engine) as session:
             running = crud.list_runs(session, statuses=(RunStatus.RUNNING,), limit=1_000_000)
-            interrupted = [run.id for run in running]
+            resumable = [run.id for run in running if self._has_checkpoint(run.id)]
+            interrupted = [run.id for run in running if run.id not in resumable]
+            for run_id in resumable:
+                crud.set_run_status(
+                    session,
+                    run_id=run_id,
+                    expected=(RunStatus.RUNNING,),
+                    status=RunStatus.QUEUED,
+                    values={},
+                )
             for run_id in interrupted:
                 crud.set_run_status(
                     session,
@@ -143,9 +159,24 @@ class JobRunner:
             requeued = [run.id for run in sorted(waiting, key=lambda run: run.created_at)]
         for run_id in interrupted:
             logger.warning("run interrupted by a restart run_id=%s", run_id)
+        for run_id in resumable:
+            logger.warning(
+                "run interrupted by a restart resumes from its checkpoint run_id=%s", run_id
+            )
         for run_id in requeued:
             self.submit(run_id)
         return interrupted, requeued
+
+    def _has_checkpoint(self, run_id: str) -> bool:
+        runs_dir = self._service.runs_dir
+        return runs_dir is not None and has_checkpoint(runs_dir / run_id)
+
+    def _drop_checkpoints(self, run_id: str) -> None:
+        """Remove a run's checkpoints once it has ended without finishing (nothing resumes
+        a failed or cancelled run; a done one removed its own)."""
+        runs_dir = self._service.runs_dir
+        if runs_dir is not None:
+            remove_checkpoints(runs_dir / run_id)
 
     def shutdown(self) -> None:
         """Stop every run; running ones end failed (interrupted) so they can be re-run."""
@@ -212,7 +243,7 @@ class JobRunner:
         except StrategyRejected as error:
             first = error.diagnostics[0] if error.diagnostics else None
             self._finish_failed(run_id, _failure(error, line=first.line if first else None))
-        except (SandboxError, EngineError, DataError) as error:
+        except (SandboxError, EngineError, DataError, CheckpointUnusable) as error:
             self._finish_failed(run_id, _failure(error, line=None))
         except (OSError, RunStorageError) as error:  # the run's folder, its progress row
             self._finish_failed(run_id, _failure(error, line=None, prefix=STORAGE_FAILED))
@@ -272,6 +303,7 @@ class JobRunner:
     def _finish_failed(self, run_id: str, error: dict[str, Any]) -> None:
         with session_scope(self._engine) as session:
             moved = self._move(session, run_id, RunStatus.FAILED, error)
+        self._drop_checkpoints(run_id)  # a failed run is never resumed
         if moved:
             logger.info("run failed run_id=%s reason=%s", run_id, error["message"])
             self._call_in_loop(self._hub.finish, run_id, [error_message(error, RunStatus.FAILED)])
@@ -288,12 +320,16 @@ class JobRunner:
             logger.exception("cannot mark the run failed run_id=%s", run_id)
 
     def _finish_cancelled(self, run_id: str) -> None:
+        if self._is_stopping and self._has_checkpoint(run_id):
+            logger.info("run stopped by the shutdown, left to resume run_id=%s", run_id)
+            return  # still running: the next start's recover() queues it from its checkpoint
         if self._is_stopping:
             error = {"message": INTERRUPTED_MESSAGE, "line": None, "kind": "interrupted"}
             self._finish_failed(run_id, error)
             return
         with session_scope(self._engine) as session:
             moved = self._move(session, run_id, RunStatus.CANCELLED, _cancelled_error())
+        self._drop_checkpoints(run_id)
         if moved:
             logger.info("run cancelled run_id=%s", run_id)
         message = error_message(_cancelled_error(), RunStatus.CANCELLED)
@@ -378,20 +414,21 @@ class _ProgressTracker:
         rate = progress.bars_done / elapsed
         left = progress.bars_total - progress.bars_done
         pct = 100.0 * progress.bars_done / progress.bars_total if progress.bars_total else 100.0
-        self._publish(
-            self._run_id,
-            {
-                "type": "progress",
-                "pct": round(pct, 2),
-                "bars_done": progress.bars_done,
-                "bars_total": progress.bars_total,
-                "bars_per_s": round(rate, 1),
-                "eta_s": round(left / rate, 2) if rate > 0 else None,
-                "equity": progress.equity if math.isfinite(progress.equity) else None,
-                "time": progress.time // 1_000_000_000,
-                "stage": _stage(progress),
-            },
-        )
+        message: Message = {
+            "type": "progress",
+            "pct": round(pct, 2),
+            "bars_done": progress.bars_done,
+            "bars_total": progress.bars_total,
+            "bars_per_s": round(rate, 1),
+            "eta_s": round(left / rate, 2) if rate > 0 else None,
+            "equity": progress.equity if math.isfinite(progress.equity) else None,
+            "time": progress.time // 1_000_000_000,
+            "stage": _stage(progress),
+        }
+        if progress.stage == "indicators":  # "Computing indicators k / n"
+            message["indicators_done"] = progress.indicators_done
+            message["indicators_total"] = progress.indicators_total
+        self._publish(self._run_id, message)
         if now - self._last_saved >= PROGRESS_SAVE_INTERVAL_S:
             self._last_saved = now
             try:

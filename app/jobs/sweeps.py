@@ -35,12 +35,13 @@ from app.db import crud
 from app.db.models import RunStatus, SweepRow, SweepTrialRow, utc_now
 from app.db.session import session_scope
 from app.engine import EngineError
-from app.jobs.errors import RunStorageError
+from app.jobs.errors import RunStorageError, SweepStateError
 from app.jobs.queue import WORKER_NICE
 from app.jobs.sweep_progress import Message, SweepHub
 from app.jobs.sweep_requests import SweepRequest, build_spec
 from app.jobs.walkforward_requests import WalkRequest, build_walkforward, walk_of
 from app.research.errors import ResearchInputError
+from app.research.study import storage_at
 from app.research.sweep import SweepProgress, SweepResult, TrialRecord, figures, run_sweep
 from app.research.walkforward import WalkForwardProgress
 from app.runs import PreparedRun, RunService
@@ -64,6 +65,8 @@ SWEEP_TERMINAL: Final = frozenset(s for s, after in SWEEP_TRANSITIONS.items() if
 FAILURES: Final = (ResearchInputError, StrategyRejected, SandboxError, EngineError, DataError)
 """What ends a sweep failed with its own sentence (anything else is an internal error)."""
 MAX_CURVE_POINTS: Final = 2_000
+DELETE_WAIT_S: Final = 30.0
+"""How long a delete waits for a cancelled sweep's thread to stop before answering 409, s."""
 CANCELLED_MESSAGE: Final = "the sweep was cancelled; the trials it finished are kept"
 
 SweepFunction = Callable[..., SweepResult]
@@ -249,6 +252,34 @@ class SweepRunner:
         with session_scope(self._engine) as session:
             return crud.get_sweep(session, sweep_id=sweep_id).status
 
+    async def delete(self, sweep_id: str) -> None:
+        """Delete a sweep, its trials and its Optuna studies (a walk-forward's fold studies
+        too). A sweep still going is cancelled first and deleted once its thread has stopped;
+        SweepStateError when that takes longer than DELETE_WAIT_S (nothing is deleted)."""
+        with session_scope(self._engine) as session:
+            status = crud.get_sweep(session, sweep_id=sweep_id).status  # unknown: not found
+        if status not in SWEEP_TERMINAL:
+            await self.cancel(sweep_id)
+        with self._lock:
+            found = self._jobs.get(sweep_id)
+        if found is not None:
+            _, pending = await asyncio.wait([asyncio.wrap_future(found[0])], timeout=DELETE_WAIT_S)
+            if pending:
+                raise SweepStateError(
+                    sweep_id, RunStatus.RUNNING, "deleted until its trials stop; try again soon"
+                )
+        await asyncio.to_thread(self._delete_stored, sweep_id)
+
+    def _delete_stored(self, sweep_id: str) -> None:
+        name = study_name_of(sweep_id)
+        with session_scope(self._engine) as session:
+            crud.delete_sweep(session, sweep_id=sweep_id)
+        with storage_at(storage_url_of(self._engine)) as storage:
+            for study in storage.get_all_studies():
+                if study.study_name == name or study.study_name.startswith(f"{name}-fold"):
+                    storage.delete_study(storage.get_study_id_from_name(study.study_name))
+        logger.info("sweep deleted sweep_id=%s", sweep_id)
+
     # -- the job (the sweep thread) ---------------------------------------------------------
 
     def _execute(self, sweep_id: str, stop: threading.Event) -> None:
@@ -322,6 +353,7 @@ class SweepRunner:
             names={"dataset": base.inputs.data.name},
             on_progress=lambda progress: self._on_fold_progress(sweep_id, progress),
             cancel=stop,
+            study_prefix=study_name_of(sweep_id),
         )
         if result.cancelled and self._is_stopping:
             self._requeue(sweep_id)

@@ -38,6 +38,7 @@ LABELS: dict[str, str] = {
     "start": "first bar",
     "end": "last bar",
     "bars": "bars",
+    "warmup_bars": "warm-up bars",
     "initial_equity": "initial equity",
     "final_equity": "final equity",
     "total_return": "total return",
@@ -67,6 +68,8 @@ EXTRA_DEFINITIONS: dict[str, str] = {
     "start": "time of the first traded bar (UTC)",
     "end": "time of the last bar (UTC)",
     "bars": "bars in the traded period",
+    "warmup_bars": "traded bars before the first on_data (indicators warming up); the other "
+    "figures cover them, flat at the initial cash",
     "initial_equity": "starting cash, quote units",
     "final_equity": "equity after the last bar, quote units",
     "end_of_data_closes": "trades closed by the end of the data rather than by the strategy",
@@ -88,7 +91,14 @@ FRACTION_METRICS = frozenset(
     }
 )
 """Metrics stored as fractions and shown as percent."""
-TRADE_EXIT_REASONS = ("signal", "stop_loss", "take_profit", "liquidation", "end_of_data")
+TRADE_EXIT_REASONS = (
+    "signal",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "liquidation",
+    "end_of_data",
+)
 LOG_LINES_SHOWN = 200
 
 

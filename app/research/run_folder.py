@@ -171,7 +171,7 @@ def _read_table(
     except (ValueError, pd.errors.ParserError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise RunFolderError(f"{path} is not a CSV table a run writes ({first}); {_HINT}") from None
-    if tuple(frame.columns) != columns:
+    if tuple(frame.columns)[: len(columns)] != columns:  # later columns: not read here
         raise RunFolderError(
             f"{path} has columns {', '.join(map(str, frame.columns)) or 'none'}, "
             f"expected {', '.join(columns)}; {_HINT}"

@@ -203,12 +203,18 @@ def _period(base: PreparedRun, start: int, end_exclusive: int) -> PreparedRun:
     return replace(base, inputs=replace(base.inputs, config=config))
 
 
-def fold_study_name(spec: SweepSpec, prepared_train: PreparedRun, fold: Fold) -> str:
-    """The stored study of a fold's sweep: named by fold and by everything it depends on, so
-    rerunning the same walk-forward resumes it and a changed one starts afresh."""
+DEFAULT_STUDY_PREFIX: Final = "walkforward"
+
+
+def fold_study_name(
+    spec: SweepSpec, prepared_train: PreparedRun, fold: Fold, prefix: str = DEFAULT_STUDY_PREFIX
+) -> str:
+    """The stored study of a fold's sweep: `prefix`, then the fold and a digest of everything it
+    depends on, so rerunning the same walk-forward resumes it and a changed one starts afresh.
+    The server gives each walk-forward its own prefix, so deleting one deletes its studies."""
     identity = json.dumps(sweep_identity(spec, prepared_train), sort_keys=True)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return f"walkforward-fold{fold.number:02d}-{digest}"
+    return f"{prefix}-fold{fold.number:02d}-{digest}"
 
 
 def run_walkforward(
@@ -222,11 +228,13 @@ def run_walkforward(
     folds_dir: Path | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    study_prefix: str = DEFAULT_STUDY_PREFIX,
 ) -> WalkForwardResult:
     """Run the walk-forward `spec` over `base` (module docstring). `names` are the door's
     names for provenance (strategy and data file); each test run's folder goes to
     `folds_dir/fold-NN/` when given. Setting `cancel` stops after the running trials; the
-    folds done so far are kept and the result says `cancelled`."""
+    folds done so far are kept and the result says `cancelled`. The folds' studies are named
+    `study_prefix-foldNN-<digest>` (`fold_study_name`)."""
     plan = check_walkforward(base, spec)
     walk = _Walk(
         spec,
@@ -239,6 +247,7 @@ def run_walkforward(
         on_progress,
         cancel,
         len(plan.folds),
+        study_prefix,
     )
     initial = base.inputs.config.cash
     equity = initial
@@ -271,6 +280,7 @@ class _Walk:
     on_progress: ProgressCallback | None
     cancel: threading.Event | None
     total: int
+    study_prefix: str
 
     def report(
         self, fold: Fold, phase: Literal["optimize", "test"], sweep: SweepProgress | None
@@ -293,7 +303,7 @@ class _Walk:
                 self.spec.sweep,
                 training,
                 storage_url=self.storage_url,
-                study_name=fold_study_name(self.spec.sweep, training, fold),
+                study_name=fold_study_name(self.spec.sweep, training, fold, self.study_prefix),
                 workers=self.workers,
                 on_progress=lambda progress: self.report(fold, "optimize", progress),
                 cancel=self.cancel,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from app.engine import ProgressCallback, RunResult
+from app.engine.checkpoint import Checkpoint, CheckpointCallback
 from app.runs.prepare import PreparedRun
 from sandbox import SharedIndicators, WarmWorker, run_sandboxed
 
@@ -22,6 +23,8 @@ def execute(
     worker: WarmWorker | None = None,
     indicators: SharedIndicators | None = None,
     summary_only: bool = False,
+    on_checkpoint: CheckpointCallback | None = None,
+    resume: Checkpoint | None = None,
 ) -> RunResult:
     """Run `prepared` in an isolated sandbox worker process; blocks until it ends.
 
@@ -30,6 +33,8 @@ def execute(
     `indicators` (a sweep's trials, app.runs.trials) serves the run's indicators from values
     computed once per sweep; the results are the same. `summary_only` (sweep trials too)
     brings back trades, the equity curve and the metrics, without orders or log lines.
+    `on_checkpoint` receives the run's checked checkpoints (`config.checkpoint_every`);
+    `resume` continues the run from one of them, with the same result.
 
     Raises the sandbox's exceptions (StrategyRejected, StrategyFailed, LimitExceeded,
     LimitsRefused, RunCancelled, WorkerFailed) and the engine's (ConfigError,
@@ -49,4 +54,6 @@ def execute(
         worker=worker,
         indicators=indicators,
         summary_only=summary_only,
+        on_checkpoint=on_checkpoint,
+        resume=resume,
     )

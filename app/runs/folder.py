@@ -36,6 +36,9 @@ TRADE_COLUMNS = (
     "fees",
     "exit_reason",
 )
+# After TRADE_COLUMNS in trades.csv (readers that need only those read them as a prefix): the
+# slice's leverage (size x entry price / margin) and its margin put up at entry, quote units.
+TRADE_MARGIN_COLUMNS = ("leverage", "margin")
 ORDER_COLUMNS = (
     "id",
     "created_time",
@@ -156,6 +159,20 @@ def trade_columns(result: RunResult) -> list[list[str]]:
     ]
 
 
+def trade_margin_columns(result: RunResult) -> list[list[str]]:
+    """TRADE_MARGIN_COLUMNS as text; a trade without a recorded margin has both empty."""
+    margins = np.array([t.margin for t in result.trades], dtype=np.float64)
+    notionals = np.array([t.size * t.entry_price for t in result.trades], dtype=np.float64)
+    known = margins > 0.0
+    leverage = np.divide(notionals, margins, out=np.zeros_like(margins), where=known)
+    return [_known_only(leverage, known), _known_only(margins, known)]
+
+
+def _known_only(values: npt.NDArray[np.float64], known: npt.NDArray[np.bool_]) -> list[str]:
+    texts = format_numbers(values)
+    return [text if is_known else "" for text, is_known in zip(texts, known.tolist(), strict=True)]
+
+
 def order_columns(result: RunResult) -> list[list[str]]:
     orders = result.orders
     return [
@@ -243,6 +260,36 @@ def log_lines(result: RunResult) -> Iterable[str]:
         yield dropped_note(result.logs_dropped, len(result.logs), result.config)
 
 
+def read_trade_margins(path: Path, offset: int, limit: int) -> list[float | None]:
+    """The `margin` of trades.csv's rows `offset` .. `offset + limit` (closing order), None
+    where the run recorded none: a file without the column (written before margins were kept),
+    a missing file, or an empty field."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            if "margin" not in header:
+                return []
+            column = header.index("margin")
+            margins: list[float | None] = []
+            for number, row in enumerate(reader):
+                if number >= offset + limit:
+                    break
+                if number >= offset:
+                    margins.append(_positive_or_none(row[column] if column < len(row) else ""))
+            return margins
+    except (OSError, UnicodeError, csv.Error):
+        return []
+
+
+def _positive_or_none(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0.0 else None
+
+
 class RunFolderIncomplete(OSError):  # noqa: N818  (named for what happened)
     """Some of a run's files could not be written; the others were. An OSError, so callers
     that report a folder they cannot write report this too; `strerror` is one sentence."""
@@ -269,7 +316,11 @@ def write_run_folder(result: RunResult, out_dir: Path, provenance: dict[str, Any
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     writers: dict[str, Callable[[Path], object]] = {
-        "trades.csv": lambda path: _write_csv(path, TRADE_COLUMNS, trade_columns(result)),
+        "trades.csv": lambda path: _write_csv(
+            path,
+            TRADE_COLUMNS + TRADE_MARGIN_COLUMNS,
+            trade_columns(result) + trade_margin_columns(result),
+        ),
         "orders.csv": lambda path: _write_csv(path, ORDER_COLUMNS, order_columns(result)),
         "equity.csv": lambda path: write_equity_csv(path, result),
         "metrics.json": lambda path: path.write_text(

@@ -16,14 +16,17 @@ from typing import Any
 from app.data import read_ohlcv
 from app.data.catalog import DatasetEntry
 from app.data.store import content_hash
+from app.data.tiers import TierCatalog, TierChoice, TierChoiceError
 from app.engine import (
     OPTION_FIELDS,
+    ConfigError,
     MarketData,
     ParamValue,
     RunConfig,
     StrategyDefinitionError,
     coerce_params,
 )
+from app.engine.config import RUN_CONFIG_FIELDS, FieldRole
 from app.runs.errors import InvalidRunRequestError, StrategyLoadError
 from app.settings import Settings
 from sandbox import (
@@ -35,6 +38,8 @@ from sandbox import (
 )
 
 STRATEGY_FILENAME = "strategy.py"
+EXECUTION_FIELDS = tuple(s.name for s in RUN_CONFIG_FIELDS if s.role is FieldRole.EXECUTION)
+"""Options of how a run is carried out (its checkpoints), which doors that run one offer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,12 @@ class RunOrder:
     end: int | None = None
     params: Mapping[str, object] = field(default_factory=dict)
     limits: RunLimits = field(default_factory=RunLimits)
+    tiers: str | Path | Mapping[str, Any] | None = None
+    """The maintenance-tier table: a table name, a table file, an inline table document, or
+    None for the symbol's default (app.data.tiers.TierCatalog.choose)."""
+    columns: Mapping[str, str] = field(default_factory=dict)
+    """A data file's columns read under other names (source -> time/open/high/low/close/
+    volume), as `data import --map` takes them; only a door that reads a file uses it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,9 @@ class DataIdentity:
     symbol: str
     bars: int
     content_hash: str
+    companions: tuple[tuple[str, str], ...] = ()
+    """The funding-rate and mark-price series the run uses with its bars: (kind, reference and
+    content hash), e.g. ("mark", "BTCUSDT/mark-1h@1 (sha256:...)")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +154,12 @@ def read_strategy_file(path: Path) -> str:
         raise StrategyLoadError(f"strategy file {path} cannot be read: {error.strerror}") from None
 
 
-def load_data_file(path: Path, *, symbol: str) -> tuple[MarketData, DataIdentity]:
-    """An OHLCV file (CSV or Parquet) as MarketData, with its identity by content."""
-    frame = read_ohlcv(path)
+def load_data_file(
+    path: Path, *, symbol: str, column_map: Mapping[str, str] | None = None
+) -> tuple[MarketData, DataIdentity]:
+    """An OHLCV file (CSV or Parquet) as MarketData, with its identity by content;
+    `column_map` renames columns (source -> standard name), as `data import --map`."""
+    frame = read_ohlcv(path, column_map=column_map)
     market = MarketData.from_frame(frame, symbol=symbol)
     return market, DataIdentity(path.name, symbol, len(market), content_hash(frame))
 
@@ -160,25 +177,44 @@ def typed_params(
         raise InvalidRunRequestError("params", str(error)) from None
 
 
-def build_config(order: RunOrder, *, inspection: SourceInspection, symbol: str) -> RunConfig:
-    """The frozen RunConfig of `order`: its options, period and every param, typed.
+def build_config(
+    order: RunOrder,
+    *,
+    inspection: SourceInspection,
+    symbol: str,
+    tiers: TierCatalog | None = None,
+) -> RunConfig:
+    """The frozen RunConfig of `order`: its options, period, every param, typed, and its
+    maintenance-tier table (chosen from `tiers`, the shipped tables when None).
 
     The config carries all params (defaults included), so two doors asking for the same run
     get the same config and the same fingerprint. Raises ConfigError for a value out of its
-    field's bounds, InvalidRunRequestError for an unknown option or bad params.
+    field's bounds, InvalidRunRequestError for an unknown option, bad params or an unusable
+    tier table.
     """
-    known = {spec.name for spec in OPTION_FIELDS}
+    known = {spec.name for spec in OPTION_FIELDS} | set(EXECUTION_FIELDS)
     unknown = sorted(set(order.options) - known)
     if unknown:
         raise InvalidRunRequestError(unknown[0], "is not a run option")
     params = typed_params(inspection, order.params)
+    choice = choose_tiers(order, symbol, tiers or TierCatalog())
     return RunConfig(
         **dict(order.options),
+        margin_tiers=choice.table.tiers,
+        tier_table=choice.label,
         symbol=symbol,
         start=order.start,
         end=order.end,
         params=tuple(sorted(params.items())),
     )
+
+
+def choose_tiers(order: RunOrder, symbol: str, tiers: TierCatalog) -> TierChoice:
+    """The order's tier table; InvalidRunRequestError("tiers") naming what is wrong."""
+    try:
+        return tiers.choose(order.tiers, symbol)
+    except (TierChoiceError, ConfigError) as error:
+        raise InvalidRunRequestError("tiers", error.message) from None
 
 
 def with_params(base: PreparedRun, params: Mapping[str, object]) -> PreparedRun:
@@ -201,16 +237,24 @@ def prepare_file_run(
     *,
     symbol: str,
     maximums: OperatorMaximums,
+    tiers: TierCatalog | None = None,
 ) -> PreparedRun:
-    """A run of a strategy file on a data file (the CLI's door)."""
+    """A run of a strategy file on a data file (the CLI's door); its tier table from `tiers`
+    (the shipped tables when None)."""
     code = read_strategy_file(strategy_path)
     inspection = inspect_strategy(code, strategy_path.name)
-    market, data = load_data_file(data_path, symbol=symbol)
-    config = build_config(order, inspection=inspection, symbol=symbol)
+    market, data = load_data_file(data_path, symbol=symbol, column_map=order.columns)
+    config = build_config(order, inspection=inspection, symbol=symbol, tiers=tiers)
     inputs = RunInputs(code, strategy_path.name, inspection, data, config)
     return PreparedRun(inputs, market, order.limits, maximums)
 
 
 def data_identity(entry: DatasetEntry) -> DataIdentity:
     """A catalog entry's identity by content, as the run's provenance records it."""
-    return DataIdentity(entry.name, entry.symbol, entry.rows, entry.content_hash)
+    return DataIdentity(
+        entry.name,
+        entry.symbol,
+        entry.rows,
+        entry.content_hash,
+        tuple(sorted(entry.companions().items())),
+    )

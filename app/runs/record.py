@@ -13,7 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Final
 
-from app.engine import RunResult
+from app.engine import RunConfig, RunResult
+from app.engine.tiers import tiers_sha256
 from app.runs.folder import write_run_folder
 from app.runs.prepare import RunInputs
 from app.settings import REPO_ROOT
@@ -58,12 +59,24 @@ def provenance(inputs: RunInputs, *, door: str, names: dict[str, str]) -> dict[s
             "content_hash": inputs.data.content_hash,
             "symbol": inputs.data.symbol,
             "bars": inputs.data.bars,
+            **dict(inputs.data.companions),
         },
         "config": config.to_dict(),
         "config_sha256": config.fingerprint(),
+        "tiers": tier_provenance(config),
         "strategylab_version": package_version(),
         "git_commit": git_commit(),
         "source": {"door": door, **names},
+    }
+
+
+def tier_provenance(config: RunConfig) -> dict[str, Any]:
+    """Which maintenance-tier table the run used: its name and snapshot (`table`, with how it
+    was chosen when a stand-in), and the sha256 of the brackets it computed with."""
+    return {
+        "table": config.tier_table,
+        "sha256": tiers_sha256(config.margin_tiers),
+        "brackets": len(config.margin_tiers),
     }
 
 

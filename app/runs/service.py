@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from app.data.catalog import DatasetCatalog
+from app.data.tiers import TierCatalog
 from app.engine import ProgressCallback, RunConfig, RunResult
 from app.runs import prepare
+from app.runs.checkpoints import CheckpointStore, is_checkpointed, read_plan, write_plan
 from app.runs.execute import execute
+from app.runs.indicator_lines import write_indicator_file
+from app.runs.plan import file_plan, prepared_from_plan
 from app.runs.prepare import PreparedRun, RunInputs, RunOrder, data_identity
 from app.runs.record import provenance, write_folder
 from app.settings import Settings
@@ -39,6 +43,8 @@ class RunService:
     maximums: OperatorMaximums = field(default_factory=OperatorMaximums)
     limits: RunLimits = field(default_factory=RunLimits)
     runs_dir: Path | None = None
+    tiers: TierCatalog = field(default_factory=TierCatalog)
+    """The maintenance-tier tables a file run may use (shipped ones, and the data folder's)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RunService:
@@ -49,6 +55,7 @@ class RunService:
             maximums=maximums,
             limits=prepare.limits_within(RunLimits(), maximums),
             runs_dir=settings.runs_dir,
+            tiers=TierCatalog(settings.data_dir),
         )
 
     def run(
@@ -61,11 +68,33 @@ class RunService:
         cancel: threading.Event | None = None,
         worker: WarmWorker | None = None,
         out_dir: Path | None = None,
+        resume: bool = False,
     ) -> RunOutcome:
-        """Execute `prepared` and record it (its folder in `out_dir` when given)."""
-        result = execute(prepared, on_progress=on_progress, cancel=cancel, worker=worker)
+        """Execute `prepared` and record it (its folder in `out_dir` when given).
+
+        A run with `checkpoint_every` and an `out_dir` saves its checkpoints in
+        `out_dir/checkpoints/` and removes them once its folder is written. With `resume` it
+        continues from the newest one there (from the start when there is none yet);
+        CheckpointUnusable when that one is damaged or another run's."""
+        store = None
+        start_from = None
+        if out_dir is not None and is_checkpointed(prepared.inputs.config):
+            store = CheckpointStore.for_run(out_dir, prepared.inputs)
+            start_from = store.latest() if resume else None
+        result = execute(
+            prepared,
+            on_progress=on_progress,
+            cancel=cancel,
+            worker=worker,
+            on_checkpoint=store.save if store is not None else None,
+            resume=start_from,
+        )
         document = provenance(prepared.inputs, door=door, names=names)
         files = write_folder(result, out_dir, document) if out_dir is not None else []
+        if out_dir is not None:  # the price chart's indicator lines
+            files.append(write_indicator_file(result, prepared.market, out_dir))
+        if store is not None:
+            store.clear()
         return RunOutcome(result, document, tuple(files))
 
     def run_file(
@@ -85,9 +114,17 @@ class RunService:
         """
         with start_worker() as worker:
             prepared = prepare.prepare_file_run(
-                strategy_path, data_path, order, symbol=symbol, maximums=self.maximums
+                strategy_path,
+                data_path,
+                order,
+                symbol=symbol,
+                maximums=self.maximums,
+                tiers=self.tiers,
             )
             names = {"strategy_file": strategy_path.name, "data_file": data_path.name}
+            if out_dir is not None and is_checkpointed(prepared.inputs.config):
+                CheckpointStore.for_run(out_dir, prepared.inputs).clear()  # a new run
+                write_plan(out_dir, file_plan(prepared, data_path, names, order.columns))
             return self.run(
                 prepared,
                 door="cli",
@@ -95,6 +132,27 @@ class RunService:
                 on_progress=on_progress,
                 worker=worker,
                 out_dir=out_dir,
+            )
+
+    def resume_file(
+        self, run_dir: Path, *, on_progress: ProgressCallback | None = None
+    ) -> RunOutcome:
+        """Continue the CLI run whose folder is `run_dir` from its newest checkpoint (the
+        plan in `run_dir/checkpoints/run.json` names its code, data file, config and
+        limits). The files written are the ones the run writes uninterrupted.
+
+        CheckpointUnusable when the plan or the checkpoint cannot be used; the data file's
+        StrategyLoadError/DataError, or InvalidRunRequestError("data") when it changed."""
+        with start_worker() as worker:
+            prepared, names = prepared_from_plan(read_plan(run_dir), self.maximums)
+            return self.run(
+                prepared,
+                door="cli",
+                names=names,
+                on_progress=on_progress,
+                worker=worker,
+                out_dir=run_dir,
+                resume=True,
             )
 
     def prepare_stored(
@@ -124,7 +182,9 @@ class RunService:
         worker: WarmWorker | None = None,
     ) -> RunOutcome:
         """Run a stored, queued run (the job runner's door); its folder goes to
-        `<runs_dir>/<run_id>/`. The stored config was checked when it was submitted."""
+        `<runs_dir>/<run_id>/`. The stored config was checked when it was submitted. A run
+        that checkpoints continues from its newest checkpoint when it has one (it was
+        interrupted by a restart: app.jobs.runner)."""
         prepared = self.prepare_stored(
             code=code, dataset=dataset, config_data=config_data, catalog=catalog
         )
@@ -136,4 +196,5 @@ class RunService:
             cancel=cancel,
             worker=worker,
             out_dir=self.runs_dir / run_id if self.runs_dir is not None else None,
+            resume=True,
         )

@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlmodel import Session
 
 from app.data.catalog import DatasetCatalog, DatasetEntry
-from app.data.errors import DataError
+from app.data.errors import DataError, DatasetNotFoundError
 from app.db import crud
+from app.db.dataset_owners import is_dataset_visible, visible_datasets
 from app.db.errors import RecordNotFoundError
 from app.db.models import RunRow, RunStatus, utc_now
 from app.engine import ConfigError
@@ -96,11 +97,19 @@ def check_submission(
     inspection = inspect_strategy(code, STRATEGY_FILENAME)
     try:
         entry = catalog.resolve(submission.dataset)
+    except DatasetNotFoundError:
+        entry = None
     except DataError as error:
         raise InvalidRunRequestError("dataset", str(error)) from None
+    if entry is None or not is_dataset_visible(session, entry):  # another user's: not there
+        names = ", ".join(e.name for e in visible_datasets(session, catalog.entries())) or "none"
+        message = f"there is no dataset '{submission.dataset}'; available: {names}"
+        raise InvalidRunRequestError("dataset", message)
     _check_period(submission.order, entry)
     try:
-        config = build_config(submission.order, inspection=inspection, symbol=entry.symbol)
+        config = build_config(
+            submission.order, inspection=inspection, symbol=entry.symbol, tiers=catalog.tiers
+        )
     except ConfigError as error:
         raise InvalidRunRequestError(error.field, error.message) from None
     inputs = RunInputs(code, STRATEGY_FILENAME, inspection, data_identity(entry), config)

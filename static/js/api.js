@@ -1,10 +1,30 @@
 // The HTTP and websocket client for the Strategy Lab API; the one place that builds URLs and
 // turns error responses into readable messages.
 //
-// The access token never passes through this code: the server keeps it in an HttpOnly cookie
-// (set when the printed link is opened, which then redirects to a clean address), and the
-// browser sends that cookie with every same-origin request and websocket handshake. Nothing
-// is stored in sessionStorage or localStorage, and no URL built here carries the token.
+// The session never passes through this code: the server keeps it in an HttpOnly cookie (set
+// at sign-in on /login), and the browser sends that cookie with every same-origin request and
+// websocket handshake. Every state-changing request carries the session's CSRF token in the
+// X-CSRF-Token header, read from the `strategylab_csrf` cookie (SameSite=Strict, readable by
+// this origin's scripts only); on loopback without accounts there is none and none is needed.
+// Nothing is stored in sessionStorage or localStorage, and no URL built here carries a secret.
+
+const CSRF_COOKIE = "strategylab_csrf";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The session's CSRF token, or "" when there is none (loopback without accounts). */
+export function csrfToken() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === CSRF_COOKIE) return decodeURIComponent(value.join("="));
+  }
+  return "";
+}
+
+/** Send the browser to the sign-in page, to come back to this page afterwards. */
+export function goToSignIn() {
+  const here = window.location.pathname + window.location.search;
+  window.location.assign(`/login?next=${encodeURIComponent(here)}`);
+}
 
 export function apiUrl(path, query = {}) {
   const url = new URL(path, window.location.origin);
@@ -48,6 +68,8 @@ function describeDetail(detail) {
 
 export async function request(method, path, { json, form, query } = {}) {
   const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  const csrf = SAFE_METHODS.has(method.toUpperCase()) ? "" : csrfToken();
+  if (csrf) init.headers["X-CSRF-Token"] = csrf;
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
@@ -69,13 +91,9 @@ export async function request(method, path, { json, form, query } = {}) {
       body = text;
     }
   }
-  if (response.status === 401) {
-    throw new ApiError(
-      response.status,
-      "This server needs its access token: open the address `strategylab serve` printed " +
-        `(it ends in ?token=…) (HTTP ${response.status})`,
-      body,
-    );
+  if (response.status === 401 && !path.startsWith("/api/auth/login")) {
+    goToSignIn(); // the session ended (signed out elsewhere, expired, or revoked)
+    throw new ApiError(response.status, `Signed out: sign in again (HTTP ${response.status})`, body);
   }
   if (!response.ok) {
     const detail = body && typeof body === "object" ? describeDetail(body.detail ?? body) : "";
@@ -92,6 +110,7 @@ export const api = {
   health: () => request("GET", "/api/health"),
   examples: () => request("GET", "/api/examples"),
   datasets: () => request("GET", "/api/datasets"),
+  tiers: () => request("GET", "/api/tiers"),
   validate: (code) => request("POST", "/api/validate", { json: { code } }),
 
   listStrategies: () => request("GET", "/api/strategies"),
@@ -113,10 +132,14 @@ export const api = {
   runEquity: (id, maxPoints = null) => request("GET", `${run(id)}/equity`, { query: { max_points: maxPoints } }),
   runLogs: (id) => request("GET", `${run(id)}/logs`),
   runCandles: (id) => request("GET", `${run(id)}/candles`),
+  runIndicators: (id) => request("GET", `${run(id)}/indicators`),
   cancelRun: (id) => request("POST", `${run(id)}/cancel`),
   rerunRun: (id) => request("POST", `${run(id)}/rerun`),
   runPeriods: (id) => request("GET", `${run(id)}/periods`),
   deleteRun: (id) => request("DELETE", run(id)),
+
+  me: () => request("GET", "/api/auth/me"),
+  signOut: () => request("POST", "/api/auth/logout"),
 };
 
 /** The list inside a response that may be a bare list or wrap it under a key. */

@@ -1,6 +1,9 @@
 // Charts on TradingView lightweight-charts (static/vendor, loaded as the global
 // `LightweightCharts`): equity with drawdown, candlesticks with trade markers, comparisons.
 
+import { chartColors, currentTimeZone, onDisplayChange, zonedParts } from "./display.js";
+import { formatTime } from "./format.js";
+
 const THEME = {
   autoSize: true,
   layout: { background: { color: "#161b22" }, textColor: "#c9d1d9", fontSize: 12 },
@@ -13,6 +16,54 @@ const THEME = {
 };
 
 export const COLORS = ["#58a6ff", "#f0883e", "#3fb950", "#d2a8ff"];
+
+// Every chart made here follows the page's theme and time zone (static/js/display.js), also
+// when they change: the colours are re-applied and the time labels redrawn.
+const themedCharts = new Set();
+onDisplayChange(() => {
+  for (const ref of themedCharts) {
+    const chart = ref.deref();
+    if (chart) chart.applyOptions(displayOptions());
+    else themedCharts.delete(ref);
+  }
+});
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** An axis label for a UTC timestamp in the displayed zone (lightweight-charts TickMarkType:
+ * 0 year, 1 month, 2 day of month, 3 time, 4 time with seconds); null (the default) in UTC. */
+function tickMark(time, type) {
+  if (typeof time !== "number" || currentTimeZone() === "UTC") return null;
+  const p = zonedParts(time);
+  if (type === 0) return p.year;
+  if (type === 1) return MONTHS[Number(p.month) - 1];
+  if (type === 2) return String(Number(p.day));
+  return `${p.hour}:${p.minute}`;
+}
+
+function displayOptions() {
+  const colors = chartColors();
+  return {
+    ...colors,
+    localization: { timeFormatter: (time) => (typeof time === "number" ? formatTime(time) : String(time)) },
+    timeScale: { ...colors.timeScale, tickMarkFormatter: tickMark },
+  };
+}
+
+/** A chart with `options` (THEME) in the current theme's colours and time zone, kept so. */
+export function themedChart(lib, container, options = THEME) {
+  const display = displayOptions();
+  const chart = lib.createChart(container, {
+    ...options,
+    layout: { ...options.layout, ...display.layout },
+    grid: display.grid,
+    localization: display.localization,
+    timeScale: { ...options.timeScale, ...display.timeScale },
+    rightPriceScale: { ...options.rightPriceScale, ...display.rightPriceScale },
+  });
+  themedCharts.add(new WeakRef(chart));
+  return chart;
+}
 
 function library() {
   const lib = window.LightweightCharts;
@@ -33,7 +84,7 @@ export function drawdownPoints(points) {
 export class EquityChart {
   constructor(container, { withDrawdown = true } = {}) {
     const lib = library();
-    this.chart = lib.createChart(container, THEME);
+    this.chart = themedChart(lib, container);
     container.chartApi = this.chart; // for the browser tests and the console
     this.equity = this.chart.addSeries(lib.LineSeries, {
       color: COLORS[0], lineWidth: 2, title: "Equity", priceLineVisible: false,
@@ -108,17 +159,20 @@ export class EquityChart {
 /**
  * Candlesticks with entries, exits and liquidations of the trades marked. Hovering a candle
  * that carries markers shows a tooltip with each one (entry or exit, price, PnL, reason);
- * `zoomTo` shows one trade.
+ * `zoomTo` shows one trade; `setIndicators` draws the strategy's indicators.
  */
 export class CandleChart {
   constructor(container) {
     const lib = library();
-    this.chart = lib.createChart(container, THEME);
+    this.chart = themedChart(lib, container);
     container.chartApi = this.chart; // for the browser tests and the console
     this.candles = this.chart.addSeries(lib.CandlestickSeries, {
       upColor: "#3fb950", downColor: "#f85149", borderVisible: false,
       wickUpColor: "#3fb950", wickDownColor: "#f85149",
     });
+    this.container = container;
+    this.indicatorSeries = [];
+    this.paneCount = 0;
     this.markers = lib.createSeriesMarkers(this.candles, []);
     container.markersApi = this.markers; // for the browser tests
     this.details = new Map(); // candle time (s) -> lines describing its markers
@@ -143,6 +197,40 @@ export class CandleChart {
     }
     this.chart.timeScale().fitContent();
     this.fit();
+  }
+
+  /**
+   * Draws `indicators` (GET /api/runs/{id}/indicators' list) whose index is in `shown` (a Set):
+   * "price" lines over the candles, each indicator's "pane" lines in a pane of its own below
+   * them (panes numbered in order, so hiding one closes its gap). Replaces what was drawn.
+   */
+  setIndicators(indicators, shown) {
+    const lib = library();
+    for (const series of this.indicatorSeries || []) this.chart.removeSeries(series);
+    this.indicatorSeries = [];
+    let pane = 0;
+    indicators.forEach((indicator, i) => {
+      if (!shown.has(i) || !indicator.lines?.length) return;
+      const hasPane = indicator.lines.some((line) => line.placement === "pane");
+      if (hasPane) pane += 1;
+      indicator.lines.forEach((line, j) => {
+        const series = this.chart.addSeries(
+          lib.LineSeries,
+          {
+            color: indicatorColor(i, j), lineWidth: 1, title: line.column,
+            priceLineVisible: false, lastValueVisible: false, crosshairMarkerVisible: false,
+          },
+          line.placement === "pane" ? pane : 0,
+        );
+        series.setData(indicatorPoints(indicator.time, line.values));
+        this.indicatorSeries.push(series);
+      });
+    });
+    this.paneCount = pane;
+    for (const [index, chartPane] of this.chart.panes().entries()) {
+      if (index > 0) chartPane.setHeight(INDICATOR_PANE_PX);
+    }
+    this.container.style.height = `${CANDLE_PANE_PX + pane * INDICATOR_PANE_PX}px`;
   }
 
   showTooltip(param) {
@@ -174,6 +262,21 @@ export class CandleChart {
   remove() {
     this.chart.remove();
   }
+}
+
+// The candles' height, and each indicator pane's below them (the chart grows to fit them).
+const CANDLE_PANE_PX = 380;
+const INDICATOR_PANE_PX = 120;
+const INDICATOR_COLORS = ["#f0883e", "#d2a8ff", "#58a6ff", "#e3b341", "#56d4dd", "#ff7b72", "#a5d6ff"];
+
+/** An indicator's `j`-th line's colour (indicators cycle the palette, their lines step on). */
+export function indicatorColor(i, j) {
+  return INDICATOR_COLORS[(i * 2 + j) % INDICATOR_COLORS.length];
+}
+
+/** Line points from parallel `times` (s) and `values`; a null value leaves a gap. */
+export function indicatorPoints(times, values) {
+  return times.map((time, k) => (values[k] === null || values[k] === undefined ? { time } : { time, value: values[k] }));
 }
 
 function snapToCandle(times, time) {
@@ -208,7 +311,7 @@ export function tradeMarkers(trades, toSeconds, candleTimes) {
   trades.forEach((trade, i) => {
     const number = trade.seq ?? i + 1;
     const isLong = trade.side === "long";
-    const leverage = trade.leverage ? ` ${trade.leverage}x` : "";
+    const leverage = typeof trade.leverage === "number" ? ` ${Number(trade.leverage.toFixed(2))}x` : "";
     markers.push({
       time: place(trade.entry_time),
       position: isLong ? "belowBar" : "aboveBar",
@@ -235,7 +338,7 @@ export function tradeMarkers(trades, toSeconds, candleTimes) {
 export class CompareChart {
   constructor(container) {
     this.lib = library();
-    this.chart = this.lib.createChart(container, THEME);
+    this.chart = themedChart(this.lib, container);
     this.series = [];
   }
 

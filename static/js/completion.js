@@ -25,6 +25,7 @@ const SNIPPETS = {
   get_cash: "get_cash()",
   get_equity: "get_equity()",
   get_margin_ratio: "get_margin_ratio()",
+  is_ready: "is_ready(${1:series})",
   crossover: "crossover(${1:a}, ${2:b})",
   crossunder: "crossunder(${1:a}, ${2:b})",
 };

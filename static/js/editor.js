@@ -1,6 +1,8 @@
 // The Monaco editor: loading the vendored AMD build, the strategy model, diagnostics shown as
 // markers (squiggles with the message on hover) and jumping to a line.
 
+import { editorTheme, onDisplayChange } from "./display.js";
+
 const MONACO_BASE = "/static/vendor/monaco/vs";
 const MARKER_OWNER = "strategylab";
 const RUN_ERROR_OWNER = "strategylab-run";
@@ -60,7 +62,7 @@ export class StrategyEditor {
     const editor = monaco.editor.create(container, {
       value: "",
       language: "python",
-      theme: "vs-dark",
+      theme: editorTheme(),
       automaticLayout: true,
       minimap: { enabled: false },
       fontSize: 14,
@@ -70,6 +72,7 @@ export class StrategyEditor {
       fixedOverflowWidgets: true,
       ariaLabel: "Strategy code editor",
     });
+    onDisplayChange(({ theme }) => monaco.editor.setTheme(editorTheme(theme)));
     return new StrategyEditor(monaco, editor, onChange);
   }
 

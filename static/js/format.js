@@ -1,4 +1,7 @@
-// Formatting of numbers, times and durations for display; every time the API sends is UTC.
+// Formatting of numbers, times and durations for display; every time the API sends is UTC and
+// is shown in the displayed time zone (static/js/display.js).
+
+import { currentTimeZone, zonedParts } from "./display.js";
 
 /** Seconds since the epoch from epoch ns / us / ms / s numbers or ISO strings. */
 export function toSeconds(value) {
@@ -15,8 +18,19 @@ export function toSeconds(value) {
   return value;
 }
 
-/** "2024-03-01 14:00" (UTC) for any time value the API sends. */
+/** "2024-03-01 14:00" for any time value the API sends, in the displayed time zone
+ * (static/js/display.js; UTC unless chosen otherwise). */
 export function formatTime(value) {
+  const seconds = toSeconds(value);
+  if (!Number.isFinite(seconds)) return "";
+  const zone = currentTimeZone();
+  if (zone === "UTC") return formatUtcTime(seconds);
+  const p = zonedParts(seconds, zone);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
+/** "2024-03-01 14:00" in UTC whatever zone is displayed: for what the run form takes in UTC. */
+export function formatUtcTime(value) {
   const seconds = toSeconds(value);
   if (!Number.isFinite(seconds)) return "";
   return new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ");

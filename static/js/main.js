@@ -3,6 +3,8 @@
 
 import { api } from "./api.js";
 import { CompareView } from "./compare.js";
+import { DatasetImport } from "./datasets.js";
+import { installThemeToggle, installTimeZonePicker, onDisplayChange, zoneLabel } from "./display.js";
 import { loadCatalog, registerCompletion } from "./completion.js";
 import { StrategyEditor } from "./editor.js";
 import { shortRunId, withoutLinePrefix } from "./format.js";
@@ -46,6 +48,14 @@ async function checkHealth() {
 
 async function start() {
   $("#notice-error").addEventListener("click", () => { $("#notice-error").hidden = true; });
+  installThemeToggle($("#theme-toggle"));
+  installTimeZonePicker($("#time-zone"));
+  const showZoneLabels = () => {
+    for (const element of document.querySelectorAll("[data-zone-label]")) {
+      element.textContent = zoneLabel(element.dataset.zoneLabel);
+    }
+  };
+  showZoneLabels();
   checkHealth();
   const catalogPromise = loadCatalog();
 
@@ -276,10 +286,29 @@ async function start() {
     }
   }
   window.addEventListener("popstate", () => applyView(readView()));
+  onDisplayChange(({ changed }) => {
+    if (changed !== "timeZone") return;
+    showZoneLabels(); // the tables and charts redraw themselves; the history is drawn again
+    history.refresh();
+  });
 
-  const [datasets] = await Promise.allSettled([api.datasets(), library.refresh(), history.refresh()]);
+  const importer = new DatasetImport($("#dataset-import"), {
+    onStored: async ({ dataset, is_new_version: isNew }) => {
+      form.setDatasets(await api.datasets());
+      form.select.value = dataset.name;
+      form.select.dispatchEvent(new Event("change", { bubbles: true }));
+      notify(isNew ? `Stored ${dataset.name}: ${dataset.rows.toLocaleString("en-US")} bars.`
+        : `${dataset.name} already holds exactly this data.`);
+    },
+  });
+  $("#dataset-import-button").addEventListener("click", () => importer.open());
+
+  const [datasets, , , tiers] = await Promise.allSettled([
+    api.datasets(), library.refresh(), history.refresh(), api.tiers(),
+  ]);
   if (datasets.status === "fulfilled") form.setDatasets(datasets.value);
   else notify(`Couldn't load the datasets: ${datasets.reason.message}`, "error");
+  if (tiers.status === "fulfilled") form.setTiers(tiers.value);
   form.setValues(readFormValues());
   await applyView(readView());
   if (!editor.getCode()) library.openStarter();

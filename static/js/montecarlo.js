@@ -5,7 +5,7 @@
 // the results view points at the run (and hides until the run is done).
 
 import { request } from "./api.js";
-import { COLORS } from "./charts.js";
+import { COLORS, themedChart } from "./charts.js";
 import { formatNumber, formatPercent, toSeconds } from "./format.js";
 
 const FIGURES = [
@@ -177,7 +177,7 @@ class MonteCarloTab {
   showFan(result) {
     const lib = window.LightweightCharts;
     if (!lib) return;
-    if (!this.chart) this.chart = lib.createChart(this.panel.querySelector("#mc-fan"), CHART_THEME);
+    if (!this.chart) this.chart = themedChart(lib, this.panel.querySelector("#mc-fan"), CHART_THEME);
     for (const series of this.series) this.chart.removeSeries(series);
     const bands = result.fan.percentiles;
     this.series = bands.map((band) => {

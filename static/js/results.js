@@ -1,8 +1,9 @@
 // A finished run's results: metrics (with each convention), equity and drawdown, candlesticks
 // with the trades marked, and the trades (sortable, CSV), orders and logs tables.
 
+import { currentTimeZone, onDisplayChange, zoneLabel } from "./display.js";
 import { ApiError, api, listFrom } from "./api.js";
-import { CandleChart, EquityChart, tradeMarkers } from "./charts.js";
+import { CandleChart, EquityChart, indicatorColor, tradeMarkers } from "./charts.js";
 import {
   formatNumber, formatPercent, formatTime, labelFromKey, toEquityPoints, toSeconds,
   shortRunId, withoutLinePrefix,
@@ -25,7 +26,7 @@ const TIME_METRICS = new Set(["start", "end", "first_bar", "last_bar"]);
 
 export function formatMetric(key, value) {
   if (FRACTION_METRICS.has(key)) return formatPercent(value);
-  if (TIME_METRICS.has(key)) return `${formatTime(value)} UTC`;
+  if (TIME_METRICS.has(key)) return `${formatTime(value)} ${currentTimeZone()}`;
   if (key === "avg_trade_pct" && typeof value === "number") return `${value.toFixed(2)} %`;
   if (key === "trades" || key === "liquidations") return formatNumber(value, 0);
   return formatNumber(value, 3);
@@ -43,31 +44,39 @@ export function orderedMetricKeys(metrics) {
 }
 
 const price = (v) => formatNumber(v, 4);
+/** "gain" above zero, "loss" below, "" otherwise (or not a number): the cell's colour. */
+export const signTone = (v) => (typeof v !== "number" || v === 0 ? "" : v > 0 ? "gain" : "loss");
+const orBlank = (format) => (v) => (v === null || v === undefined ? "–" : format(v));
 const TRADE_COLUMNS = [
   { key: "seq", label: "#", numeric: true },
   { key: "side", label: "Side" },
-  { key: "entry_time", label: "Entry (UTC)", format: formatTime },
+  { key: "entry_time", get label() { return zoneLabel("Entry"); }, format: formatTime },
   { key: "entry_price", label: "Entry price", numeric: true, format: price },
-  { key: "exit_time", label: "Exit (UTC)", format: formatTime },
+  { key: "exit_time", get label() { return zoneLabel("Exit"); }, format: formatTime },
   { key: "exit_price", label: "Exit price", numeric: true, format: price },
   { key: "size", label: "Size", numeric: true, format: (v) => formatNumber(v, 6) },
-  { key: "pnl", label: "PnL", numeric: true, format: (v) => formatNumber(v, 2) },
-  { key: "return_pct", label: "Return %", numeric: true, format: (v) => formatNumber(v, 2) },
+  { key: "leverage", label: "Leverage", numeric: true, format: orBlank((v) => `${formatNumber(v, 2)}x`) },
+  { key: "margin", label: "Margin", numeric: true, format: orBlank((v) => formatNumber(v, 2)) },
+  { key: "pnl", label: "PnL", numeric: true, format: (v) => formatNumber(v, 2), tone: signTone },
+  { key: "return_pct", label: "Return %", numeric: true, format: (v) => formatNumber(v, 2), tone: signTone },
+  { key: "rom_pct", label: "Return on margin %", numeric: true, format: orBlank((v) => formatNumber(v, 2)), tone: signTone },
   { key: "fees", label: "Fees", numeric: true, format: (v) => formatNumber(v, 4) },
   { key: "exit_reason", label: "Exit reason" },
 ];
 const ORDER_COLUMNS = [
   { key: "id", label: "#", numeric: true },
-  { key: "created_time", label: "Placed (UTC)", format: formatTime },
+  { key: "created_time", get label() { return zoneLabel("Placed"); }, format: formatTime },
   { key: "side", label: "Side" },
   { key: "type", label: "Type" },
-  // close_position() orders ask for "the whole position" (amount 0): say so; the fill has the size.
-  { key: "amount", label: "Amount", numeric: true, format: (v) => (v === 0 ? "whole position" : formatNumber(v, 6)) },
+  // A filled close_position() order's amount is what it closed; one that never filled asked
+  // for a share of the position, resolved only at a fill (amount 0).
+  { key: "amount", label: "Amount", numeric: true, format: (v) => (v === 0 ? "share of position" : formatNumber(v, 6)) },
   { key: "filled_amount", label: "Filled amount", numeric: true, format: (v) => formatNumber(v, 6) },
   { key: "leverage", label: "Leverage", numeric: true, format: (v) => formatNumber(v, 2) },
   { key: "status", label: "Status" },
-  { key: "filled_time", label: "Filled (UTC)", format: formatTime },
+  { key: "filled_time", get label() { return zoneLabel("Filled"); }, format: formatTime },
   { key: "filled_price", label: "Fill price", numeric: true, format: price },
+  // A liquidation's fee is its clearance fee: the margin left at the liquidation price.
   { key: "fee", label: "Fee", numeric: true, format: (v) => formatNumber(v, 4) },
   { key: "reason", label: "Reason" },
 ];
@@ -78,6 +87,7 @@ function normaliseTrades(body) {
     seq: t.seq ?? i + 1,
     return_pct:
       t.size && t.entry_price ? (t.pnl / Math.abs(t.size * t.entry_price)) * 100 : null,
+    rom_pct: typeof t.return_on_margin === "number" ? t.return_on_margin * 100 : null,
   }));
 }
 
@@ -120,6 +130,13 @@ export class ResultsView {
     this.equityChart = null;
     this.candleChart = null;
     this.runId = null;
+    // Times are drawn in the displayed zone: the metrics and logs again when it changes (the
+    // tables and charts redraw themselves).
+    onDisplayChange(({ changed }) => {
+      if (changed !== "timeZone") return;
+      if (this.metrics) this.showMetrics(this.metrics);
+      if (this.logLines) this.showLogs(this.logLines);
+    });
     root.querySelector("#export-orders")?.addEventListener("click", () => {
       download(`run-${this.runId}-orders.csv`, this.orders.csv());
     });
@@ -207,9 +224,9 @@ export class ResultsView {
     const report = this.root.querySelector("#report-link");
     report.href = `/api/runs/${encodeURIComponent(run.id)}/report`;
     report.hidden = run.status !== "done";
-    const [equity, trades, orders, logs, candles] = await Promise.allSettled([
+    const [equity, trades, orders, logs, candles, indicators] = await Promise.allSettled([
       api.runEquity(run.id), api.runTrades(run.id), api.runOrders(run.id), api.runLogs(run.id),
-      api.runCandles(run.id),
+      api.runCandles(run.id), api.runIndicators(run.id),
     ]);
     if (this.runId !== run.id) return; // another run was opened meanwhile
     const tradeRows = trades.status === "fulfilled" ? normaliseTrades(trades.value) : [];
@@ -220,6 +237,7 @@ export class ResultsView {
     const curve = equity.status === "fulfilled" ? toEquityPoints(equity.value) : [];
     this.showEquity(curve);
     this.showCandles(candles, tradeRows);
+    this.showIndicators(candles.status === "fulfilled" && indicators.status === "fulfilled" ? indicators.value : null);
     if (candles.status === "fulfilled" && curve.length) {
       this.equityChart.setBenchmark(benchmarkPoints(normaliseCandles(candles.value), curve[0].value));
     }
@@ -249,6 +267,7 @@ export class ResultsView {
   }
 
   showMetrics(metrics) {
+    this.metrics = metrics;
     const body = this.root.querySelector("#metrics-table tbody");
     body.replaceChildren();
     const keys = orderedMetricKeys(metrics);
@@ -302,7 +321,57 @@ export class ResultsView {
     this.candleChart.setCandles(candles, tradeMarkers(trades, toSeconds, times));
   }
 
+  /**
+   * The strategy's indicators on the price chart, with a checkbox per `self.indicator(...)`
+   * (all shown at first); `body` is GET /api/runs/{id}/indicators' answer, or null.
+   */
+  showIndicators(body) {
+    const box = this.indicatorToggles();
+    box.replaceChildren();
+    const indicators = body?.indicators || [];
+    box.hidden = !this.candleChart || indicators.length === 0;
+    if (!this.candleChart) return;
+    const shown = new Set(indicators.map((_, i) => i).filter((i) => indicators[i].lines?.length));
+    const legend = document.createElement("legend");
+    legend.textContent = "Indicators";
+    box.append(legend);
+    indicators.forEach((indicator, i) => {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = shown.has(i);
+      input.disabled = !indicator.lines?.length;
+      input.dataset.indicator = String(i);
+      input.addEventListener("change", () => {
+        if (input.checked) shown.add(i);
+        else shown.delete(i);
+        this.candleChart.setIndicators(indicators, shown);
+      });
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = indicatorColor(i, 0);
+      const where = indicator.lines?.some((line) => line.placement === "pane") ? " (pane)" : "";
+      label.append(input, swatch, `${indicator.label}${where}`);
+      if (indicator.error) label.title = indicator.error;
+      box.append(label);
+    });
+    this.candleChart.setIndicators(indicators, shown);
+  }
+
+  /** The fieldset of indicator checkboxes above the price chart (made on first use). */
+  indicatorToggles() {
+    let box = this.root.querySelector("#indicator-toggles");
+    if (!box) {
+      box = document.createElement("fieldset");
+      box.id = "indicator-toggles";
+      box.className = "indicator-toggles";
+      this.root.querySelector("#candle-chart").before(box);
+    }
+    return box;
+  }
+
   showLogs(lines) {
+    this.logLines = lines;
     const list = this.root.querySelector("#results-log");
     list.replaceChildren();
     for (const line of lines) {

@@ -3,7 +3,7 @@
 // strategy's params; builds the POST /api/runs request body.
 
 import { listFrom } from "./api.js";
-import { formatDate, formatTime } from "./format.js";
+import { formatDate, formatUtcTime } from "./format.js";
 
 function datasetName(dataset) {
   if (typeof dataset === "string") return dataset;
@@ -57,7 +57,7 @@ export class RunForm {
    */
   values() {
     const values = { mode: this.form.querySelector('input[name="mode"]:checked').value };
-    for (const input of this.form.querySelectorAll("#run-dataset, #run-start, #run-end, [data-option]")) {
+    for (const input of this.form.querySelectorAll("#run-dataset, #run-start, #run-end, #run-tiers, [data-option]")) {
       values[`#${input.id}`] = input.value;
     }
     for (const input of this.paramsBox.querySelectorAll("input[data-touched]")) {
@@ -105,6 +105,11 @@ export class RunForm {
     const values = { mode: config.mode, "#run-dataset": run.dataset, ...this.optionValues(config) };
     values["#run-start"] = config.start !== null && config.start !== undefined ? formatDate(config.start) : "";
     values["#run-end"] = config.end !== null && config.end !== undefined ? formatDate(config.end) : "";
+    // The run's table by name ("exchange/SYMBOL@snapshot (sha256:...)"); a stand-in or an
+    // inline table that is not listed leaves "the symbol's latest".
+    const table = typeof config.tier_table === "string" ? config.tier_table.split(" (")[0] : "";
+    const isListed = [...this.form.querySelectorAll("#run-tiers option")].some((o) => o.value === table);
+    values["#run-tiers"] = isListed && !config.tier_table.includes("standing in") ? table : "";
     this.setValues(values);
     this.setParamValues(run.params || {});
     this.onChange(this.values());
@@ -160,7 +165,7 @@ export class RunForm {
     if (!dataset) return;
     const { start, end } = datasetRange(dataset);
     const facts = [];
-    if (start && end) facts.push(`${formatTime(start)} → ${formatTime(end)} UTC`);
+    if (start && end) facts.push(`${formatUtcTime(start)} → ${formatUtcTime(end)} UTC`); // as the form's dates
     if (dataset.rows ?? dataset.bars) facts.push(`${(dataset.rows ?? dataset.bars).toLocaleString("en-US")} bars`);
     if (dataset.timeframe) facts.push(dataset.timeframe);
     const summary = document.createElement("p");
@@ -280,7 +285,22 @@ export class RunForm {
       ...this.readOptions(),
       ...(mode === "spot" ? { leverage_max: 1 } : {}),
       params: this.readParams(),
+      tiers: value("#run-tiers") || null,
     };
+  }
+
+  /** Lists the maintenance-tier tables (GET /api/tiers) after "the symbol's latest". */
+  setTiers(list) {
+    const select = this.form.querySelector("#run-tiers");
+    if (!select || !Array.isArray(list)) return;
+    const previous = select.value;
+    select.replaceChildren(new Option("The symbol's latest table", ""));
+    for (const table of list) {
+      const where = table.is_stored ? "imported" : "shipped";
+      const label = `${table.name} (${where}, ${table.brackets} brackets, up to ${table.max_leverage}x)`;
+      select.append(new Option(label, table.name));
+    }
+    if ([...select.options].some((option) => option.value === previous)) select.value = previous;
   }
 
   /**

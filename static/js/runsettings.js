@@ -2,7 +2,8 @@
 // cash, fees, slippage, funding, params), with "Rerun" and "Load these settings into the
 // form"; and the banner of a run whose orders were refused.
 
-import { formatNumber, formatTime, toSeconds } from "./format.js";
+import { currentTimeZone } from "./display.js";
+import { formatNumber, formatTime, formatUtcTime, toSeconds } from "./format.js";
 
 function percent(fraction) {
   return typeof fraction === "number" ? `${formatNumber(fraction * 100, 4)} %` : "–";
@@ -16,8 +17,8 @@ export function settingsRows(run) {
     ? `${run.strategy_name} (saved #${run.strategy_id}${run.strategy_version ? `, version ${run.strategy_version}` : ""})`
     : `${run.strategy_name || "–"} (unsaved code)`;
   const period = [
-    config.start !== null && config.start !== undefined ? formatTime(config.start) : "dataset start",
-    config.end !== null && config.end !== undefined ? formatTime(config.end) : "dataset end",
+    config.start !== null && config.start !== undefined ? formatUtcTime(config.start) : "dataset start",
+    config.end !== null && config.end !== undefined ? formatUtcTime(config.end) : "dataset end",
   ].join(" → ");
   const params = Object.entries(run.params || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   return [
@@ -77,7 +78,7 @@ export class RunSettingsView {
     const when = formatTime(first.created_time);
     banner.textContent =
       `${formatNumber(count, 0)} order${count === 1 ? " was" : "s were"} refused. ` +
-      `The first, at ${when} UTC: ${first.reason || "no reason given"}. ` +
+      `The first, at ${when} ${currentTimeZone()}: ${first.reason || "no reason given"}. ` +
       "The Orders tab and the log list each one.";
   }
 }

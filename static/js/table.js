@@ -1,5 +1,7 @@
 // A sortable data table (click a column header; aria-sort says the order) with CSV export.
 
+import { onDisplayChange } from "./display.js";
+
 function compare(a, b) {
   if (a === b) return 0;
   if (a === null || a === undefined || a === "") return 1;
@@ -34,7 +36,10 @@ export function download(filename, text, type = "text/csv") {
 }
 
 export class DataTable {
-  /** `columns`: [{key, label, format?(value,row), numeric?}]; `caption` names it for readers. */
+  /**
+   * `columns`: [{key, label, format?(value,row), numeric?, tone?(value,row)}]; `tone` returns
+   * "gain", "loss" or "" (the cell's colour class); `caption` names the table for readers.
+   */
   constructor(table, columns, { caption = "", emptyText = "Nothing here.", onRowClick = null } = {}) {
     this.table = table;
     this.onRowClick = onRowClick; // (row) when a body row is clicked
@@ -44,6 +49,12 @@ export class DataTable {
     this.sortKey = null;
     this.descending = false;
     this.emptyText = emptyText;
+    this.headerButtons = [];
+    // Times are formatted when drawn, and a label may name the zone: redraw on a change.
+    onDisplayChange(() => {
+      for (const [button, column] of this.headerButtons) button.textContent = column.label;
+      this.render();
+    });
     table.replaceChildren();
     if (caption) {
       const element = table.createCaption();
@@ -59,6 +70,7 @@ export class DataTable {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = column.label;
+      this.headerButtons.push([button, column]);
       button.addEventListener("click", () => this.sortBy(column.key));
       // The whole header cell sorts, not only its text (the button inside is the keyboard way).
       th.addEventListener("click", (event) => { if (event.target === th) this.sortBy(column.key); });
@@ -109,7 +121,8 @@ export class DataTable {
         const td = document.createElement("td");
         const value = row[column.key];
         td.textContent = column.format ? column.format(value, row) : value ?? "";
-        if (column.numeric) td.className = "num";
+        const tone = column.tone ? column.tone(value, row) : "";
+        td.className = [column.numeric ? "num" : "", tone].filter(Boolean).join(" ");
         tr.append(td);
       }
       fragment.append(tr);

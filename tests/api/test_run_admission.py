@@ -4,13 +4,17 @@ sentence naming the count and the limit; a finished or cancelled run frees its s
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from app.api import admission as admission_module
 from app.api.admission import RunAdmission
 from app.api.errors import RunLimitReachedError
 from app.db import RunStatus, crud, session_scope
@@ -56,7 +60,6 @@ def test_cant_queue_more_runs_than_the_limit(limited: TestClient) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.flaky(reruns=1)  # timing-sensitive under load: one rerun
 def test_cant_overshoot_the_limit_with_a_burst(limited: TestClient) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda _: limited.post("/api/runs", json=SLOW_RUN), range(12)))
@@ -99,6 +102,35 @@ def test_the_ledger_counts_only_runs_still_active(limited: TestClient) -> None:
             )
         freed = await admission.reserve("10.0.0.1", engine)
         assert freed.run_id is None
+
+    asyncio.run(scenario())
+
+
+def test_cant_lose_a_run_settled_while_the_ledger_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that settles while another request's ledger query is in flight still counts."""
+
+    def slow_still_active(engine: object, run_ids: set[str]) -> set[str]:
+        time.sleep(0.2)  # the other request settles meanwhile
+        return set(run_ids)  # every known run is still active
+
+    monkeypatch.setattr(admission_module, "_still_active", slow_still_active)
+    admission = RunAdmission(limit=2)
+    engine = cast(Engine, object())
+
+    async def scenario() -> None:
+        first = await admission.reserve("10.0.0.1", engine)
+        second = asyncio.create_task(admission.reserve("10.0.0.1", engine))
+        await asyncio.sleep(0.05)  # the second request is now reading the ledger
+        first.hold("run-1")
+        admission.settle("10.0.0.1", first)
+        admission.settle("10.0.0.1", await second)  # it stored nothing
+        held = await admission.reserve("10.0.0.1", engine)  # run-1 + this one = the limit
+        held.hold("run-2")
+        admission.settle("10.0.0.1", held)
+        with pytest.raises(RunLimitReachedError, match="2 runs are queued or running"):
+            await admission.reserve("10.0.0.1", engine)
 
     asyncio.run(scenario())
 

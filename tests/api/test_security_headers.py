@@ -73,11 +73,10 @@ def test_refusals_carry_the_headers_too(tmp_path: Path) -> None:
         assert_protected(response)
 
 
-def test_the_token_refusal_and_link_carry_the_headers(tmp_path: Path) -> None:
-    token = "header-test-token-0123456789"
-    client = LoopbackClient(create_app(make_settings(tmp_path, access_token=token)))
-    assert_protected(client.get("/api/health"))
-    assert_protected(client.get(f"/?token={token}", follow_redirects=False))
+def test_the_sign_in_refusal_and_redirect_carry_the_headers(tmp_path: Path) -> None:
+    client = LoopbackClient(create_app(make_settings(tmp_path, accounts="on")))
+    assert_protected(client.get("/api/runs"))  # 401 before any route
+    assert_protected(client.get("/", follow_redirects=False))  # 303 to /login
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs/oauth2-redirect"])

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 
 from app.db import RunStatus, make_engine, session_scope
 from app.db.models import SweepRow
+from app.jobs.sweeps import storage_url_of, study_name_of
 from app.main import create_app
+from app.research.study import storage_at
 from tests.api.conftest import LoopbackClient, collect, wait_until_finished
 from tests.api.test_crash_restart import free_port, start_server
 from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, SMA_CODE, make_settings, write_sample
@@ -142,6 +144,7 @@ def test_unknown_sweeps_and_trials_are_404(shared_client: TestClient) -> None:
     assert client.get("/api/sweeps/nope/trials").status_code == 404
     assert client.post("/api/sweeps/nope/cancel").status_code == 404
     assert client.post("/api/sweeps/nope/trials/0/run").status_code == 404
+    assert client.delete("/api/sweeps/nope").status_code == 404
 
 
 SLOW_GRID = {
@@ -178,6 +181,38 @@ def test_cancel_stops_the_sweep_and_keeps_the_finished_trials(client: TestClient
         "status": "cancelled",
         "message": "the sweep was cancelled; the trials it finished are kept",
     }
+
+
+def study_names(client: TestClient) -> list[str]:
+    """The Optuna studies in the app's database."""
+    with storage_at(storage_url_of(client.app.state.engine)) as storage:  # type: ignore[attr-defined]
+        return [study.study_name for study in storage.get_all_studies()]
+
+
+@pytest.mark.slow
+def test_delete_removes_the_sweep_its_trials_and_its_study(client: TestClient) -> None:
+    sweep_id = start_sweep(client, GRID)
+    assert wait_for_sweep(client, sweep_id)["status"] == "done"
+    opened = client.post(f"/api/sweeps/{sweep_id}/trials/0/run")
+    assert opened.status_code == 201, opened.text
+    assert study_name_of(sweep_id) in study_names(client)
+    assert client.delete(f"/api/sweeps/{sweep_id}").status_code == 204
+    assert client.get(f"/api/sweeps/{sweep_id}").status_code == 404
+    assert client.get(f"/api/sweeps/{sweep_id}/trials").status_code == 404
+    assert study_name_of(sweep_id) not in study_names(client)
+    assert client.delete(f"/api/sweeps/{sweep_id}").status_code == 404
+    run_id = opened.json()["id"]  # a run opened from a trial is a run of its own: it stays
+    assert wait_until_finished(client, run_id)["status"] == "done"
+
+
+@pytest.mark.slow
+def test_delete_cancels_a_running_sweep_first(client: TestClient) -> None:
+    sweep_id = start_sweep(client, SLOW_GRID)
+    wait_for_trials(client, sweep_id, 1)
+    assert client.delete(f"/api/sweeps/{sweep_id}").status_code == 204
+    assert client.get(f"/api/sweeps/{sweep_id}").status_code == 404
+    assert client.get("/api/sweeps").json() == []
+    assert study_name_of(sweep_id) not in study_names(client)
 
 
 def test_a_queued_sweep_cancels_at_once(data_dir: Path) -> None:
@@ -316,6 +351,11 @@ def test_a_walkforward_reports_fold_k_of_n_and_its_document(client: TestClient) 
     assert [row["fold"] for row in document["folds"]] == [1, 2]
     assert "overall" in document["efficiency"]
     assert client.get("/api/sweeps?status=done").json()[0]["kind"] == "walkforward"
+    prefix = f"{study_name_of(walk_id)}-fold"
+    assert sum(name.startswith(prefix) for name in study_names(client)) == 2
+    assert client.delete(f"/api/sweeps/{walk_id}").status_code == 204
+    assert not [name for name in study_names(client) if name.startswith(prefix)]
+    assert client.get(f"/api/walkforwards/{walk_id}").status_code == 404
 
 
 @pytest.mark.parametrize(

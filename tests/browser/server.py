@@ -26,6 +26,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app.api.ws import websocket_keepalive
 from app.main import create_app
 from app.settings import Settings
 
@@ -37,7 +38,9 @@ settings = Settings(
     workers=2,
     **overrides,
 )
-uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+uvicorn.run(
+    create_app(settings), host="127.0.0.1", port=port, log_level="warning", **websocket_keepalive()
+)
 """
 
 

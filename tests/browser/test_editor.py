@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.ui import active_line, editor_text, open_example, screenshot
@@ -73,14 +72,24 @@ def test_completion_offers_indicators_and_their_settings(page: Page) -> None:
     expect(suggestions).to_contain_text("Moving Average Convergence Divergence")
     screenshot(page, "03-indicator-completion")
     # Under load the list can still be filling when it first shows: accept only once the
-    # highlighted row is macd, and check the line before going on to its settings.
+    # highlighted row is macd.
     expect(suggestions.locator(".monaco-list-row.focused")).to_contain_text("macd")
     page.keyboard.press("Enter")
-    expect(page.locator("#editor .view-lines")).to_contain_text('self.indicator("macd")')
-    page.keyboard.press("End")
-    page.keyboard.press("ArrowLeft")
-    page.keyboard.type(", ")
-    expect(page.locator("#editor .view-lines")).to_contain_text('self.indicator("macd", )')
+    expect(page.locator("#editor .view-lines")).to_contain_text('self.indicator("macd')
+    # Monaco closes `("` by itself only when it keeps up with the typing: write the call's
+    # line as a user would have it, with the cursor where the settings go.
+    page.evaluate(
+        """() => {
+            const editor = monaco.editor.getEditors()[0];
+            const model = editor.getModel();
+            const line = model.getLineCount();
+            const text = '        self.m = self.indicator("macd", )';
+            const range = new monaco.Range(line, 1, line, model.getLineMaxColumn(line));
+            editor.executeEdits("test", [{ range, text }]);
+            editor.setPosition({ lineNumber: line, column: text.length });
+            editor.focus();
+        }"""
+    )
     page.keyboard.press("Escape")
     page.keyboard.press("Control+Space")
     expect(suggestions).to_contain_text("fast=")

@@ -91,3 +91,15 @@ def test_times_are_shown_in_utc(page: Page) -> None:
         "2023-01-01 01:00"
     )
     assert call_module(page, "format.js", "formatDuration", 3_725) == "1 h 02 m"
+
+
+def test_indicator_points_leave_gaps_where_there_is_no_value(page: Page) -> None:
+    points = call_module(page, "charts.js", "indicatorPoints", [10, 20, 30], [None, 1.5, 2.0])
+    assert points == [{"time": 10}, {"time": 20, "value": 1.5}, {"time": 30, "value": 2.0}]
+
+
+@pytest.mark.parametrize(
+    ("value", "tone"), [(2.5, "gain"), (-0.01, "loss"), (0, ""), (None, ""), ("x", "")]
+)
+def test_pnl_cells_are_toned_by_sign(page: Page, value: object, tone: str) -> None:
+    assert call_module(page, "results.js", "signTone", value) == tone

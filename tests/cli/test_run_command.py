@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ OUTPUT_FILES = {
     "metrics.json",
     "log.txt",
     "provenance.json",
+    "indicators.json",
 }
 
 
@@ -52,7 +54,9 @@ def test_run_writes_every_file_with_the_trades_columns(data_csv: Path, tmp_path:
     assert "final equity" in output
     assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUT_FILES
     lines = (tmp_path / "out" / "trades.csv").read_text().splitlines()
-    assert lines[0] == "entry_time,exit_time,side,size,entry_price,exit_price,pnl,fees,exit_reason"
+    assert lines[0] == (
+        "entry_time,exit_time,side,size,entry_price,exit_price,pnl,fees,exit_reason,leverage,margin"
+    )
     assert len(lines) > 10
     first = lines[1].split(",")
     assert first[0].endswith("Z") and first[2] in ("long", "short")
@@ -250,9 +254,11 @@ class WorkerLog:
         self.workers.append(start_worker())
         return self.workers[-1]
 
-    def load_data_file(self, path: Path, *, symbol: str) -> tuple[MarketData, DataIdentity]:
+    def load_data_file(
+        self, path: Path, *, symbol: str, column_map: Mapping[str, str] | None = None
+    ) -> tuple[MarketData, DataIdentity]:
         self.events.append("data loaded")
-        return load_data_file(path, symbol=symbol)
+        return load_data_file(path, symbol=symbol, column_map=column_map)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -101,7 +101,7 @@ class RandomTrader(Strategy):
         kind = rng.choice(kinds)
         offset = rng.uniform(0.0, 0.03) * price
         entry = price
-        options: dict[str, float] = {}
+        options: dict[str, Any] = {}
         if kind == "limit":
             entry = price - direction * offset
             options["limit"] = entry
@@ -136,4 +136,5 @@ class RandomTrader(Strategy):
 
 def trader_class(seen: AccountSeen) -> type[RandomTrader]:
     """A RandomTrader whose after-bar account readings go to `seen`."""
-    return type("RecordingTrader", (RandomTrader,), {"seen": seen})
+    # warmup = 0: readings after every bar, its sma's warm-up too
+    return type("RecordingTrader", (RandomTrader,), {"seen": seen, "warmup": 0})

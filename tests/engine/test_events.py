@@ -272,7 +272,14 @@ def test_a_liquidation_is_a_filled_engine_order_and_a_position_liquidated_event(
         PositionLiquidated,
     ]
     fill = journal[journal.index(liquidated) - 1]
-    assert isinstance(fill, OrderFilled) and fill.liquidity is None and fill.fee == 0.0
+    assert isinstance(fill, OrderFilled) and fill.liquidity is None
+    # Its fee is the clearance fee: the margin left at the liquidation price (1.0 of margin at
+    # 100x, less the 1 unit's fall from 100 to ~99.398), which with the entry fee makes the
+    # trade's fees; the order record shows it.
+    entry, liquidation = result.orders
+    assert fill.fee == pytest.approx(1.0 + (liquidated.price - 100.0)) and fill.fee > 0.0
+    assert fill.fee + entry.fee == pytest.approx(trade.fees, abs=1e-12)
+    assert liquidation.fee == fill.fee and liquidation.reason == "liquidation"
     assert warnings_of(result) == [
         f"position liquidated at {liquidated.price:,.2f}: 1 long, lost its margin "
         f"({liquidated.loss:,.2f} incl. fees)"

@@ -1,5 +1,5 @@
-"""Worked examples: stop-loss and take-profit inside a bar, adverse first, and their order
-against liquidation."""
+"""Worked examples: stop-loss and take-profit inside a bar along its path (the extreme nearer
+the open first), and their order against liquidation."""
 
 from __future__ import annotations
 
@@ -128,17 +128,19 @@ def test_market_entry_is_protected_from_its_own_entry_bar(make_market: MarketBui
     )
 
 
-def test_limit_entry_is_protected_from_the_bar_after_its_fill(
-    make_market: MarketBuilder,
-) -> None:
-    # Limit 98 fills inside bar 1 (range 94..101); whether 94 came before 98 is unknown, so the
-    # SL 95 is not checked in bar 1. Bar 2 (96..100) does not reach it: end of data at 99.
+def test_limit_entry_is_protected_from_its_fill_on(make_market: MarketBuilder) -> None:
+    # Limit 98 fills inside bar 1 (100 -> 101 -> 94 -> 99: the high is nearer the open): the
+    # fall to 94 comes after the fill at 98, so the SL 95 fires in bar 1 (the path model).
     market = make_market([FLAT, (100, 101, 94, 99), (99, 100, 96, 99)])
     enter: Action = lambda s: s.buy(1.0, limit=98, stop_loss=95)  # noqa: E731
-    result, seen = run_script(market, {0: enter})
+    result, _ = run_script(market, {0: enter})
     (trade,) = result.trades
-    assert trade.exit_reason is ExitReason.END_OF_DATA
-    assert seen.positions[1].stop_loss == 95.0
+    assert (trade.exit_reason, trade.entry_index, trade.exit_index, trade.exit_price) == (
+        ExitReason.STOP_LOSS,
+        1,
+        1,
+        95.0,
+    )
 
 
 @pytest.mark.parametrize(

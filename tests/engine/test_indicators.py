@@ -44,6 +44,8 @@ def values_seen(
     lengths: list[int] = []
 
     class Reader(Strategy):
+        warmup = 0  # every bar, the warm-up's too
+
         def initialize(self) -> None:
             self.view = self.indicator(name, **kwargs)
 

@@ -36,6 +36,8 @@ def probe_each_bar(
     seen: list[Any] = []
 
     class Probing(Strategy):
+        warmup = 0  # every bar, the warm-up's too
+
         def initialize(self) -> None:
             self.views = [self.indicator(name, **kwargs) for name, kwargs in indicators]
 

@@ -11,6 +11,7 @@ import pandas_ta as ta
 import pytest
 
 from app.engine import ExitReason, MarketData, Mode, RunConfig, RunResult
+from app.engine.indicators import compute_indicator
 from sandbox import run_sandboxed
 from tests.examples.conftest import EXAMPLES_DIR
 
@@ -33,6 +34,7 @@ def test_every_example_file_is_covered_here() -> None:
         "breakout_sl_tp",
         "high_leverage_liquidation",
         "never_trades",
+        "trailing_stop",
     }
     assert {path.stem for path in EXAMPLES_DIR.glob("*.py")} == tested
 
@@ -65,7 +67,9 @@ def test_rsi_mean_reversion_buys_only_after_an_oversold_close(
     hourly_frame: pd.DataFrame,
 ) -> None:
     result = run_example("rsi_mean_reversion", hourly_frame, mode=Mode.SPOT)
-    rsi = ta.rsi(hourly_frame["close"], length=14).to_numpy()
+    # The engine's own rsi (pandas-ta without TA-Lib, as every run computes it): in this
+    # process TA-Lib is importable and `ta.rsi` would be TA-Lib's, NaN where pandas-ta's is not.
+    rsi = compute_indicator(hourly_frame, "rsi", {"length": 14})["RSI_14"]
     times = hourly_frame.index.as_unit("ns").asi8
     assert len(result.trades) >= 5
     for trade in result.trades:
@@ -77,12 +81,11 @@ def test_rsi_mean_reversion_buys_only_after_an_oversold_close(
 def test_trend_pullback_trades_both_ways_at_its_leverage(hourly_frame: pd.DataFrame) -> None:
     result = run_example("trend_pullback", hourly_frame)
     assert {trade.side.value for trade in result.trades} == {"long", "short"}
-    entries = [
-        o
-        for o in result.orders
-        if o.status.value == "filled" and o.reason == "" and o.amount == 0.1
-    ]
+    entry_times = {trade.entry_time for trade in result.trades}
+    entries = [o for o in result.orders if o.filled_time in entry_times and o.leverage != 1.0]
     assert entries and all(order.leverage == 2.0 for order in entries)
+    for trade in result.trades:  # each slice put up half its notional as margin
+        assert trade.size * trade.entry_price / trade.margin == pytest.approx(2.0, rel=1e-9)
 
 
 def test_breakout_exits_only_through_its_stop_or_target(hourly_frame: pd.DataFrame) -> None:
@@ -111,6 +114,36 @@ def test_high_leverage_is_liquidated_and_loses_exactly_its_margin(
         side = 1 if trade.side.value == "long" else -1
         expected = trade.entry_price * (1 - side / 100) / (1 - side * 0.004)
         assert trade.exit_price == pytest.approx(expected, rel=1e-12)
+
+
+def test_trailing_stop_rides_the_trend_and_risks_one_percent(hourly_frame: pd.DataFrame) -> None:
+    result = run_example("trailing_stop", hourly_frame)
+    trades = result.trades
+    reasons = [trade.exit_reason for trade in trades]
+    assert reasons.count(ExitReason.TRAILING_STOP) >= 10
+    assert set(reasons) <= {ExitReason.TRAILING_STOP, ExitReason.STOP_LOSS, ExitReason.END_OF_DATA}
+    high = hourly_frame["high"].to_numpy()
+    frame = hourly_frame
+    atr = ta.atr(frame["high"], frame["low"], frame["close"], 14, talib=False).to_numpy()
+    close = hourly_frame["close"].to_numpy()
+    orders = {(o.filled_time, o.reason): o for o in result.orders if o.filled_time is not None}
+    for trade in trades:
+        signal = trade.entry_index - 1  # the order was placed at the close before its fill
+        entry = orders[(trade.entry_time, "")]
+        assert entry.stop_loss == pytest.approx(close[signal] - 2 * atr[signal], rel=1e-12)
+        # risk sizing: the stop-loss 2 ATR away loses 1 % of the equity the order saw
+        risked = trade.size * 2 * atr[signal]
+        assert risked == pytest.approx(0.01 * result.equity.equity[signal], rel=1e-9)
+        if trade.exit_reason is ExitReason.TRAILING_STOP:
+            # 3 ATR behind the best price since the entry: the highest high before the exit
+            # bar at least, the exit bar's own high at most
+            stop = orders[(trade.exit_time, "trailing_stop")].stop_price
+            assert stop is not None
+            best_before = high[trade.entry_index : trade.exit_index].max(initial=0.0)
+            best_at_most = high[trade.entry_index : trade.exit_index + 1].max()
+            distance = 3 * atr[signal]
+            assert best_before - distance - 1e-6 <= stop <= best_at_most - distance + 1e-6
+            assert trade.exit_price <= stop + 1e-6  # a sell stop: at the level or a gap below
 
 
 def test_never_trades_keeps_its_cash(hourly_frame: pd.DataFrame) -> None:

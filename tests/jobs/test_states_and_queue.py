@@ -18,7 +18,8 @@ def test_only_a_queued_run_can_start_and_only_a_running_one_can_finish() -> None
     assert sources_of(RunStatus.RUNNING) == {RunStatus.QUEUED}
     assert sources_of(RunStatus.DONE) == {RunStatus.RUNNING}
     assert sources_of(RunStatus.CANCELLED) == {RunStatus.QUEUED, RunStatus.RUNNING}
-    assert sources_of(RunStatus.QUEUED) == set()
+    # a restart queues a run found running again when it has a checkpoint to resume from
+    assert sources_of(RunStatus.QUEUED) == {RunStatus.RUNNING}
 
 
 def test_the_pool_runs_at_most_its_worker_count_at_once() -> None:

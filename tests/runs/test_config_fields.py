@@ -30,6 +30,7 @@ from app.settings import Settings
 FEES = {"fee_maker": "maker", "fee_taker": "taker"}
 NOT_OPTIONS = {
     "margin_tiers": FieldRole.TABLE,
+    "tier_table": FieldRole.TABLE,
     "symbol": FieldRole.DATASET,
     "start": FieldRole.PERIOD,
     "end": FieldRole.PERIOD,
@@ -39,6 +40,8 @@ NOT_OPTIONS = {
     "max_log_chars": FieldRole.OPERATOR,
     "max_trades": FieldRole.OPERATOR,
     "max_orders": FieldRole.OPERATOR,
+    "checkpoint_every": FieldRole.EXECUTION,
+    "keep_checkpoints": FieldRole.EXECUTION,
 }
 
 

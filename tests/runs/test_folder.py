@@ -59,13 +59,15 @@ def reference_csv(header: tuple[str, ...], rows: list[list[str]]) -> str:
 
 def reference_files(result: RunResult) -> dict[str, str]:
     """What the per-row writer wrote for trades, orders, equity and the log."""
-    from app.runs.folder import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS
+    from app.runs.folder import EQUITY_COLUMNS, ORDER_COLUMNS, TRADE_COLUMNS, TRADE_MARGIN_COLUMNS
 
     n, t = reference_number, reference_time
     trades = [
         [
             *(t(x.entry_time), t(x.exit_time), x.side.value, n(x.size), n(x.entry_price)),
             *(n(x.exit_price), n(x.pnl), n(x.fees), x.exit_reason.value),
+            # leverage and margin, empty when no margin was recorded
+            *((n(x.size * x.entry_price / x.margin), n(x.margin)) if x.margin > 0 else ("", "")),
         ]
         for x in result.trades
     ]
@@ -87,7 +89,7 @@ def reference_files(result: RunResult) -> dict[str, str]:
         f"{ns_to_iso(x.time)} bar={x.bar_index} {x.level.value}: {x.message}\n" for x in result.logs
     )
     return {
-        "trades.csv": reference_csv(TRADE_COLUMNS, trades),
+        "trades.csv": reference_csv(TRADE_COLUMNS + TRADE_MARGIN_COLUMNS, trades),
         "orders.csv": reference_csv(ORDER_COLUMNS, orders),
         "equity.csv": reference_csv(EQUITY_COLUMNS, equity),
         "log.txt": log,
@@ -117,7 +119,8 @@ def awkward_result(bars: int = 40) -> RunResult:
     )
     trades = tuple(
         Trade(
-            int(times[i]), int(times[i + 1]), i, i + 1, side, 0.5 + i, 100.0, 101.5, -0.0, 1e-5, r
+            *(int(times[i]), int(times[i + 1]), i, i + 1, side, 0.5 + i, 100.0, 101.5, -0.0),
+            *(1e-5, r, 0.0 if i % 2 else (0.5 + i) * 100.0 / 3.0),  # no margin recorded, or 3x
         )
         for i, (side, r) in enumerate(zip(SIDES[: len(ExitReason)], ExitReason, strict=True))
         if i + 1 < bars

@@ -171,7 +171,7 @@ def test_self_reads_in_checked_methods_skip_the_guard() -> None:
     import dis
 
     compiled = compile_strategy(
-        "class S(Strategy):\n    def on_data(self, bar):\n        return self.fast\n"
+        "class S(Strategy):\n    fast = 1\n    def on_data(self, bar):\n        return self.fast\n"
     )
     names = [i.argval for i in dis.get_instructions(compiled.strategy_class.on_data)]
     assert "_check_self_" in names

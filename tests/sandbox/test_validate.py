@@ -116,13 +116,17 @@ def test_did_you_mean_for_a_misspelt_facade_name() -> None:
     assert diagnostic.suggestion == "sqrt"
 
 
+SETS_N_COUNTS_A = "    def initialize(self):\n        self.n, self.counts, self.a = [0], {}, None\n"
+
+
 def test_complex_augmented_assignment_suggests_the_rewrite() -> None:
-    (diagnostic,) = validate_source(strategy("self.n[len(self.n) - 1] += 2"))
+    (diagnostic,) = validate_source(strategy("self.n[len(self.n) - 1] += 2") + SETS_N_COUNTS_A)
     assert diagnostic.suggestion == "self.n[len(self.n) - 1] = self.n[len(self.n) - 1] + 2"
 
 
 def test_simple_augmented_assignments_are_accepted() -> None:
-    assert validate_source(strategy("self.n += 1; self.counts['up'] -= 2; self.a.b *= 3")) == []
+    source = strategy("self.n += 1; self.counts['up'] -= 2; self.a.b *= 3") + SETS_N_COUNTS_A
+    assert validate_source(source) == []
 
 
 def test_a_chosen_class_among_several_is_accepted() -> None:

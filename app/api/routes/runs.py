@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.admission import RunSlotDep
+from app.api.audit_trail import AuditDep
 from app.api.deps import CatalogDep, EngineDep, RunnerDep, SessionDep, SettingsDep
 from app.api.schemas import (
     MAX_ID,
@@ -26,11 +27,14 @@ from app.api.schemas import (
     RunSummary,
     TradeOut,
 )
+from app.auth.audit import AuditAction
 from app.db import RunRow, RunStatus, crud, session_scope
+from app.db.models import TradeRecord
 from app.engine.feed import ns_to_datetime
 from app.engine.timeframes import resample
 from app.jobs import TERMINAL, RunStateError
 from app.runs import RunOrder
+from app.runs.folder import read_trade_margins
 from app.runs.record import remove_run_folder
 from app.runs.submission import CodeChoice, Submission, ns_of, rerun
 from app.runs.submission import create_run as store_run
@@ -74,7 +78,12 @@ def run_summary(run: RunRow) -> RunSummary:
 
 @router.post("/api/runs", status_code=status.HTTP_201_CREATED, responses=TOO_MANY)
 async def create_run(
-    body: RunCreate, engine: EngineDep, catalog: CatalogDep, runner: RunnerDep, slot: RunSlotDep
+    body: RunCreate,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    runner: RunnerDep,
+    slot: RunSlotDep,
+    audit: AuditDep,
 ) -> RunCreated:
     """Check and queue a backtest; watch it on WS /ws/runs/{id}."""
     submission = Submission(
@@ -87,6 +96,7 @@ async def create_run(
             start=ns_of(body.start),
             end=ns_of(body.end),
             params=dict(body.params),
+            tiers=body.tiers,
         ),
     )
 
@@ -97,6 +107,7 @@ async def create_run(
     run_id = await run_in_threadpool(store)
     slot.hold(run_id)
     runner.submit(run_id)
+    await audit.record(AuditAction.RUN_STARTED, target=f"run {run_id}")
     return RunCreated(id=run_id, status=RunStatus.QUEUED)
 
 
@@ -106,7 +117,7 @@ async def create_run(
     responses={**NOT_FOUND, **TOO_MANY},
 )
 async def rerun_run(
-    run_id: RunId, engine: EngineDep, runner: RunnerDep, slot: RunSlotDep
+    run_id: RunId, engine: EngineDep, runner: RunnerDep, slot: RunSlotDep, audit: AuditDep
 ) -> RunCreated:
     """Queue a new run with the same code, dataset version, config and params as `run_id`."""
 
@@ -117,6 +128,7 @@ async def rerun_run(
     new_id = await run_in_threadpool(store)
     slot.hold(new_id)
     runner.submit(new_id)
+    await audit.record(AuditAction.RUN_STARTED, target=f"run {new_id}", detail={"rerun_of": run_id})
     return RunCreated(id=new_id, status=RunStatus.QUEUED)
 
 
@@ -158,25 +170,40 @@ def get_run(run_id: RunId, session: SessionDep) -> RunDetail:
 
 @router.get("/api/runs/{run_id}/trades", responses=NOT_FOUND)
 def list_trades(
-    run_id: RunId, session: SessionDep, limit: Limit = 10_000, offset: Offset = 0
+    run_id: RunId,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Limit = 10_000,
+    offset: Offset = 0,
 ) -> list[TradeOut]:
-    """Closed trades in the order they closed (empty until the run is done)."""
-    return [
-        TradeOut(
-            entry_time=ns_to_datetime(t.entry_time),
-            exit_time=ns_to_datetime(t.exit_time),
-            entry_index=t.entry_index,
-            exit_index=t.exit_index,
-            side=t.side,
-            size=t.size,
-            entry_price=t.entry_price,
-            exit_price=t.exit_price,
-            pnl=t.pnl,
-            fees=t.fees,
-            exit_reason=t.exit_reason,
-        )
-        for t in crud.list_trades(session, run_id=run_id, limit=limit, offset=offset)
-    ]
+    """Closed trades in the order they closed (empty until the run is done), each with its
+    margin, leverage and return on margin (null for a run stored before margins were kept)."""
+    trades = crud.list_trades(session, run_id=run_id, limit=limit, offset=offset)
+    margins = read_trade_margins(settings.runs_dir / run_id / "trades.csv", offset, len(trades))
+    if len(margins) != len(trades):
+        margins = [None] * len(trades)
+    return [trade_out(t, margin) for t, margin in zip(trades, margins, strict=True)]
+
+
+def trade_out(trade: TradeRecord, margin: float | None) -> TradeOut:
+    """One trade as the API shows it; leverage and return on margin derive from `margin`."""
+    notional = trade.size * trade.entry_price
+    return TradeOut(
+        entry_time=ns_to_datetime(trade.entry_time),
+        exit_time=ns_to_datetime(trade.exit_time),
+        entry_index=trade.entry_index,
+        exit_index=trade.exit_index,
+        side=trade.side,
+        size=trade.size,
+        entry_price=trade.entry_price,
+        exit_price=trade.exit_price,
+        pnl=trade.pnl,
+        fees=trade.fees,
+        exit_reason=trade.exit_reason,
+        margin=margin,
+        leverage=notional / margin if margin else None,
+        return_on_margin=trade.pnl / margin if margin else None,
+    )
 
 
 @router.get("/api/runs/{run_id}/orders", responses=NOT_FOUND)
@@ -302,7 +329,7 @@ async def cancel_run(run_id: RunId, engine: EngineDep, runner: RunnerDep) -> Run
 
 @router.delete("/api/runs/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_run(
-    run_id: RunId, engine: EngineDep, runner: RunnerDep, settings: SettingsDep
+    run_id: RunId, engine: EngineDep, runner: RunnerDep, settings: SettingsDep, audit: AuditDep
 ) -> Response:
     """Delete a run, its results and its folder (a run still going is cancelled first)."""
     if await run_in_threadpool(_status, engine, run_id) not in TERMINAL:
@@ -314,6 +341,7 @@ async def delete_run(
         remove_run_folder(settings.runs_dir, run_id)  # only once the run was found and deleted
 
     await run_in_threadpool(delete)
+    await audit.record(AuditAction.DELETED, target=f"run {run_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

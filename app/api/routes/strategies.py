@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, status
 
+from app.api.audit_trail import AuditDep
 from app.api.deps import SessionDep, SettingsDep
 from app.api.errors import UploadRefusedError
 from app.api.routes.validate import diagnostics_out
@@ -21,6 +22,7 @@ from app.api.schemas import (
     StrategyUploaded,
     StrategyVersionOut,
 )
+from app.auth.audit import AuditAction
 from app.db import StrategyRecord, StrategyVersionRecord, crud
 from sandbox import StrategyRejected, inspect_source
 
@@ -104,10 +106,11 @@ def update_strategy(
 @router.delete(
     "/api/strategies/{strategy_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND
 )
-def delete_strategy(strategy_id: StrategyId, session: SessionDep) -> Response:
+def delete_strategy(strategy_id: StrategyId, session: SessionDep, audit: AuditDep) -> Response:
     """Delete a strategy and all its versions; its runs stay (with their own code)."""
     crud.delete_strategy(session, strategy_id=strategy_id)
     session.commit()
+    audit.record_now(AuditAction.DELETED, target=f"strategy {strategy_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

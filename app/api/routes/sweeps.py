@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.admission import RunSlotDep
+from app.api.audit_trail import AuditDep
 from app.api.deps import CatalogDep, EngineDep, RunnerDep, SessionDep, SweepRunnerDep
+from app.api.quota_gate import SweepQuotaDep
 from app.api.schemas import (
     MAX_ID,
     ErrorOut,
@@ -22,6 +24,7 @@ from app.api.schemas import (
     SweepTrialOut,
     SweepTrialsPage,
 )
+from app.auth.audit import AuditAction
 from app.db import RunStatus, crud, session_scope
 from app.db.models import SweepRow, SweepTrialRow
 from app.jobs.errors import SweepStateError
@@ -118,7 +121,12 @@ def base_submission(body: SweepCreate) -> Submission:
 
 @router.post("/api/sweeps", status_code=status.HTTP_201_CREATED)
 async def create_sweep(
-    body: SweepCreate, engine: EngineDep, catalog: CatalogDep, sweeps: SweepRunnerDep
+    body: SweepCreate,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    sweeps: SweepRunnerDep,
+    audit: AuditDep,
+    quota: SweepQuotaDep,
 ) -> SweepCreated:
     """Check and queue a sweep; watch it on WS /ws/sweeps/{id}. Every trial is a sandboxed
     run of the code with the run options given and one param set."""
@@ -128,10 +136,12 @@ async def create_sweep(
     def store() -> tuple[str, int | None]:
         with session_scope(engine) as session:
             row = store_sweep(session, submission=submission, request=request, catalog=catalog)
+            quota.check(row.trials_total)  # over the user's sweep size: nothing is stored
             return row.id, row.trials_total
 
     sweep_id, total = await run_in_threadpool(store)
     sweeps.submit(sweep_id)
+    await audit.record(AuditAction.SWEEP_STARTED, target=f"sweep {sweep_id}")
     return SweepCreated(id=sweep_id, status=RunStatus.QUEUED, trials_total=total)
 
 
@@ -204,6 +214,27 @@ async def cancel_sweep(
         return sweep_summary(crud.get_sweep(session, sweep_id=sweep_id))
 
 
+@router.delete(
+    "/api/sweeps/{sweep_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+async def delete_sweep(
+    sweep_id: SweepId, engine: EngineDep, sweeps: SweepRunnerDep, audit: AuditDep
+) -> Response:
+    """Delete a sweep or walk-forward, its trials and its stored studies (one still going is
+    cancelled first). Runs opened from its trials are runs of their own and stay."""
+
+    def check_visible() -> None:  # the sweep runner is the operator's: the owner check is here
+        with session_scope(engine) as session:
+            crud.get_sweep(session, sweep_id=sweep_id)
+
+    await run_in_threadpool(check_visible)
+    await sweeps.delete(sweep_id)
+    await audit.record(AuditAction.DELETED, target=f"sweep {sweep_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.post(
     "/api/sweeps/{sweep_id}/trials/{number}/run",
     status_code=status.HTTP_201_CREATED,
@@ -216,6 +247,7 @@ async def open_trial_as_run(
     catalog: CatalogDep,
     runner: RunnerDep,
     slot: RunSlotDep,
+    audit: AuditDep,
 ) -> RunCreated:
     """Queue a normal run of one trial (the sweep's code, data, options, the trial's params);
     its metrics equal the trial's. Watch it on WS /ws/runs/{id}."""
@@ -228,4 +260,5 @@ async def open_trial_as_run(
     run_id = await run_in_threadpool(store)
     slot.hold(run_id)
     runner.submit(run_id)
+    await audit.record(AuditAction.RUN_STARTED, target=f"run {run_id}", detail={"sweep": sweep_id})
     return RunCreated(id=run_id, status=RunStatus.QUEUED)

@@ -1,15 +1,19 @@
 """Walk-forwards: start one and read it (its folds, efficiency and stitched out-of-sample
-figures). They are sweeps of kind "walkforward": list, cancel and watch them through the
-sweep routes (GET /api/sweeps, POST /api/sweeps/{id}/cancel, WS /ws/sweeps/{id})."""
+figures). They are sweeps of kind "walkforward": list, cancel, delete and watch them through
+the sweep routes (GET /api/sweeps, POST /api/sweeps/{id}/cancel, DELETE /api/sweeps/{id},
+WS /ws/sweeps/{id})."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 from starlette.concurrency import run_in_threadpool
 
+from app.api.audit_trail import AuditDep
 from app.api.deps import CatalogDep, EngineDep, SessionDep, SweepRunnerDep
+from app.api.quota_gate import SweepQuotaDep
 from app.api.routes.sweeps import NOT_FOUND, SweepId, base_submission, sweep_detail, sweep_request
 from app.api.schemas import SweepCreated, WalkForwardCreate, WalkForwardDetail
+from app.auth.audit import AuditAction
 from app.db import RunStatus, crud, session_scope
 from app.db.errors import RecordNotFoundError
 from app.jobs.sweep_submission import create_sweep as store_sweep
@@ -20,7 +24,12 @@ router = APIRouter(tags=["walk-forwards"])
 
 @router.post("/api/walkforwards", status_code=status.HTTP_201_CREATED)
 async def create_walkforward(
-    body: WalkForwardCreate, engine: EngineDep, catalog: CatalogDep, sweeps: SweepRunnerDep
+    body: WalkForwardCreate,
+    engine: EngineDep,
+    catalog: CatalogDep,
+    sweeps: SweepRunnerDep,
+    audit: AuditDep,
+    quota: SweepQuotaDep,
 ) -> SweepCreated:
     """Check and queue a walk-forward (`trials_total`: its folds); watch it on
     WS /ws/sweeps/{id} (fold k of n, and trial j of m while a fold optimises)."""
@@ -43,10 +52,12 @@ async def create_walkforward(
             row = store_sweep(
                 session, submission=submission, request=request, catalog=catalog, walk=walk
             )
+            quota.check(row.trials_total, what="walk-forward")  # over quota: nothing stored
             return row.id, row.trials_total
 
     walk_id, total = await run_in_threadpool(store)
     sweeps.submit(walk_id)
+    await audit.record(AuditAction.SWEEP_STARTED, target=f"walk-forward {walk_id}")
     return SweepCreated(id=walk_id, status=RunStatus.QUEUED, trials_total=total)
 
 

@@ -127,7 +127,12 @@ def optimize_command(
     service = RunService.from_settings(load_settings())
     with reported_run_errors(file, out), reported_research_errors():
         base = prepare_file_run(
-            file, data, run_options.order(), symbol=run_options.symbol, maximums=service.maximums
+            file,
+            data,
+            run_options.order(),
+            symbol=run_options.symbol,
+            maximums=service.maximums,
+            tiers=service.tiers,
         )
         spec = SweepSpec(
             space=parse_ranges(param or [], base.inputs.inspection.defaults),

@@ -147,7 +147,12 @@ def walkforward_command(
     with reported_run_errors(file, out), reported_research_errors():
         scheme = _scheme(train, test, step, anchored, folds, train_ratio)
         base = prepare_file_run(
-            file, data, run_options.order(), symbol=run_options.symbol, maximums=service.maximums
+            file,
+            data,
+            run_options.order(),
+            symbol=run_options.symbol,
+            maximums=service.maximums,
+            tiers=service.tiers,
         )
         defaults = base.inputs.inspection.defaults
         space = parse_ranges(param or [], defaults)

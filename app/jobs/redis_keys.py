@@ -1,0 +1,55 @@
+"""The names runs use on Redis: RQ queues per owner, the event channel, cancel flags, leases.
+
+Every web node and every `strategylab worker` agrees on these; one Redis may serve several
+installations only through separate databases (redis://host:6379/<db>).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+QUEUE_PREFIX: Final = "strategylab-runs-"
+"""RQ queue of one owner's runs: QUEUE_PREFIX + owner key (workers take turns between them)."""
+QUEUES_SET: Final = "strategylab:queues"
+"""Set of every owner queue's name; workers re-read it to find new owners."""
+EVENTS_CHANNEL: Final = "strategylab:run-events"
+"""Pub/sub channel of live run events (opened, progress, logs, finished) for every web node."""
+CANCEL_PREFIX: Final = "strategylab:cancel:"
+"""A run's cancel flag (a key); the worker running it polls it."""
+ATTEMPTS_PREFIX: Final = "strategylab:lost:"
+"""How many times a run's worker was lost (a counter); the first loss re-queues the run."""
+LEASE_PREFIX: Final = "strategylab:lease:"
+"""A running run's lease (a key with a short TTL the worker keeps renewing); gone = worker lost."""
+JOB_PREFIX: Final = "run-"
+"""RQ job id of a run: JOB_PREFIX + run id, so a run is never queued twice."""
+
+LEASE_TTL_S: Final = 10
+"""Seconds a lease lives unless renewed; a worker renews it every LEASE_RENEW_S."""
+LEASE_RENEW_S: Final = 2.0
+CANCEL_TTL_S: Final = 24 * 3600
+"""Seconds a cancel flag is kept (long enough for any run to notice it)."""
+
+
+def queue_name(owner: str) -> str:
+    """The RQ queue of `owner`'s runs."""
+    return f"{QUEUE_PREFIX}{owner}"
+
+
+def job_id(run_id: str) -> str:
+    """The RQ job id of a run."""
+    return f"{JOB_PREFIX}{run_id}"
+
+
+def cancel_key(run_id: str) -> str:
+    """The key whose presence asks the run's worker to stop it."""
+    return f"{CANCEL_PREFIX}{run_id}"
+
+
+def lost_key(run_id: str) -> str:
+    """The counter of a run's lost workers."""
+    return f"{ATTEMPTS_PREFIX}{run_id}"
+
+
+def lease_key(run_id: str) -> str:
+    """The key that says a worker is running the run right now."""
+    return f"{LEASE_PREFIX}{run_id}"
