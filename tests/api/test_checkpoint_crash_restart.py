@@ -3,7 +3,6 @@ again, and the run resumed from its checkpoint to the folder an uninterrupted ru
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_crash_restart import STRATEGYLAB, free_port, status
+from tests.api.test_crash_restart import free_port, start_server, status
 from tests.jobs.fixtures import SAMPLE_NAME
 
 CODE = """
@@ -42,28 +41,8 @@ BODY = {"code": CODE, "dataset": SAMPLE_NAME, "checkpoint_every": 100, "keep_che
 
 
 def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "STRATEGYLAB_DATA_DIR": str(data_dir),
-        "STRATEGYLAB_RUNS_DIR": str(data_dir / "runs"),
-        "STRATEGYLAB_WORKERS": "1",
-    }
-    env.pop("DATABASE_URL", None)
-    server = subprocess.Popen(
-        [str(STRATEGYLAB), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise TimeoutError("the server did not start")
+    runs_dir = {"STRATEGYLAB_RUNS_DIR": str(data_dir / "runs")}
+    return start_server(data_dir, port, extra_env=runs_dir, timeout_s=90)
 
 
 def wait_done(base: str, run_id: str, timeout_s: float = 240) -> dict[str, object]:

@@ -23,8 +23,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: Path, port: int, *, extra_env: dict[str, str] | None = None, timeout_s: float = 60
+) -> subprocess.Popen[bytes]:
+    """`strategylab serve` on `port` with one worker on `data_dir` (SQLite), once it answers."""
     env = {**os.environ, "STRATEGYLAB_DATA_DIR": str(data_dir), "STRATEGYLAB_WORKERS": "1"}
+    env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     server = subprocess.Popen(
         [str(STRATEGYLAB), "serve", "--port", str(port)],
@@ -32,7 +36,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:

@@ -18,27 +18,10 @@ from app.engine.indicators import compute_indicator
 from app.main import create_app
 from app.runs.indicator_lines import INDICATORS_FILE, MAX_POINTS
 from tests.api.conftest import LoopbackClient, wait_until_finished
-from tests.jobs.fixtures import SAMPLE_NAME, make_settings, write_sample
-
-INDICATORS_CODE = """
-class Several(Strategy):
-    def initialize(self):
-        self.fast = self.indicator("sma", length=10)
-        self.slow = self.indicator("ema", length=30)
-        self.rsi = self.indicator("rsi", length=14)
-        self.bands = self.indicator("bbands", length=20)
-        self.h4 = self.timeframe("4h").indicator("sma", length=5)
-
-    def on_data(self, bar):
-        if crossover(self.fast, self.slow):
-            self.close_position()
-            self.buy(0.5, leverage=4)
-        elif crossover(self.slow, self.fast):
-            self.close_position(50)
-"""
+from tests.jobs.fixtures import SAMPLE_NAME, SEVERAL_INDICATORS_CODE, make_settings, write_sample
 
 
-def finished_run(client: TestClient, code: str = INDICATORS_CODE) -> str:
+def finished_run(client: TestClient, code: str = SEVERAL_INDICATORS_CODE) -> str:
     response = client.post("/api/runs", json={"code": code, "dataset": SAMPLE_NAME})
     assert response.status_code == 201, response.text
     run_id: str = response.json()["id"]
@@ -211,7 +194,9 @@ def test_the_live_stream_says_computing_indicators_k_of_n(client: TestClient) ->
         forward(run, message)
 
     hub.publish_progress = record  # every message the runner publishes, before coalescing
-    response = client.post("/api/runs", json={"code": INDICATORS_CODE, "dataset": SAMPLE_NAME})
+    response = client.post(
+        "/api/runs", json={"code": SEVERAL_INDICATORS_CODE, "dataset": SAMPLE_NAME}
+    )
     run_id = response.json()["id"]
     streamed: list[dict[str, Any]] = []
     with client.websocket_connect(f"/ws/runs/{run_id}") as websocket:

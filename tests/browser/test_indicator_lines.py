@@ -21,23 +21,8 @@ from tests.browser.ui import (
     upload_file,
     wait_for_results,
 )
+from tests.jobs.fixtures import SEVERAL_INDICATORS_CODE
 
-STRATEGY = """
-class Several(Strategy):
-    def initialize(self):
-        self.fast = self.indicator("sma", length=10)
-        self.slow = self.indicator("ema", length=30)
-        self.rsi = self.indicator("rsi", length=14)
-        self.bands = self.indicator("bbands", length=20)
-        self.h4 = self.timeframe("4h").indicator("sma", length=5)
-
-    def on_data(self, bar):
-        if crossover(self.fast, self.slow):
-            self.close_position()
-            self.buy(0.5, leverage=4)
-        elif crossover(self.slow, self.fast):
-            self.close_position(50)
-"""
 LABELS = [
     "SMA(length=10)",
     "EMA(length=30)",
@@ -49,7 +34,7 @@ LABELS = [
 
 def strategy_file(tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
-    path.write_text(STRATEGY, encoding="utf-8")
+    path.write_text(SEVERAL_INDICATORS_CODE, encoding="utf-8")
     return path
 
 

@@ -28,6 +28,24 @@ class Slow(Strategy):
             self.log("bar " + str(bar.index))
 """
 
+SEVERAL_INDICATORS_CODE = """
+class Several(Strategy):
+    def initialize(self):
+        self.fast = self.indicator("sma", length=10)
+        self.slow = self.indicator("ema", length=30)
+        self.rsi = self.indicator("rsi", length=14)
+        self.bands = self.indicator("bbands", length=20)
+        self.h4 = self.timeframe("4h").indicator("sma", length=5)
+
+    def on_data(self, bar):
+        if crossover(self.fast, self.slow):
+            self.close_position()
+            self.buy(0.5, leverage=4)
+        elif crossover(self.slow, self.fast):
+            self.close_position(50)
+"""
+"""Overlays, oscillators, a band and a higher-timeframe line: the chart's indicator lines."""
+
 FAILING_CODE = """
 class Broken(Strategy):
     def on_data(self, bar):
