@@ -11,21 +11,15 @@ from typing import Annotated, Final
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from app.auth.commands import users_app
-from app.data.commands import data_app
 from app.engine import LogLevel, RunResult, ns_to_iso
 from app.engine import Progress as RunProgress
 from app.engine import ProgressCallback as RunProgressCallback
 from app.engine.config import FIELDS_BY_NAME
-from app.quota_commands import quotas_app
-from app.research.commands.montecarlo import montecarlo_command
-from app.research.commands.optimize import optimize_command
-from app.research.commands.report import report_command
-from app.research.commands.walkforward import walkforward_command
+from app.lazy_commands import LazyGroup
+from app.run_datasets import DatasetOptionError, parse_datasets
 from app.run_options import (
     EXIT_BAD_INPUT,
     RunOptions,
@@ -78,7 +72,8 @@ def warm_indicators_command() -> None:
 
     report = fill_kernel_cache()
     typer.echo(
-        f"computed {report.indicators} indicators in {report.seconds:.1f} s; "
+        f"computed {report.indicators} indicators in {report.seconds:.1f} s "
+        f"({len(report.compiled)} numba kernels compiled, the others were cached already); "
         "their numba kernels are cached for sandboxed runs"
     )
     for name, error in report.failed:
@@ -90,16 +85,10 @@ cli_app = typer.Typer(
     help="Strategy Lab: backtest Python strategies.",
     pretty_exceptions_enable=False,
     no_args_is_help=True,
+    cls=LazyGroup,  # data, quotas, users and the research commands: imported when asked for
 )
-cli_app.add_typer(data_app, name="data")
-cli_app.add_typer(quotas_app, name="quotas")
-cli_app.add_typer(users_app, name="users")
 cli_app.command("validate")(validate_command)
 cli_app.command("warm-indicators")(warm_indicators_command)
-cli_app.command("report")(report_command)
-cli_app.command("optimize")(optimize_command)
-cli_app.command("montecarlo")(montecarlo_command)
-cli_app.command("walkforward")(walkforward_command)
 
 
 def _parse_params(values: list[str]) -> dict[str, str]:
@@ -116,7 +105,14 @@ def _parse_params(values: list[str]) -> dict[str, str]:
 @with_run_options
 def run_command(
     file: Annotated[Path, typer.Argument(help="Strategy file (.py).")],
-    data: Annotated[Path, typer.Option("--data", help="OHLCV file, CSV or Parquet.")],
+    data: Annotated[
+        list[str],
+        typer.Option(
+            "--data",
+            help="OHLCV file, CSV or Parquet; SYMBOL=FILE names its symbol. Repeat it to trade "
+            "several symbols in one account (the first is the strategy's self.data).",
+        ),
+    ],
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Strategy parameter override name=value (repeatable)."),
@@ -128,6 +124,13 @@ def run_command(
     keep_checkpoints: Annotated[
         int, typer.Option(help=FIELDS_BY_NAME["keep_checkpoints"].describe())
     ] = FIELDS_BY_NAME["keep_checkpoints"].default,
+    missing_bars: Annotated[
+        str,
+        typer.Option(
+            help="With several --data: a bar time one symbol lacks is refused (refuse) or "
+            "left out for all (common); bars are never filled in.",
+        ),
+    ] = "refuse",
     *,
     run_options: RunOptions,
 ) -> None:
@@ -145,7 +148,14 @@ def run_command(
         order = run_options.order(raw_params)
         checkpoints = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
         order = dataclasses.replace(order, options={**order.options, **checkpoints})
-        outcome = _run_with_progress(service, file, data, order, symbol=run_options.symbol, out=out)
+        try:
+            datasets = parse_datasets(data, run_options.symbol)
+        except DatasetOptionError as error:
+            raise fail(str(error), EXIT_BAD_INPUT) from None
+        order = dataclasses.replace(order, more_data=datasets.more, missing_bars=missing_bars)
+        outcome = _run_with_progress(
+            service, file, datasets.path, order, symbol=datasets.symbol, out=out
+        )
     _print_summary(outcome.result)
     if out is not None:
         typer.echo(f"wrote {len(outcome.files)} files to {out}")
@@ -191,6 +201,14 @@ def _with_progress(start: Callable[[RunProgressCallback | None], RunOutcome]) ->
     """`start(on_progress)` with a progress bar on a terminal's stderr (none otherwise)."""
     if not sys.stderr.isatty():
         return start(None)
+    from rich.progress import (  # only a terminal draws one
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("backtest"),
         BarColumn(),

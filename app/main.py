@@ -54,6 +54,7 @@ from app.api.routes import (
     walkforwards,
 )
 from app.api.routes.dataset_uploads import DATASET_UPLOADS_PATH
+from app.api.routes.examples import ExampleShelf
 from app.api.run_form import run_form_inputs
 from app.api.schemas import ErrorOut
 from app.api.security_headers import SecuredFastAPI
@@ -63,11 +64,9 @@ from app.api.ws import websocket_keepalive
 from app.db import make_engine, migrate
 from app.hostnames import parse_host_pattern
 from app.jobs import DatasetCatalog, ProgressHub
-from app.jobs.backends import make_job_runner
+from app.jobs.backends import make_job_runner, make_sweep_runner
 from app.jobs.quotas import QuotaLimits
 from app.jobs.sweep_progress import SweepHub
-from app.jobs.sweeps import SweepRunner, default_trial_workers
-from app.runs import RunService
 from app.runs.record import package_version
 from app.settings import REPO_ROOT, WILDCARD_ADDRESSES, Settings, load_settings
 from sandbox import WorkerPool
@@ -117,12 +116,8 @@ def create_app(
             runs_dir=settings.runs_dir,
         )
         app.state.sweep_hub = sweep_hub = SweepHub()
-        app.state.sweeps = sweeps = SweepRunner(
-            engine=engine,
-            catalog=catalog,
-            service=RunService.from_settings(settings),
-            hub=sweep_hub,
-            trial_workers=default_trial_workers(settings.workers),
+        app.state.sweeps = sweeps = make_sweep_runner(  # trials here, or on the workers
+            settings, engine=engine, catalog=catalog, hub=sweep_hub
         )
         runner.start()
         sweeps.start()
@@ -148,6 +143,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.example_shelf = ExampleShelf()  # GET /api/examples inspects each file once
     install_error_handlers(app)
     for module in (
         health,

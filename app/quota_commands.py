@@ -8,7 +8,13 @@ import typer
 
 quotas_app = typer.Typer(help="Per-user quotas (defaults: STRATEGYLAB_QUOTA_* settings).")
 
-QUOTA_FIELDS: Final = ("concurrent_runs", "cpu_seconds_per_day", "storage_mb", "sweep_trials")
+QUOTA_FIELDS: Final = (
+    "concurrent_runs",
+    "cpu_seconds_per_day",
+    "storage_mb",
+    "sweep_trials",
+    "concurrent_sweeps",
+)
 EXIT_BAD_INPUT: Final = 2
 
 
@@ -25,6 +31,7 @@ def show_command(username: Annotated[str, typer.Argument(help="The user's name."
         MIB,
         QuotaLimits,
         active_runs,
+        active_sweeps,
         cpu_seconds_today,
         limits_for,
         storage_bytes,
@@ -53,6 +60,7 @@ def show_command(username: Annotated[str, typer.Argument(help="The user's name."
                 )
                 / MIB,
                 "sweep_trials": float("nan"),
+                "concurrent_sweeps": float(active_sweeps(session, user_id=user.id)),
             }
     except UnknownUserError as error:
         typer.echo(f"error: {error}", err=True)
@@ -77,6 +85,9 @@ def set_command(
     ] = None,
     storage_mb: Annotated[int | None, typer.Option(help="MiB of run folders and datasets.")] = None,
     sweep_trials: Annotated[int | None, typer.Option(help="Trials in one sweep.")] = None,
+    concurrent_sweeps: Annotated[
+        int | None, typer.Option(help="Sweeps and walk-forwards queued or running at once.")
+    ] = None,
     default: Annotated[
         list[str] | None,
         typer.Option(help="Return a quota to the default (repeatable), e.g. storage-mb."),
@@ -109,6 +120,7 @@ def set_command(
                 cpu_seconds_per_day=cpu_seconds_per_day,
                 storage_mb=storage_mb,
                 sweep_trials=sweep_trials,
+                concurrent_sweeps=concurrent_sweeps,
                 clear=cleared,
             )
     except (UnknownUserError, ValueError) as error:

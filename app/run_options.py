@@ -123,6 +123,7 @@ def _run_option_template(
     start: Annotated[str | None, typer.Option(help="First traded bar, e.g. 2023-03-01.")] = None,
     end: Annotated[str | None, typer.Option(help="Last bar used, e.g. 2023-06-30T23:59.")] = None,
     mode: Annotated[Mode, _option("mode")] = DEFAULTS["mode"],
+    margin_mode: Annotated[str, _option("margin_mode")] = DEFAULTS["margin_mode"],
     cash: Annotated[float, _option("cash")] = DEFAULTS["cash"],
     leverage_max: Annotated[float, _option("leverage_max")] = DEFAULTS["leverage_max"],
     fee_maker: Annotated[float, _option("fee_maker")] = DEFAULTS["fee_maker"],

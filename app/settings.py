@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.hostnames import (
@@ -118,6 +118,17 @@ class Settings(BaseSettings):
         description="Runs one client (one network address until accounts exist) may have "
         "queued or running at once; more answer 429.",
     )
+    exchange_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key `strategylab data tiers fetch` signs with, for an exchange whose "
+        "leverage tiers are private (Binance's); never printed or stored. A read-only key does.",
+    )
+    exchange_api_secret: SecretStr | None = Field(
+        default=None, description="The secret of STRATEGYLAB_EXCHANGE_API_KEY."
+    )
+    exchange_api_password: SecretStr | None = Field(
+        default=None, description="The passphrase some exchanges add to a key (OKX's)."
+    )
     redis_url: str | None = Field(
         default=None,
         description="redis://host:port/db of the run queue; set, runs go to `strategylab "
@@ -144,6 +155,13 @@ class Settings(BaseSettings):
         default=10_000,
         ge=1,
         description="Default per-user quota: trials in one sweep.",
+    )
+    quota_concurrent_sweeps: int = Field(
+        default=4,
+        ge=1,
+        le=100_000,
+        description="Default per-user quota: sweeps (walk-forwards included) queued or "
+        "running at once.",
     )
 
     @field_validator("redis_url")

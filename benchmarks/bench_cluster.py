@@ -9,12 +9,17 @@ one node watches runs queued on the other), and reads the API at a steady rate w
 workers are busy. Prints:
 - that every run completed exactly once (status done, and exactly one "run started" line for
   it in all the workers' logs),
-- API p50/p95/p99 latency (target: p95 under 200 ms),
+- API p50/p95/p99 latency (target: p95 under 200 ms) of the steady reads, measured by a
+  separate probe process (`--probe`): this process decodes every viewer's messages, and its
+  own event loop's lag must not count as the server's latency; the burst of run submissions
+  is printed on its own line,
 - runs/min on the cluster next to the same runs on the local pool (`strategylab serve
   --workers N`, no Redis) on this machine.
 
 Run: .venv/bin/python benchmarks/bench_cluster.py [--runs 200] [--viewers 100] [--workers 4]
-     [--web-nodes 2] [--rate 20] [--skip-local] [--database-url postgresql+psycopg://...]
+     [--web-nodes 2] [--rate 20] [--skip-local] [--skip-cluster]
+     [--database-url postgresql+psycopg://...]
+     [--max-s SECONDS] [--profile-dir DIR]
 Small: .venv/bin/python benchmarks/bench_cluster.py --runs 20 --viewers 10
 """
 
@@ -43,6 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "samples" / "BTCUSDT-1h.parquet"
 CODE = (ROOT / "strategies_examples" / "sma_crossover.py").read_text("utf-8")
 STRATEGYLAB = str(ROOT / ".venv" / "bin" / "strategylab")
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+SAMPLER = str(ROOT / "benchmarks" / "loop_sampler.py")
 READ_PATHS = ("/api/health", "/api/runs?limit=20", "/api/datasets", "/api/examples")
 FINISHED = ("done", "failed", "cancelled")
 
@@ -88,7 +95,8 @@ class Installation:
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:
-                process.send_signal(signal.SIGINT if process.args[1] == "serve" else signal.SIGTERM)  # type: ignore[index]
+                is_web = "serve" in process.args  # type: ignore[operator]
+                process.send_signal(signal.SIGINT if is_web else signal.SIGTERM)
         for process in self.processes:
             try:
                 process.wait(60)
@@ -97,6 +105,15 @@ class Installation:
 
     def worker_log_text(self) -> str:
         return "".join(path.read_text(errors="replace") for path in self.root.glob("worker-*.log"))
+
+
+def serve_command(args: argparse.Namespace, name: str, *options: str) -> list[str]:
+    """`strategylab serve ...`, under the event-loop sampler when --profile-dir is given."""
+    if args.profile_dir is None:
+        return [STRATEGYLAB, "serve", *options]
+    Path(args.profile_dir).mkdir(parents=True, exist_ok=True)
+    report = str(Path(args.profile_dir) / f"{name}.txt")
+    return [PYTHON, SAMPLER, report, "serve", *options]
 
 
 def make_root() -> Path:
@@ -183,14 +200,58 @@ async def read_steadily(
     await asyncio.gather(*in_flight)
 
 
+def probe_main(bases: list[str], rate: float) -> None:
+    """`--probe`: read the API at `rate` until SIGTERM, then print the latencies (JSON)."""
+
+    async def probe() -> Latencies:
+        latencies = Latencies()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        limits = httpx.Limits(max_connections=50)
+        clients = [httpx.AsyncClient(base_url=b, timeout=120, limits=limits) for b in bases]
+        try:
+            await read_steadily(clients, latencies, stop, rate)
+        finally:
+            for client in clients:
+                await client.aclose()
+        return latencies
+
+    latencies = asyncio.run(probe())
+    print(json.dumps({"values": latencies.values, "errors": latencies.errors}))
+
+
+class Probe:
+    """The reader process (probe_main) started while the runs go."""
+
+    def __init__(self, bases: list[str], rate: float) -> None:
+        command = [sys.executable, __file__, "--probe", ",".join(bases), "--rate", str(rate)]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE)
+
+    def kill(self) -> None:
+        """End the probe without its figures (the benchmark failed first)."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self) -> Latencies:
+        self._process.send_signal(signal.SIGTERM)
+        out, _ = self._process.communicate(timeout=300)
+        found = json.loads(out)
+        latencies = Latencies()
+        latencies.values, latencies.errors = list(found["values"]), int(found["errors"])
+        return latencies
+
+
 async def queue_and_watch(
-    bases: list[str], runs: int, viewers: int, rate: float
-) -> tuple[list[dict[str, Any]], list[str | None], Latencies, float]:
-    """Queue the runs over the nodes, watch them, read the API; the runs' final states, the
-    viewers' final messages, the latencies and the seconds from first queue to last end."""
+    bases: list[str], runs: int, viewers: int, rate: float, max_s: float | None = None
+) -> tuple[list[dict[str, Any]], list[str | None], Latencies, Latencies, float]:
+    """Queue the runs over the nodes, watch them, read the API (a probe process); the runs'
+    final states, the viewers' final messages, the read and the submission latencies and the
+    seconds from first queue to last end."""
     latencies = Latencies()
     limits = httpx.Limits(max_connections=50)
     clients = [httpx.AsyncClient(base_url=base, timeout=120, limits=limits) for base in bases]
+    probe: Probe | None = None
     try:
         for client in clients:
             await wait_ready(client)
@@ -213,19 +274,26 @@ async def queue_and_watch(
             )
             for i in range(viewers)
         ]
-        stop = asyncio.Event()
-        reader = asyncio.create_task(read_steadily(clients, latencies, stop, rate))
-        finals = list(await asyncio.gather(*watchers))
+        probe = Probe(bases, rate)
+        deadline = None if max_s is None else started + max_s
+        late: set[asyncio.Task[str | None]] = set()
+        if watchers:  # the local pool's pass has no viewers
+            _, late = await asyncio.wait(watchers, timeout=max_s)
+        for watcher in late:  # --max-s passed: this viewer's run had not ended
+            watcher.cancel()
+        finals = [None if w in late or w.cancelled() else w.result() for w in watchers]
         while True:
             states = [(await clients[0].get(f"/api/runs/{run_id}")).json() for run_id in run_ids]
             if all(state["status"] in FINISHED for state in states):
                 break
+            if deadline is not None and time.monotonic() > deadline:
+                break
             await asyncio.sleep(0.5)
         total_s = time.monotonic() - started
-        stop.set()
-        await reader
-        return states, finals, latencies, total_s
+        return states, finals, probe.stop(), latencies, total_s
     finally:
+        if probe is not None:
+            probe.kill()  # stopped already, or left behind by a failure
         for client in clients:
             await client.aclose()
 
@@ -240,14 +308,15 @@ def run_cluster(args: argparse.Namespace) -> float:
         bases = []
         for number in range(args.web_nodes):  # one after the other: the first migrates
             port = free_port()
-            installation.start(f"web-{number}", [STRATEGYLAB, "serve", "--port", str(port)])
+            name = f"web-{number}"
+            installation.start(name, serve_command(args, name, "--port", str(port)))
             bases.append(f"http://127.0.0.1:{port}")
             asyncio.run(wait_for(bases[-1]))
         for number in range(args.workers):
             installation.start(f"worker-{number}", [STRATEGYLAB, "worker"])
         print(f"cluster: {args.web_nodes} web nodes, {args.workers} workers, Redis, {root}")
-        states, finals, latencies, total_s = asyncio.run(
-            queue_and_watch(bases, args.runs, args.viewers, args.rate)
+        states, finals, latencies, submits, total_s = asyncio.run(
+            queue_and_watch(bases, args.runs, args.viewers, args.rate, args.max_s)
         )
         logs = installation.worker_log_text()
     finally:
@@ -260,12 +329,21 @@ def run_cluster(args: argparse.Namespace) -> float:
     got_done = sum(1 for final in finals if final == "done")
     print(f"viewers: {got_done}/{args.viewers} saw 'done' (each on the other node than most "
           "of its run's queueing)")  # fmt: skip
+    print_latencies("cluster run submissions (one burst)", submits)
     q = print_latencies("cluster", latencies)
     verdict = "OK" if done == once == args.runs and got_done == args.viewers else "MISSED"
     print(f"every run done exactly once and every viewer done: {verdict}; "
           f"p95 < 200 ms: {'OK' if q[94] < 200 else 'MISSED'}")  # fmt: skip
+    keep_logs(args, root)
     shutil.rmtree(root, ignore_errors=True)
-    return float(args.runs) / total_s * 60
+    return done / total_s * 60  # runs done per minute (all of them, unless --max-s cut it)
+
+
+def keep_logs(args: argparse.Namespace, root: Path) -> None:
+    """With --profile-dir, the processes' logs are copied there before the folder goes."""
+    if args.profile_dir is not None:
+        for log in root.glob("*.log"):
+            shutil.copy(log, Path(args.profile_dir) / log.name)
 
 
 def print_latencies(name: str, latencies: Latencies) -> list[float]:
@@ -288,17 +366,20 @@ def run_local(args: argparse.Namespace) -> float:
     installation = Installation(root, f"sqlite:///{root / 'data' / 'strategylab.db'}")
     port = free_port()
     try:
-        installation.start(
-            "web-local", [STRATEGYLAB, "serve", "--port", str(port), "--workers", str(args.workers)]
+        options = ("--port", str(port), "--workers", str(args.workers))
+        installation.start("web-local", serve_command(args, "web-local", *options))
+        states, _, latencies, submits, total_s = asyncio.run(
+            queue_and_watch([f"http://127.0.0.1:{port}"], args.runs, 0, args.rate, args.max_s)
         )
-        _, _, latencies, total_s = asyncio.run(
-            queue_and_watch([f"http://127.0.0.1:{port}"], args.runs, 0, args.rate)
-        )
+        print_latencies("local pool run submissions (one burst)", submits)
         print_latencies("local pool", latencies)
     finally:
         installation.stop()
+        keep_logs(args, root)
         shutil.rmtree(root, ignore_errors=True)
-    return float(args.runs) / total_s * 60
+    done = sum(1 for state in states if state["status"] == "done")
+    print(f"local pool runs: {done}/{args.runs} done in {total_s:.1f} s")
+    return done / total_s * 60
 
 
 def main() -> None:
@@ -311,10 +392,26 @@ def main() -> None:
     parser.add_argument("--web-nodes", type=int, default=2)
     parser.add_argument("--rate", type=float, default=20.0, help="API reads per second.")
     parser.add_argument("--skip-local", action="store_true", help="No local-pool comparison.")
+    parser.add_argument("--skip-cluster", action="store_true", help="The local pool only.")
     parser.add_argument("--database-url", help="DATABASE_URL (default: SQLite in the temp folder).")
+    parser.add_argument(
+        "--profile-dir",
+        help="Sample each web node's event-loop thread; write <node>.txt reports here.",
+    )
+    parser.add_argument(
+        "--max-s",
+        type=float,
+        help="Stop waiting after this many seconds per installation and report the runs "
+        "finished by then (a loaded machine may not finish them all).",
+    )
+    parser.add_argument("--probe", help=argparse.SUPPRESS)  # the reader process: base URLs
     args = parser.parse_args()
-    cluster_rate = run_cluster(args)
-    line = f"runs/min: cluster {cluster_rate:.1f}"
+    if args.probe:
+        probe_main(args.probe.split(","), args.rate)
+        return
+    line = "runs/min:"
+    if not args.skip_cluster:
+        line += f" cluster {run_cluster(args):.1f}"
     if not args.skip_local:
         line += f"   local pool ({args.workers} workers, one node) {run_local(args):.1f}"
     print(line)

@@ -5,13 +5,18 @@ indicators), against backtesting.py's `Backtest.optimize` on the same grid.
 
     .venv/bin/python benchmarks/bench_sweep.py                       # the whole grid
     .venv/bin/python benchmarks/bench_sweep.py --trials-sample 16    # a quick sample
+    .venv/bin/python benchmarks/bench_sweep.py --trials-sample 20 --spread --peer-sample 4
 
 With `--trials-sample N` a corner of the grid of about N trials runs (the smallest `fast` and
 `slow` values: the most trades, so the slowest trials), and the 1,000-trial time is the sample's
-per-trial time x 1,000. backtesting.py's `optimize` (its own process pool over all cores, as
-ours uses `--workers`) is timed on `--peer-sample` random trials of the same grid in the same run
+per-trial time x 1,000; add `--spread` to spread the N trials evenly over the grid instead
+(every k-th `fast` and `slow`), so their mean trial stands for the whole grid's.
+backtesting.py's `optimize` (its own process pool over all cores, as ours uses `--workers`) is
+timed on `--peer-sample` random trials of the same grid in the same run
 and extrapolated the same way. Peak memory is the largest sum of the resident set sizes of this
-process and all its descendants (fork server, workers), sampled every 0.1 s.
+process and all its descendants (fork server, workers), sampled every 0.1 s; the CPU figure
+is the whole tree's (this process, the fork server and every worker), so on a machine other
+work loads it shows what the grid needs of free cores.
 Targets: the whole grid in under 5 minutes on 2 busy cores, peak memory under 2 GB, at least
 10x faster than backtesting.py.
 """
@@ -19,6 +24,7 @@ Targets: the whole grid in under 5 minutes on 2 busy cores, peak memory under 2 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -52,40 +58,75 @@ TARGET_SPEEDUP = 10.0
 OPTIONS = {"cash": 1_000_000.0, "fee_maker": 0.0, "fee_taker": 0.0, "funding_rate": 0.0}
 OPTIONS["leverage_max"] = 1.0
 
+# The strategy of bench_sma_crossover, declaring its two signals (docs/engine.md "Wake-ups"):
+# on_data runs on the crossover bars and the fill bars instead of all 525,600.
+SWEEP_SOURCE = """
+class SmaCross(Strategy):
+    params = {"fast": 10, "slow": 30}
 
-def sample_ranges(trials: int | None) -> tuple[range, range]:
-    """The grid's corner of about `trials` trials (the whole grid for None)."""
+    def initialize(self):
+        self.fast = self.indicator("sma", length=self.params["fast"])
+        self.slow = self.indicator("sma", length=self.params["slow"])
+        self.wake_on("cross", self.fast, self.slow)
+
+    def on_data(self, bar):
+        if crossover(self.fast, self.slow):
+            self.close_position()
+            self.buy(1.0)
+        elif crossover(self.slow, self.fast):
+            self.close_position()
+            self.sell(1.0)
+"""
+
+
+def sample_ranges(trials: int | None, *, is_spread: bool = False) -> tuple[range, range]:
+    """About `trials` trials of the grid (the whole grid for None): its corner (the smallest
+    values), or with `is_spread` a sub-grid spread evenly over it (every k-th value of each
+    param), whose mean trial stands for the whole grid's."""
     if trials is None or trials >= GRID_TRIALS:
         return FAST, SLOW
     fasts = max(1, min(len(FAST), round(math.sqrt(trials * len(FAST) / len(SLOW)))))
     slows = max(1, min(len(SLOW), math.ceil(trials / fasts)))
+    if is_spread:
+        return FAST[:: len(FAST) // fasts][:fasts], SLOW[:: len(SLOW) // slows][:slows]
     return FAST[:fasts], SLOW[:slows]
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident set size of `root` and all its descendants, in MB (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)  # field 4: ppid
-        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss in pages
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total / 2**20
+class ProcessTree:
+    """The resident set size of a process and all its descendants (Linux /proc), cheap enough
+    to sample often: each process's parent is read once, when it first appears, and only the
+    tree's members are read on each sample (a full read of every /proc/<pid>/stat took ~14 ms
+    of CPU per sample on a busy machine, a sweep's worth of a core's time)."""
+
+    def __init__(self, root: int) -> None:
+        self._root = root
+        self._parent_of: dict[int, int] = {}
+        self._page_bytes = os.sysconf("SC_PAGE_SIZE")
+
+    def rss_mb(self) -> float:
+        alive = {int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()}
+        for gone in self._parent_of.keys() - alive:
+            del self._parent_of[gone]
+        for pid in alive - self._parent_of.keys():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            self._parent_of[pid] = int(fields[1])  # field 4: ppid
+        children: dict[int, list[int]] = {}
+        for pid, parent in self._parent_of.items():
+            children.setdefault(parent, []).append(pid)
+        total, stack = 0, [self._root]
+        while stack:
+            pid = stack.pop()
+            with contextlib.suppress(OSError, IndexError):  # statm field 2: resident pages
+                total += int(Path(f"/proc/{pid}/statm").read_bytes().split()[1])
+            stack.extend(children.get(pid, []))
+        return total * self._page_bytes / 2**20
 
 
 class PeakMemory:
-    """Samples tree_rss_mb of this process every `every_s` in a thread; `peak_mb` is the most."""
+    """Samples this process's ProcessTree every `every_s` in a thread; `peak_mb` is the most."""
 
     def __init__(self, every_s: float = 0.1) -> None:
         self.peak_mb = 0.0
@@ -94,8 +135,9 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
+        tree = ProcessTree(os.getpid())
         while not self._stop.wait(self._every_s):
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid()))
+            self.peak_mb = max(self.peak_mb, tree.rss_mb())
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -106,11 +148,25 @@ class PeakMemory:
         self._thread.join()
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process, and of its children that have exited (the fork server,
+    once closed, with every worker it forked and reaped)."""
+    times = os.times()
+    return times.user + times.system, times.children_user + times.children_system
+
+
 def run_ours(
-    frame: pd.DataFrame, fasts: range, slows: range, workers: int, folder: Path
-) -> tuple[float, int, int, float]:
-    """Wall seconds of the sweep (fork server start included), trials run, failed trials and
-    the peak memory of the process tree (MB)."""
+    frame: pd.DataFrame,
+    fasts: range,
+    slows: range,
+    workers: int,
+    folder: Path,
+    source: str = SWEEP_SOURCE,
+) -> tuple[float, int, int, float, tuple[float, float]]:
+    """Wall seconds of the sweep of `source` (fork server start included), trials run, failed
+    trials, the peak memory of the process tree (MB) and the CPU seconds of this process (the
+    sweep's parent: Optuna, shared indicators, each result's check and summary, the memory
+    sampler) and of the fork server with its workers."""
     from app.research.space import IntRange, SearchSpace
     from app.research.sweep import Constraints, Objective, SweepSpec, run_sweep
     from app.runs.prepare import RunOrder, prepare_file_run
@@ -118,7 +174,7 @@ def run_ours(
 
     data_path, code_path = folder / "bars.parquet", folder / "sma.py"
     frame.to_parquet(data_path)
-    code_path.write_text(SMA_SOURCE)
+    code_path.write_text(source)
     limits = RunLimits(wall_seconds=3_600.0, cpu_seconds=3_600.0, memory_mb=2_048)
     maximums = OperatorMaximums(wall_seconds=3_600.0, cpu_seconds=3_600.0, memory_mb=2_048)
     base = prepare_file_run(
@@ -143,6 +199,7 @@ def run_ours(
         seed=1,
     )
     with PeakMemory() as memory:
+        cpu_started = cpu_seconds()
         started = time.perf_counter()
         result = run_sweep(
             spec,
@@ -152,8 +209,10 @@ def run_ours(
             workers=workers,
         )
         seconds = time.perf_counter() - started
+        cpu_ended = cpu_seconds()  # the runner closed its fork server: all reaped
     failed = sum(1 for trial in result.trials if trial.error is not None)
-    return seconds, len(result.trials), failed, memory.peak_mb
+    own, children = (end - begin for end, begin in zip(cpu_ended, cpu_started, strict=True))
+    return seconds, len(result.trials), failed, memory.peak_mb, (own, children)
 
 
 def sma(values: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float64]:
@@ -207,20 +266,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=YEAR_OF_MINUTES)
     parser.add_argument("--trials-sample", type=int, help="run about N trials of the grid")
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="spread the --trials-sample over the whole grid instead of its slowest corner",
+    )
     parser.add_argument("--peer-sample", type=int, default=20, help="backtesting.py trials")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument(
+        "--every-bar",
+        action="store_true",
+        help="also sweep the strategy without its wake_on declaration (on_data on every bar)",
+    )
     args = parser.parse_args()
 
     frame = make_bars(args.bars)
-    fasts, slows = sample_ranges(args.trials_sample)
+    fasts, slows = sample_ranges(args.trials_sample, is_spread=args.spread)
     print(
-        f"SMA crossover grid fast {fasts.start}..{fasts[-1]} x slow {slows.start}..{slows[-1]} "
-        f"step {slows.step} ({len(fasts) * len(slows):,} of {GRID_TRIALS:,} trials) on "
+        f"SMA crossover grid fast {fasts.start}..{fasts[-1]} step {fasts.step} x slow "
+        f"{slows.start}..{slows[-1]} step {slows.step} ({len(fasts) * len(slows):,} of "
+        f"{GRID_TRIALS:,} trials) on "
         f"{args.bars:,} 1-minute bars, {args.workers} workers; load {os.getloadavg()[0]:.1f}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as folder:
-        seconds, trials, failed, peak_mb = run_ours(frame, fasts, slows, args.workers, Path(folder))
+        seconds, trials, failed, peak_mb, (parent_cpu, workers_cpu) = run_ours(
+            frame, fasts, slows, args.workers, Path(folder)
+        )
+    cpu = parent_cpu + workers_cpu
     per_trial = seconds / trials
     whole = per_trial * GRID_TRIALS
     print(
@@ -229,6 +302,25 @@ def main() -> None:
         f"{GRID_TRIALS:,} trials ~ {whole:.0f} s "
         f"({'meets' if whole < TARGET_WALL_S else 'MISSES'} the {TARGET_WALL_S:.0f} s target)"
     )
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU of the process tree: {cpu:.1f} s, {cpu / trials:.2f} s/trial; on {cores} free "
+        f"cores {GRID_TRIALS:,} trials ~ {cpu / trials * GRID_TRIALS / cores:.0f} s "
+        f"(load {os.getloadavg()[0]:.1f} at the end: other work slows the wall figure); "
+        f"parent {parent_cpu:.1f} s, fork server and workers {workers_cpu:.1f} s"
+    )
+    if args.every_bar:
+        with tempfile.TemporaryDirectory(prefix="bench-sweep-") as folder:
+            plain_s, plain_trials, _, _, plain_times = run_ours(
+                frame, fasts, slows, args.workers, Path(folder), SMA_SOURCE
+            )
+        plain_cpu = sum(plain_times)
+        print(
+            f"without wake_on: {plain_trials} trials in {plain_s:.1f} s wall, "
+            f"{plain_cpu / plain_trials:.2f} s/trial CPU: the declaration is "
+            f"{plain_cpu / plain_trials / (cpu / trials):.1f}x less CPU per trial "
+            f"(load {os.getloadavg()[0]:.1f})"
+        )
     print(
         f"peak memory of the process tree: {peak_mb:.0f} MB "
         f"({'meets' if peak_mb < TARGET_MEMORY_MB else 'MISSES'} the {TARGET_MEMORY_MB:.0f} MB "

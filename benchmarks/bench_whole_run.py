@@ -10,14 +10,16 @@ Workloads: the SMA crossover of `bench_sma_crossover` on 525,600 one-minute bars
 terms: 1 unit, no fees, no leverage), and `strategies_examples/trend_pullback.py` (EMA, SuperTrend,
 daily VWAP, StochRSI from pandas-ta) on the bundled one-year minute sample, trading 1 unit with
 the same indicators in both engines. Runs alternate between the two programs and the median of
-`--repeat` is shown. The memory figures are the peak resident sets of the `strategylab run`
-process, of its sandbox worker, and of the two summed at the same instant (sampled every 10 ms),
-on 1,000,000 bars; shared library pages count in both processes.
+`--repeat` is shown, with the CPU seconds of both process trees (on a machine other jobs load,
+their ratio is the steadier figure). The memory figures are the peak resident sets of the
+`strategylab run` process, of its sandbox worker, and of the two summed at the same instant
+(sampled every 10 ms), on 1,000,000 bars; shared library pages count in both processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -173,13 +175,22 @@ def trend_pullback_workload(work: Path) -> Workload:
     return Workload("trend_pullback", ours, [sys.executable, str(peer), str(csv_path)])
 
 
-def timed(command: list[str]) -> float:
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's finished descendants so far (each
+    process counts those of its own children it waited for: the sandbox worker too)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of `command` run as a whole process tree."""
+    cpu = children_cpu_s()
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{command[0]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return seconds
+    return seconds, children_cpu_s() - cpu
 
 
 def count_rows(path: Path) -> int:
@@ -190,11 +201,15 @@ def count_rows(path: Path) -> int:
 def compare(workload: Workload, work: Path, repeat: int) -> None:
     ours_s: list[float] = []
     peer_s: list[float] = []
+    ours_cpu: list[float] = []
+    peer_cpu: list[float] = []
     for attempt in range(repeat):
-        ours_s.append(
-            timed([*workload.ours, "--out", str(work / f"{workload.name}-ours-{attempt}")])
-        )
-        peer_s.append(timed([*workload.peer, str(work / f"{workload.name}-peer-{attempt}")]))
+        wall, cpu = timed([*workload.ours, "--out", str(work / f"{workload.name}-ours-{attempt}")])
+        ours_s.append(wall)
+        ours_cpu.append(cpu)
+        wall, cpu = timed([*workload.peer, str(work / f"{workload.name}-peer-{attempt}")])
+        peer_s.append(wall)
+        peer_cpu.append(cpu)
     ours, peer = statistics.median(ours_s), statistics.median(peer_s)
     trades_ours = count_rows(work / f"{workload.name}-ours-0" / "trades.csv")
     trades_peer = count_rows(work / f"{workload.name}-peer-0" / "trades.csv")
@@ -203,6 +218,11 @@ def compare(workload: Workload, work: Path, repeat: int) -> None:
     print(f"  strategylab run   {ours:7.2f} s   ({', '.join(f'{s:.2f}' for s in ours_s)})")
     print(f"  backtesting.py    {peer:7.2f} s   ({', '.join(f'{s:.2f}' for s in peer_s)})")
     print(f"  speed-up          {peer / ours:7.2f} x   (target >= {target:g}x)")
+    cpu_ours, cpu_peer = statistics.median(ours_cpu), statistics.median(peer_cpu)
+    print(
+        f"  CPU seconds       {cpu_ours:7.2f} s vs {cpu_peer:.2f} s: {cpu_peer / cpu_ours:.2f} x "
+        "(process trees, user + system; what other jobs on the machine do not inflate)"
+    )
     print(f"  trades            {trades_ours} vs {trades_peer}")
     if workload.name == "trend_pullback":
         print(f"  trend_pullback    {ours:7.2f} s   (target < {TREND_PULLBACK_TARGET_S:g} s)")

@@ -13,6 +13,7 @@ from sandbox.errors import (
     WorkerFailed,
 )
 from sandbox.forkserver import ForkServer, ForkServerError
+from sandbox.indicator_points import ChartRequest, Points
 from sandbox.inspection import ParamSpec, SourceInspection, inspect_source
 from sandbox.limits import LimitsRefused, OperatorMaximums, RunLimits
 from sandbox.pool import WorkerPool, lower_thread_priority
@@ -21,6 +22,7 @@ from sandbox.supervisor import WarmWorker, run_sandboxed, start_fork_server, sta
 from sandbox.validate import declared_params, validate_source
 
 __all__ = [
+    "ChartRequest",
     "CompiledStrategy",
     "Diagnostic",
     "ForkServer",
@@ -29,6 +31,7 @@ __all__ = [
     "LimitsRefused",
     "OperatorMaximums",
     "ParamSpec",
+    "Points",
     "ProtocolError",
     "RunCancelled",
     "RunLimits",

@@ -38,7 +38,7 @@ STRATEGY_API: Final = frozenset(
         "params", "initialize", "on_data", "data", "indicator", "timeframe", "buy", "sell",
         "close_position", "cancel", "position", "open_orders", "trades", "orders",
         "get_position_size", "get_cash",
-        "get_equity", "get_margin_ratio", "log", "warmup", "is_ready",
+        "get_equity", "get_margin_ratio", "log", "warmup", "is_ready", "positions", "wake_on",
     }
 )  # fmt: skip
 
@@ -61,7 +61,7 @@ ENGINE_API: Final[Mapping[type, frozenset[str]]] = MappingProxyType(
     {
         Strategy: STRATEGY_API,
         SeriesView: frozenset({"name", "values", "to_list"}),
-        DataView: OHLCV | {"symbol", "time"},
+        DataView: OHLCV | {"symbol", "symbols", "time"},
         Bar: OHLCV | {"index", "time"},
         IndicatorFrame: frozenset({"columns"}),
         TimeframeView: OHLCV | {"rule", "indicator"},
@@ -93,7 +93,8 @@ FAMILIAR_NAMES: Final[Mapping[type, Mapping[str, str]]] = MappingProxyType(
                 "I": "indicator", "init": "initialize", "next": "on_data",
                 "equity": "get_equity", "cash": "get_cash", "balance": "get_cash",
                 "position_size": "get_position_size", "close": "close_position",
-                "orders": "open_orders",
+                "orders": "open_orders", "wake_up": "wake_on", "wakeup": "wake_on",
+                "wake": "wake_on", "on_signal": "wake_on",
             }
         ),
         OrderTicket: MappingProxyType(

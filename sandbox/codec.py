@@ -7,7 +7,6 @@ MAX_NAME_CHARS, a record's text (a log message, an order's reason) to RECORD_TEX
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import functools
 import math
@@ -29,6 +28,7 @@ from app.engine import (
     RunConfig,
     RunRecord,
     RunResult,
+    SymbolTotals,
     Trade,
     summarize,
 )
@@ -80,17 +80,49 @@ REQUESTED_FIELDS: Final = frozenset(
 
 
 def market_arrays(market: MarketData) -> dict[str, npt.NDArray[Any]]:
-    """The market's arrays by name, for the job frame."""
-    return {name: getattr(market, name) for name in MARKET_ARRAYS}
+    """The market's arrays by name, for the job frame; a run over several symbols adds each
+    further symbol's as `symbol<k>.<name>` (their symbols: `market_symbols`)."""
+    arrays = {name: getattr(market, name) for name in MARKET_ARRAYS}
+    for k, other in enumerate(market.other_symbols):
+        arrays.update({f"symbol{k}.{name}": getattr(other, name) for name in MARKET_ARRAYS})
+    return arrays
 
 
-def market_from_arrays(arrays: Mapping[str, npt.NDArray[Any]], symbol: str) -> MarketData:
-    """Rebuild MarketData in the worker (its own validation runs again)."""
-    missing = [name for name in MARKET_ARRAYS if name not in arrays]
+def market_symbols(market: MarketData) -> dict[str, Any]:
+    """The job body's description of the market beside its arrays: the symbols (the
+    primary's first) and the bar times the alignment of several symbols dropped."""
+    return {
+        "symbol": market.symbol,
+        "other_symbols": [other.symbol for other in market.other_symbols],
+        "bars_dropped": market.bars_dropped,
+    }
+
+
+def market_from_arrays(
+    arrays: Mapping[str, npt.NDArray[Any]],
+    symbol: str,
+    other_symbols: Sequence[str] = (),
+    bars_dropped: int = 0,
+) -> MarketData:
+    """Rebuild MarketData in the worker (its own validation runs again), with the further
+    symbols `other_symbols` of a run over several."""
+    others = tuple(
+        MarketData(symbol=str(name), **_market_columns(arrays, f"symbol{k}."))
+        for k, name in enumerate(other_symbols)
+    )
+    return MarketData(
+        symbol=symbol,
+        other_symbols=others,
+        bars_dropped=int(bars_dropped),
+        **_market_columns(arrays, ""),
+    )
+
+
+def _market_columns(arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> dict[str, Any]:
+    missing = [name for name in MARKET_ARRAYS if prefix + name not in arrays]
     if missing:
-        raise ProtocolError(f"job is missing arrays: {', '.join(missing)}")
-    columns: dict[str, Any] = {name: arrays[name] for name in MARKET_ARRAYS}
-    return MarketData(symbol=symbol, **columns)
+        raise ProtocolError(f"job is missing arrays: {', '.join(prefix + m for m in missing)}")
+    return {name: arrays[prefix + name] for name in MARKET_ARRAYS}
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -364,7 +396,9 @@ def _checked_texts(values: object, name: str) -> list[str]:
     return [clean_text(v, RECORD_TEXT_CHARS) for v in values]
 
 
-MARK_ARRAYS: Final = tuple(f.name for f in dataclasses.fields(AccountMarks))
+MARK_ARRAYS: Final = ("index", "cash", "margin", "signed_size", "entry_price")
+"""The account marks' arrays on the wire; a run over several symbols adds each further
+symbol's (`AccountMarks.other_symbols`) as `marks.symbol<k>.signed_size`/`.entry_price`."""
 
 
 def record_body(record: RunRecord) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
@@ -384,6 +418,7 @@ def record_body(record: RunRecord) -> tuple[dict[str, Any], dict[str, npt.NDArra
         "fees_paid": record.fees_paid,
         "funding_paid": record.funding_paid,
         "liquidations": record.liquidations,
+        "symbol_totals": [list(totals) for totals in record.symbol_totals],
         "warmup_bars": record.warmup_bars,
         "indicators": [
             {"name": name, "timeframe": rule, "settings": dict(settings)}
@@ -391,6 +426,9 @@ def record_body(record: RunRecord) -> tuple[dict[str, Any], dict[str, npt.NDArra
         ],
     }
     marks = {f"marks.{name}": getattr(record.marks, name) for name in MARK_ARRAYS}
+    for k, (sizes, entries) in enumerate(record.marks.other_symbols):
+        marks[f"marks.symbol{k}.signed_size"] = sizes
+        marks[f"marks.symbol{k}.entry_price"] = entries
     return body, {**marks, **trade_arrays, **order_arrays, **log_arrays}
 
 
@@ -417,7 +455,7 @@ def result_from_frame(
         strategy=clean_text(_scalar(body.get("strategy"), str, "strategy"), MAX_NAME_CHARS),
         params=_params(body.get("params")),
         start=start,
-        marks=_marks(arrays, start, bars),
+        marks=_marks(arrays, start, bars, len(market.other_symbols)),
         trades=(
             *streamed_trades,
             *records_from_arrays("trades", Trade, body.get("trades"), arrays),
@@ -438,8 +476,41 @@ def result_from_frame(
         liquidations=_scalar(body.get("liquidations"), int, "liquidations"),
         warmup_bars=_warmup_bars(body.get("warmup_bars"), bars - start),
         indicators=_indicator_settings(body.get("indicators", [])),
+        symbol_totals=_symbol_totals(body.get("symbol_totals", []), market),
     )
+    _check_symbols(record, market)
     return summarize(record, market, config)
+
+
+def _symbol_totals(value: object, market: MarketData) -> tuple[SymbolTotals, ...]:
+    """Each symbol's totals of a run over several symbols: exactly the market's symbols, in
+    its order, with finite numbers (none for a run over one)."""
+    expected = market.symbols if market.other_symbols else ()
+    if not isinstance(value, list) or len(value) != len(expected):
+        raise ProtocolError("the result's per-symbol totals do not match the run's symbols")
+    totals: list[SymbolTotals] = []
+    for row, symbol in zip(value, expected, strict=True):
+        if not isinstance(row, list) or len(row) != 4 or row[0] != symbol:
+            raise ProtocolError("the result's per-symbol totals do not match the run's symbols")
+        totals.append(
+            SymbolTotals(
+                symbol,
+                _scalar(row[1], float, "symbol fees_paid"),
+                _scalar(row[2], float, "symbol funding_paid"),
+                _scalar(row[3], int, "symbol liquidations"),
+            )
+        )
+    return tuple(totals)
+
+
+def _check_symbols(record: RunRecord, market: MarketData) -> None:
+    """Every trade and order names one of the run's symbols (or none: "", as records made
+    before runs had several symbols)."""
+    symbols = {"", *market.symbols}
+    if any(t.symbol not in symbols for t in record.trades) or any(
+        o.symbol not in symbols for o in record.orders
+    ):
+        raise ProtocolError("a trade or order of the result names a symbol the run does not trade")
 
 
 def _indicator_settings(value: object) -> tuple[IndicatorSetting, ...]:
@@ -471,8 +542,18 @@ def _warmup_bars(value: object, traded_bars: int) -> int:
     return warmup
 
 
-def _marks(arrays: Mapping[str, npt.NDArray[Any]], start: int, bars: int) -> AccountMarks:
-    columns = {name: _array(arrays, f"marks.{name}") for name in MARK_ARRAYS}
+def _marks(
+    arrays: Mapping[str, npt.NDArray[Any]], start: int, bars: int, other_symbols: int = 0
+) -> AccountMarks:
+    names = [
+        *MARK_ARRAYS,
+        *(
+            f"symbol{k}.{part}"
+            for k in range(other_symbols)
+            for part in ("signed_size", "entry_price")
+        ),
+    ]
+    columns = {name: _array(arrays, f"marks.{name}") for name in names}
     index = columns["index"]
     if (
         index.dtype != np.int64
@@ -483,14 +564,24 @@ def _marks(arrays: Mapping[str, npt.NDArray[Any]], start: int, bars: int) -> Acc
         or (len(index) > 1 and not (np.diff(index) > 0).all())
     ):
         raise ProtocolError("the account marks are not ascending bars of the run")
-    if any(columns[name].dtype != np.float64 for name in MARK_ARRAYS if name != "index"):
+    if any(columns[name].dtype != np.float64 for name in names if name != "index"):
         raise ProtocolError("the account marks must be numbers")
-    if not all(np.isfinite(columns[name]).all() for name in MARK_ARRAYS if name != "index"):
+    if not all(np.isfinite(columns[name]).all() for name in names if name != "index"):
         raise ProtocolError("the account marks must be finite numbers")
-    for name in MARK_ARRAYS:
+    for name in names:
         if name != "index":
             _check_magnitude(columns[name], f"marks.{name}")
-    return AccountMarks(**columns)
+    return AccountMarks(
+        index=columns["index"],
+        cash=columns["cash"],
+        margin=columns["margin"],
+        signed_size=columns["signed_size"],
+        entry_price=columns["entry_price"],
+        other_symbols=tuple(
+            (columns[f"symbol{k}.signed_size"], columns[f"symbol{k}.entry_price"])
+            for k in range(other_symbols)
+        ),
+    )
 
 
 def _params(value: object) -> dict[str, bool | int | float | str]:

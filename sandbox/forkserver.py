@@ -383,9 +383,13 @@ class ForkServer:
         return not self._is_closed and self.process.poll() is None
 
     def close(self) -> None:
+        with self._arrived:
+            is_warming = not self._is_ready  # still importing: it reads no socket, has no child
         with contextlib.suppress(OSError):
             self._socket.shutdown(socket.SHUT_RDWR)
         self._socket.close()
+        if is_warming:
+            self.process.kill()  # rather than wait seconds for a warm-up nobody wants
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -14,7 +14,10 @@ import contextlib
 import io
 import time
 import warnings
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+
+from numba.core import event
 
 from app.engine import MarketData, indicator_names, look_ahead_reason
 from app.engine.indicator_rules import ANY_ALLOWED, REQUIRED_SETTINGS, IndicatorArg
@@ -42,25 +45,44 @@ class KernelCacheReport:
     indicators: int  # computed
     seconds: float
     failed: tuple[tuple[str, str], ...]  # (indicator, error) for those that raised
+    compiled: tuple[str, ...] = ()  # kernels numba compiled, not found in its cache: "mod.func"
 
 
-def fill_kernel_cache(market: MarketData | None = None) -> KernelCacheReport:
-    """Compute every pandas-ta indicator with its defaults (`warm_settings`) on `market`
-    (in-memory sine-wave bars by default), so numba compiles and caches every kernel they use.
-    Indicators that look ahead whatever their settings are skipped (strategies cannot use
-    them); one that raises is reported, not fatal. pandas-ta's printed notices (TA-Lib
-    missing) are swallowed."""
+def fill_kernel_cache(
+    market: MarketData | None = None, *, names: Collection[str] | None = None
+) -> KernelCacheReport:
+    """Compute every pandas-ta indicator (or those in `names`) with its defaults
+    (`warm_settings`) on `market` (in-memory sine-wave bars by default), so numba compiles and
+    caches every kernel they use. Indicators that look ahead whatever their settings are
+    skipped (strategies cannot use them); one that raises is reported, not fatal. pandas-ta's
+    printed notices (TA-Lib missing) are swallowed. The report names the kernels that had to
+    be compiled: none when the cache already held them all."""
     frame = (market or warm_up_market(WARM_BARS)).to_frame()
-    names = [
-        name for name in indicator_names() if look_ahead_reason(name, warm_settings(name)) is None
+    chosen = [
+        name
+        for name in indicator_names()
+        if (names is None or name in names) and look_ahead_reason(name, warm_settings(name)) is None
     ]
     failed: list[tuple[str, str]] = []
     started = time.perf_counter()
-    for name in names:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            try:
-                compute_indicator(frame, name, warm_settings(name))
-            except Exception as error:  # one indicator's trouble must not stop the others
-                failed.append((name, f"{type(error).__name__}: {error}"[:200]))
-    return KernelCacheReport(len(names), time.perf_counter() - started, tuple(failed))
+    with event.install_recorder("numba:compile") as compiles:
+        for name in chosen:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                try:
+                    compute_indicator(frame, name, warm_settings(name))
+                except Exception as error:  # one indicator's trouble must not stop the others
+                    failed.append((name, f"{type(error).__name__}: {error}"[:200]))
+    seconds = time.perf_counter() - started
+    kernels = tuple(sorted(set(_library_kernels(compiles.buffer))))
+    return KernelCacheReport(len(chosen), seconds, tuple(failed), kernels)
+
+
+def _library_kernels(compiles: list[tuple[float, event.Event]]) -> Iterator[str]:
+    """The indicator libraries' kernels among numba's compile events; numba's own helpers,
+    compiled along with a kernel and never cached on their own, are left out."""
+    for _, happened in compiles:
+        function = getattr(happened.data.get("dispatcher"), "py_func", None)
+        module = getattr(function, "__module__", "") or ""
+        if happened.is_start and function is not None and not module.startswith("numba."):
+            yield f"{module}.{function.__qualname__}"

@@ -291,7 +291,9 @@ FACADE_TYPES_NOTE: Final = "facades expose exactly their MODULE_EXPORTS names"
 ENGINE_ATTRIBUTES: Final = MappingProxyType(
     {
         "SeriesView": frozenset({"name", "values", "to_list"}),
-        "DataView": frozenset({"open", "high", "low", "close", "volume", "symbol", "time"}),
+        "DataView": frozenset(
+            {"open", "high", "low", "close", "volume", "symbol", "symbols", "time"}
+        ),
         "Bar": frozenset({"index", "time", "open", "high", "low", "close", "volume"}),
     }
 )

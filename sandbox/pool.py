@@ -90,11 +90,12 @@ class WorkerPool:
             self._changed.notify_all()
         for worker in idle:
             worker.close()
-        self._thread.join(CLOSE_WAIT_S)
+        # The server first: a starter thread waiting for it to warm up (seconds) stops waiting.
         with self._server_lock:
             server, self._server = self._server, None
         if server is not None:
             server.close()
+        self._thread.join(CLOSE_WAIT_S)
 
     def _fork(self) -> WarmWorker:
         """The default starter: a worker forked by the pool's fork server (started, or started
@@ -111,7 +112,8 @@ class WorkerPool:
         try:
             return WarmWorker(forkserver=server)
         except ForkServerError as error:
-            logger.warning("fork server unusable (%s); starting a worker from scratch", error)
+            if not self._is_closed:  # closed while it warmed up: the stop is no fault
+                logger.warning("fork server unusable (%s); starting a worker from scratch", error)
             return WarmWorker()
 
     def __enter__(self) -> WorkerPool:

@@ -50,6 +50,7 @@ from sandbox.errors import (
     WorkerFailed,
 )
 from sandbox.forkserver import ForkServer, WorkerProcess
+from sandbox.indicator_points import POINTS_KEY, ChartRequest, points_from_result
 from sandbox.limits import (
     MIB,
     OperatorMaximums,
@@ -122,6 +123,7 @@ def run_sandboxed(
     summary_only: bool = False,
     on_checkpoint: CheckpointCallback | None = None,
     resume: Checkpoint | None = None,
+    chart: ChartRequest | None = None,
 ) -> RunResult:
     """Run strategy source on `market` in an isolated worker; the same RunResult as run_backtest.
 
@@ -135,7 +137,9 @@ def run_sandboxed(
     every metric is the same), and no progress reports unless `on_progress` is given.
     `on_checkpoint` gets a checked Checkpoint every `config.checkpoint_every` bars (the worker
     sends them: sandbox.checkpoint_wire); `resume` continues the run from one. Either way the
-    result is the one the run has uninterrupted.
+    result is the one the run has uninterrupted. With `chart` the worker also sends the values
+    of the indicators it computed at the price chart's points, checked here
+    (sandbox.indicator_points) and left in `chart.points`: nothing is computed twice.
 
     Raises StrategyRejected (diagnostics; no worker started), StrategyFailed (the strategy
     raised: type, message, line in `filename`, bar), LimitExceeded (which limit, its value),
@@ -162,6 +166,7 @@ def run_sandboxed(
         summary_only=summary_only,
         on_checkpoint=on_checkpoint,
         resume=resume,
+        chart=chart,
     )
 
 
@@ -198,6 +203,7 @@ def _run_in_worker(
     summary_only: bool = False,
     on_checkpoint: CheckpointCallback | None = None,
     resume: Checkpoint | None = None,
+    chart: ChartRequest | None = None,
 ) -> RunResult:
     maximums = maximums or OperatorMaximums()
     limits = (limits or RunLimits()).checked(maximums)
@@ -210,7 +216,7 @@ def _run_in_worker(
             "filename": filename,
             "strategy": strategy_name,
             "validate": is_validated,
-            "symbol": market.symbol,
+            **codec.market_symbols(market),  # the symbol(s), for the arrays
             "config": codec.config_to_dict(config),
             "limits": dataclasses.asdict(limits),
             "indicators": "parent" if indicators is not None else "own",
@@ -219,6 +225,7 @@ def _run_in_worker(
             "progress": on_progress is not None or not summary_only,
             "checkpoints": on_checkpoint is not None and config.checkpoint_every > 0,
             "resume": resume_body,
+            "chart_points": chart.max_points if chart is not None else 0,
         },
         {**codec.market_arrays(market), **resume_arrays},
     )
@@ -228,7 +235,7 @@ def _run_in_worker(
         session.checkpoints = CheckpointCollector(limits, bars, on_checkpoint, resume)
         session.max_received_bytes *= 2  # each record travels twice: checkpoint and result
     frame = session.run(job, worker)
-    return _outcome(frame, market, config, limits, session)
+    return _outcome(frame, market, config, limits, session, chart)
 
 
 def _outcome(
@@ -237,10 +244,11 @@ def _outcome(
     config: RunConfig,
     limits: RunLimits,
     session: _WorkerSession | None = None,
+    chart: ChartRequest | None = None,
 ) -> RunResult:
     if frame.type == "result":
         with _collector_paused(), _untrusted("result"):
-            return codec.result_from_frame(
+            result = codec.result_from_frame(
                 frame.body,
                 frame.arrays,
                 market,
@@ -248,6 +256,16 @@ def _outcome(
                 streamed_trades=session.trades if session else (),
                 streamed_orders=session.orders if session else (),
             )
+            if chart is not None and POINTS_KEY in frame.body:  # `start` checked above
+                chart.points = points_from_result(
+                    frame.body,
+                    frame.arrays,
+                    result.indicators,
+                    cut_after_end(market, config.end),
+                    int(frame.body["start"]),
+                    chart.max_points,
+                )
+            return result
     with _untrusted("error report"):
         error = _error_from_body(frame.body, limits, config)
     raise error

@@ -31,6 +31,7 @@ from sandbox.lookahead import is_indicator_call, lookahead_problems
 from sandbox.parsing import ParsedSource, error, parse_source
 from sandbox.strategy_settings import warmup_problems
 from sandbox.transform import is_rewritable_augmented_target
+from sandbox.wake_calls import wake_problems
 
 _FALLBACK_API = frozenset(
     {
@@ -396,6 +397,7 @@ def _diagnostics(code: str, filename: str, strategy_name: str | None) -> list[Di
         for node in every_class:
             if node.name in strategies:
                 found += warmup_problems(parsed, node)
+                found += wake_problems(parsed, node)
     return found
 
 

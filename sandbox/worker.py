@@ -42,11 +42,13 @@ from app.engine import (
 )
 from app.engine.feed import FloatArray
 from app.engine.indicators import IndicatorArg, IndicatorSource, load_indicator_libraries
+from app.engine.loop import cut_after_end
 from sandbox import codec, limits
 from sandbox.checkpoint_wire import CheckpointStream, checkpoint_from_job
 from sandbox.compile import compile_strategy
 from sandbox.errors import ProtocolError, StrategyRejected
 from sandbox.indicator_calls import count_indicator_calls
+from sandbox.indicator_points import MAX_CHART_POINTS, POINTS_KEY, ChartRecorder
 from sandbox.memory_watch import (
     MemoryExhausted,
     MemoryWatch,
@@ -389,13 +391,19 @@ def run_job(
         source = ParentIndicators(channel, send)
     filename = str(body.get("filename", "strategy.py"))
     run_limits = limits.RunLimits(**body["limits"])
-    market = codec.market_from_arrays(job.arrays, str(body["symbol"]))
+    market = codec.market_from_arrays(
+        job.arrays,
+        str(body["symbol"]),
+        [str(name) for name in body.get("other_symbols", [])],
+        int(body.get("bars_dropped", 0)),
+    )
     config = codec.config_from_dict(body["config"])
     layers = lock_down(run_limits)
     watch = MemoryWatch()
     layers["memory_watch"] = watch.start()
     send(encode({"type": "ready", "layers": layers}))
     try:
+        chart = _chart_recorder(body, market, config, source)
         compiled = compile_strategy(
             body["code"],
             filename,
@@ -413,7 +421,7 @@ def run_job(
             market,
             config,
             on_progress=stream,
-            indicator_source=source,
+            indicator_source=chart or source,
             indicators_expected=count_indicator_calls(body["code"]),
             resume=resume,
             on_checkpoint=checkpoints,
@@ -421,12 +429,29 @@ def run_job(
         watch.check()
         if body.get("records") == "summary":  # what the metrics need: trades and marks
             record = dataclasses.replace(record, orders=(), logs=())
-        parts = encode_parts(*codec.record_body(stream.unsent(record)))
+        result_body, arrays = codec.record_body(stream.unsent(record))
+        if chart is not None:  # the chart's points of what the run computed: no recomputing
+            declared = record.indicators[: codec.MAX_INDICATOR_SETTINGS]
+            names, points = chart.points_parts(declared, record.start, int(body["chart_points"]))
+            result_body[POINTS_KEY] = names
+            arrays.update(points)
+        parts = encode_parts(result_body, arrays)
     except BaseException as error:
         send(encode(error_body(error, filename)))
         return
     for part in parts:
         send(part)
+
+
+def _chart_recorder(
+    body: Mapping[str, Any], market: MarketData, config: RunConfig, source: IndicatorSource | None
+) -> ChartRecorder | None:
+    """The indicator source that keeps the run's indicators for the chart, when the job asks
+    for their points (`chart_points`, points per line); None otherwise."""
+    wanted = body.get("chart_points", 0)
+    if type(wanted) is not int or not 0 < wanted <= MAX_CHART_POINTS:
+        return None
+    return ChartRecorder(cut_after_end(market, config.end), source)
 
 
 def serve() -> int:

@@ -29,12 +29,17 @@ from app.settings import Settings
 NOBODY = OwnerScope(user_id=0)  # no user has id 0: a request not signed in reaches no record
 
 
-def get_settings(connection: HTTPConnection) -> Settings:
+# The dependencies that only read app.state are `async def`: FastAPI runs a plain `def`
+# dependency in the thread pool, so each request would wait for a free thread (behind every
+# slow sync route) just to read an attribute. Only get_session, which does I/O, stays sync.
+
+
+async def get_settings(connection: HTTPConnection) -> Settings:
     settings: Settings = connection.app.state.settings
     return settings
 
 
-def current_user(connection: HTTPConnection) -> Principal:
+async def current_user(connection: HTTPConnection) -> Principal:
     """The signed-in user; the access middleware refused the request before if there is none."""
     principal = principal_of(connection.scope)
     if principal is None:  # an open path (the sign-in page) reached a route that needs a user
@@ -42,14 +47,14 @@ def current_user(connection: HTTPConnection) -> Principal:
     return principal
 
 
-def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+async def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
     """The signed-in user when an admin; others are answered 404, as if the route were not."""
     if not user.is_admin:
         raise RecordNotFoundError("page", "admin")
     return user
 
 
-def get_operator_engine(connection: HTTPConnection) -> Engine:
+async def get_operator_engine(connection: HTTPConnection) -> Engine:
     """The app's engine unconfined: for the account records (users, sessions, audit)."""
     engine: Engine = connection.app.state.engine
     return engine
@@ -59,31 +64,37 @@ def get_engine(connection: HTTPConnection) -> Engine:
     """The app's engine confined to the request's user (`app.db.ownership`)."""
     principal = principal_of(connection.scope)
     scope = principal.owner_scope if principal is not None else NOBODY
-    return scoped_engine(get_operator_engine(connection), scope)
+    engine: Engine = connection.app.state.engine
+    return scoped_engine(engine, scope)
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+async def confined_engine(connection: HTTPConnection) -> Engine:
+    """get_engine as a dependency (no thread needed: it only reads app.state)."""
+    return get_engine(connection)
+
+
+def get_session(engine: Annotated[Engine, Depends(confined_engine)]) -> Iterator[Session]:
     """A session committed after the route returns (rolled back if it raises)."""
     with session_scope(engine) as session:
         yield session
 
 
-def get_runner(connection: HTTPConnection) -> JobRunner:
+async def get_runner(connection: HTTPConnection) -> JobRunner:
     runner: JobRunner = connection.app.state.runner
     return runner
 
 
-def get_sweep_runner(connection: HTTPConnection) -> SweepRunner:
+async def get_sweep_runner(connection: HTTPConnection) -> SweepRunner:
     sweeps: SweepRunner = connection.app.state.sweeps
     return sweeps
 
 
-def get_catalog(connection: HTTPConnection) -> DatasetCatalog:
+async def get_catalog(connection: HTTPConnection) -> DatasetCatalog:
     catalog: DatasetCatalog = connection.app.state.catalog
     return catalog
 
 
-def get_hub(connection: HTTPConnection) -> ProgressHub:
+async def get_hub(connection: HTTPConnection) -> ProgressHub:
     hub: ProgressHub = connection.app.state.hub
     return hub
 
@@ -91,7 +102,7 @@ def get_hub(connection: HTTPConnection) -> ProgressHub:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CurrentUserDep = Annotated[Principal, Depends(current_user)]
 AdminDep = Annotated[Principal, Depends(admin_user)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+EngineDep = Annotated[Engine, Depends(confined_engine)]
 OperatorEngineDep = Annotated[Engine, Depends(get_operator_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]

@@ -5,7 +5,10 @@ stored. A user's run submissions are checked one at a time (a lock per user), ea
 the runs in the database plus those admitted before it and still being stored, so a burst of
 requests cannot overshoot the concurrent-runs limit (for the few milliseconds between a run's
 commit and the end of its request it counts twice: a burst at the limit may be refused one
-early, never admitted one over). Requests without a signed-in user (open paths) are not
+early, never admitted one over). A user's sweep and walk-forward submissions are stored one
+at a time too (`SweepQuota.admitted`), each counting the sweeps already committed, so a burst
+cannot pass the concurrent-sweeps limit on one web node (across web nodes a simultaneous
+burst may pass it by one per node). Requests without a signed-in user (open paths) are not
 counted.
 """
 
@@ -31,6 +34,7 @@ from app.db.session import session_scope
 from app.jobs.quotas import (
     QuotaLimits,
     check_new_run,
+    check_new_sweep,
     check_sweep_size,
     limits_for,
     storage_bytes,
@@ -48,6 +52,7 @@ class QuotaGate:
     defaults: QuotaLimits
     runs_dir: Path | None
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    _sweep_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     _storage: dict[int, tuple[float, int]] = field(default_factory=dict)  # monotonic s, bytes
     _in_flight: dict[int, int] = field(default_factory=dict)  # admitted, not yet stored
 
@@ -77,6 +82,10 @@ class QuotaGate:
             else:
                 self._in_flight.pop(user_id, None)
 
+    def sweep_lock(self, user_id: int) -> asyncio.Lock:
+        """The lock a user's sweep submissions take turns on (check, store, commit)."""
+        return self._sweep_locks.setdefault(user_id, asyncio.Lock())
+
     def _check_run(self, user_id: int, in_flight: int) -> None:
         with session_scope(self.engine) as session:
             limits = limits_for(session, user_id=user_id, defaults=self.defaults)
@@ -104,23 +113,46 @@ class QuotaGate:
 
 @dataclass(frozen=True, slots=True)
 class SweepQuota:
-    """The sweep-size limit of the request's user; `check` refuses a larger sweep."""
+    """The sweep quotas of the request's user (`limits` None: not counted, open paths).
+
+    Store a sweep inside `async with quota.admitted():`, calling `check_concurrent(session)`
+    before storing and `check(trials)` once its size is known, both in the storing session:
+    a refusal then rolls the sweep back and the user's next submission counts this one.
+    """
 
     limits: QuotaLimits | None
+    user_id: int | None = None
+    lock: asyncio.Lock | None = None
 
     def check(self, trials: int | None, *, what: str = "sweep") -> None:
         """QuotaExceededError when `trials` is over the user's limit (blocking-safe)."""
         if self.limits is not None:
             check_sweep_size(trials, limits=self.limits, what=what)
 
+    def check_concurrent(self, session: Session) -> None:
+        """QuotaExceededError when the user already has their limit of sweeps and
+        walk-forwards queued or running (blocking: call from a thread)."""
+        if self.limits is not None and self.user_id is not None:
+            check_new_sweep(session, user_id=self.user_id, limits=self.limits)
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """Inside: the user's other sweep submissions on this node wait."""
+        if self.lock is None:
+            yield
+            return
+        async with self.lock:
+            yield
+
 
 async def sweep_quota(connection: HTTPConnection) -> SweepQuota:
-    """A dependency: the request's user's sweep-size limit (none for open paths)."""
+    """A dependency: the request's user's sweep quotas (none for open paths)."""
     principal = principal_of(connection.scope)
     gate: QuotaGate | None = getattr(connection.app.state, "quotas", None)
     if principal is None or gate is None:
         return SweepQuota(None)
-    return SweepQuota(await run_in_threadpool(gate.limits, principal.user_id))
+    limits = await run_in_threadpool(gate.limits, principal.user_id)
+    return SweepQuota(limits, principal.user_id, gate.sweep_lock(principal.user_id))
 
 
 SweepQuotaDep = Annotated[SweepQuota, Depends(sweep_quota)]

@@ -192,6 +192,10 @@ class Fees(Strict):
     taker: float = option_field("fee_taker")
 
 
+MAX_MORE_DATASETS = 9
+"""Further symbols one run may trade beside its primary dataset."""
+
+
 class RunCreate(Strict):
     """A backtest to run: the code (or a saved strategy) on a dataset, with account settings."""
 
@@ -199,9 +203,23 @@ class RunCreate(Strict):
     strategy_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     strategy_version: int | None = Field(default=None, ge=1, le=MAX_ID)
     dataset: str = Field(min_length=1, max_length=200, pattern=NO_NUL, examples=["BTCUSDT-1h"])
+    more_datasets: list[Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]] = (
+        Field(
+            default_factory=list,
+            max_length=MAX_MORE_DATASETS,
+            description="Further symbols traded in the same account, one dataset each (e.g. "
+            "['ETHUSDT-1h']); `dataset` is the primary, the strategy's self.data.",
+        )
+    )
+    missing_bars: Literal["refuse", "common"] = Field(
+        default="refuse",
+        description="With more_datasets: a bar time one symbol lacks refuses the run "
+        "(refuse) or is left out for every symbol (common); bars are never filled in.",
+    )
     start: datetime | None = Field(default=None, description="First traded bar (UTC if naive).")
     end: datetime | None = Field(default=None, description="Last bar used (UTC if naive).")
     mode: Mode = option_field("mode")
+    margin_mode: str = option_field("margin_mode")
     cash: float = option_field("cash")
     leverage_max: float = option_field("leverage_max")
     fees: Fees = Field(default_factory=Fees, description="An object, or one number for both.")
@@ -222,7 +240,9 @@ class RunCreate(Strict):
         ),
     )
 
-    _choices = field_validator("funding_interval_h", "trading_days_per_year")(_check_choices)
+    _choices = field_validator("funding_interval_h", "trading_days_per_year", "margin_mode")(
+        _check_choices
+    )
 
     @field_validator("tiers")
     @classmethod
@@ -313,6 +333,10 @@ class RunDetail(RunSummary):
 
 
 class TradeOut(BaseModel):
+    symbol: str = Field(
+        default="", description="The traded symbol (a run over several symbols trades more)."
+    )
+
     entry_time: datetime
     exit_time: datetime
     entry_index: int
@@ -336,6 +360,10 @@ class TradeOut(BaseModel):
 
 
 class OrderOut(BaseModel):
+    symbol: str = Field(
+        default="", description="The traded symbol (a run over several symbols trades more)."
+    )
+
     id: int
     created_time: datetime
     created_index: int
@@ -382,6 +410,11 @@ class CandlesOut(BaseModel):
     dataset: str
     candle_seconds: int = Field(description="Length of one candle (the data's bars or coarser).")
     candles: list[Candle]
+    symbol: str = Field(default="", description="The symbol these candles are of.")
+    symbols: list[str] = Field(
+        default_factory=list,
+        description="Every symbol the run trades, the primary first (ask for one with ?symbol=).",
+    )
 
 
 class EquityOut(BaseModel):
@@ -415,6 +448,15 @@ class ObjectiveIn(Strict):
 class SweepCreate(RunCreate):
     """A parameter sweep: the run fields (code or strategy, dataset, period, account; `params`
     fixes params for every trial) plus what to search and how."""
+
+    @model_validator(mode="after")
+    def _one_symbol(self) -> Self:
+        if self.more_datasets:
+            raise ValueError(
+                "more_datasets: sweeps and walk-forwards run over one symbol; run several "
+                "symbols as a single backtest (POST /api/runs)"
+            )
+        return self
 
     ranges: list[RangeIn | Annotated[str, Field(max_length=10_000, pattern=NO_NUL)]] = Field(
         min_length=1,
@@ -533,7 +575,10 @@ class WalkForwardCreate(SweepCreate):
     train_ratio: float | None = Field(default=None, gt=0, lt=1, allow_inf_nan=False)
     anchored: bool = False
     warmup_bars: int | None = Field(
-        default=None, ge=0, le=10_000_000, description="Default: the largest int param value."
+        default=None,
+        ge=0,
+        le=10_000_000,
+        description="Default: measured by probe runs of the first train window.",
     )
     min_is_trades: int | None = Field(
         default=None, ge=0, le=MAX_ID, description="Acceptance: in-sample trades per fold."

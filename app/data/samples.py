@@ -21,6 +21,12 @@ FloatArray = NDArray[np.float64]
 SAMPLE_SYMBOL = "BTCUSDT"
 SAMPLE_START = "2023-01-01"
 SAMPLE_BARS_1M = 525_600  # 365 days x 1,440 minutes: calendar year 2023.
+# The second symbol, for runs over several symbols: ETHUSDT-like hourly bars of 2023 from the
+# same generator (hourly directly, not a resample of minutes, so the file stays small).
+ETH_SAMPLE_SYMBOL = "ETHUSDT"
+ETH_SAMPLE_BARS_1H = 8_760  # 365 days x 24 hours
+ETH_SAMPLE_SEED = 23
+ETH_SAMPLE_START_PRICE = 1_200.0
 
 # Model constants, per one-minute bar unless stated. Daily volatility of about 3% (BTC-like).
 _DAILY_VOLATILITY = 0.03
@@ -126,6 +132,7 @@ def ensure_samples(data_dir: Path) -> list[Path]:
     The 1m sample is one year (2023, 525,600 bars, seed 7) and the 1h sample its resample;
     both files are byte-identical every time they are made.
     """
+    ensure_eth_sample(data_dir)
     minute_path, hour_path = sample_paths(data_dir)
     if minute_path.exists() and hour_path.exists():
         return [minute_path, hour_path]
@@ -134,3 +141,24 @@ def ensure_samples(data_dir: Path) -> list[Path]:
     write_ohlcv_parquet(minutes, minute_path)
     write_ohlcv_parquet(resample_ohlcv(minutes, "1h"), hour_path)
     return [minute_path, hour_path]
+
+
+def eth_sample_path(data_dir: Path) -> Path:
+    """Where the bundled second symbol lives: `<data_dir>/samples/ETHUSDT-1h.parquet`."""
+    return data_dir / "samples" / f"{ETH_SAMPLE_SYMBOL}-1h.parquet"
+
+
+def ensure_eth_sample(data_dir: Path) -> Path:
+    """Write the ETHUSDT 1h sample (2023, 8,760 bars, seed 23, from 1,200) if missing; it is
+    byte-identical every time it is made."""
+    path = eth_sample_path(data_dir)
+    if not path.exists():
+        hours = generate_ohlcv(
+            bars=ETH_SAMPLE_BARS_1H,
+            timeframe="1h",
+            start=SAMPLE_START,
+            seed=ETH_SAMPLE_SEED,
+            start_price=ETH_SAMPLE_START_PRICE,
+        )
+        write_ohlcv_parquet(hours, path)
+    return path

@@ -1,4 +1,5 @@
-"""The `strategylab data tiers ...` commands: list the maintenance-tier tables, import one."""
+"""The `strategylab data tiers ...` commands: list and show the maintenance-tier tables, import
+one from a file, fetch one from an exchange through ccxt."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from app.data.errors import DataError, DataFileError
+from app.data.tier_fetch import ExchangeCredentials, fetch_tier_table, make_tier_exchange
 from app.data.tiers import MAX_TIER_FILE_BYTES, TierCatalog, convert_exchange_tiers, read_tier_file
 from app.engine.errors import ConfigError
 from app.engine.tiers import TierTable
-from app.settings import load_settings
+from app.settings import Settings, load_settings
 
 tiers_app = typer.Typer(
     name="tiers",
-    help="Maintenance-tier tables (dated, per symbol): list, show, import.",
+    help="Maintenance-tier tables (dated, per symbol): list, show, import, fetch.",
     no_args_is_help=True,
 )
 
@@ -141,4 +144,55 @@ def _read_any(file: Path, symbol: str, snapshot: str, exchange: str, source: str
         exchange=exchange,
         snapshot_date=day,
         source=source or f"{exchange} brackets imported from {file.name}",
+    )
+
+
+@tiers_app.command("fetch")
+def fetch_command(
+    exchange_id: Annotated[
+        str, typer.Option("--exchange", help="ccxt exchange id, e.g. binanceusdm or bybit.")
+    ],
+    symbol: Annotated[
+        str, typer.Option("--symbol", help="The perpetual as ccxt spells it: BTC/USDT:USDT.")
+    ],
+    table_exchange: Annotated[
+        str,
+        typer.Option(
+            "--table-exchange",
+            help="The table's exchange name (default: binance-usdtm for Binance, else the id).",
+        ),
+    ] = "",
+) -> None:
+    """Fetch a symbol's leverage tiers from an exchange (ccxt), dated today, and store them
+    with the symbol's datasets; runs on the symbol use them. An exchange that gives its tiers
+    only to a signed request (Binance) needs STRATEGYLAB_EXCHANGE_API_KEY and
+    STRATEGYLAB_EXCHANGE_API_SECRET in the environment (never printed or stored)."""
+    settings = load_settings()
+    credentials = _credentials(settings)
+    try:
+        exchange = make_tier_exchange(exchange_id, credentials)
+        entry = fetch_tier_table(
+            exchange,
+            symbol,
+            credentials=credentials,
+            fetched_at=datetime.now(UTC),
+            table_exchange=table_exchange or None,
+        )
+        path = TierCatalog(settings.data_dir).store(entry)
+    except (DataError, ConfigError) as error:
+        raise _fail(error.message if isinstance(error, ConfigError) else str(error)) from None
+    typer.echo(f"stored {entry.label()} ({len(entry.tiers)} brackets) in {path}")
+
+
+def _credentials(settings: Settings) -> ExchangeCredentials:
+    """The exchange key from the settings (STRATEGYLAB_EXCHANGE_API_*), revealed only here,
+    for the ccxt client."""
+
+    def plain(secret: SecretStr | None) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    return ExchangeCredentials(
+        api_key=plain(settings.exchange_api_key),
+        secret=plain(settings.exchange_api_secret),
+        password=plain(settings.exchange_api_password),
     )

@@ -89,9 +89,15 @@ def convert_exchange_tiers(
     maintenanceMarginRate, maxLeverage, info: {cum}}`), Binance's `/fapi/v1/leverageBracket`
     answer for one symbol (`{"symbol", "brackets": [{notionalFloor, notionalCap,
     maintMarginRatio, cum, initialLeverage}]}`) or a list of those (the entry for `symbol` is
-    taken). Raises ConfigError("tiers") when the figures are not a consistent table.
+    taken). An exchange that publishes no maintenance amount (ccxt's `info` without `cum`) gets
+    the one Binance's continuity rule gives, cum(k) = cum(k-1) + floor(k) x (rate(k) -
+    rate(k-1)), and the source says so. Raises ConfigError("tiers") when the figures are not a
+    consistent table.
     """
     rows = _exchange_rows(raw, symbol)
+    if rows and all(row["maintenance_amount"] is None for row in rows):
+        _derive_amounts(rows)
+        source = f"{source}; maintenance amounts derived by continuity"
     document = {
         "format": TIER_FORMAT,
         "exchange": exchange,
@@ -104,7 +110,13 @@ def convert_exchange_tiers(
 
 
 def _exchange_rows(raw: object, symbol: str) -> list[dict[str, Any]]:
-    if isinstance(raw, list) and raw and isinstance(raw[0], Mapping) and "symbol" in raw[0]:
+    # a list of Binance answers (`symbol` and `brackets` each); ccxt's tiers carry `symbol` too
+    first = raw[0] if isinstance(raw, list) and raw else None
+    if (
+        isinstance(raw, list)
+        and isinstance(first, Mapping)
+        and {"brackets", "symbol"} <= set(first)
+    ):
         wanted = normalise_symbol(symbol)
         found = [item for item in raw if normalise_symbol(str(item.get("symbol"))) == wanted]
         if not found:
@@ -118,6 +130,20 @@ def _exchange_rows(raw: object, symbol: str) -> list[dict[str, Any]]:
         FIELD,
         "the file is neither ccxt's leverage tiers nor Binance's leverageBracket answer",
     )
+
+
+def _derive_amounts(rows: list[dict[str, Any]]) -> None:
+    """Fill each row's maintenance amount by continuity (rows in bracket order); rows whose
+    figures are not numbers are left for `parse_tier_table` to refuse."""
+    amount, previous_rate = 0.0, None
+    for row in rows:
+        floor, rate = row["notional_floor"], row["maintenance_rate"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (floor, rate)):
+            return
+        if previous_rate is not None:
+            amount += floor * (rate - previous_rate)
+        row["maintenance_amount"] = amount
+        previous_rate = rate
 
 
 def _number(item: Mapping[str, Any], key: str) -> Any:

@@ -13,7 +13,8 @@ class UserQuotaRecord(SQLModel, table=True):
     """One user's quota overrides; a NULL field means "the default from Settings".
 
     Units: `cpu_seconds_per_day` in CPU-seconds per UTC day, `storage_mb` in MiB (datasets plus
-    run folders), `sweep_trials` in trials per sweep, `concurrent_runs` in runs queued or running.
+    run folders), `sweep_trials` in trials per sweep, `concurrent_runs` in runs queued or running,
+    `concurrent_sweeps` in sweeps (walk-forwards included) queued or running.
     """
 
     __tablename__ = "user_quotas"
@@ -23,4 +24,5 @@ class UserQuotaRecord(SQLModel, table=True):
     cpu_seconds_per_day: float | None = None
     storage_mb: int | None = None
     sweep_trials: int | None = None
+    concurrent_sweeps: int | None = None
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

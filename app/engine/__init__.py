@@ -40,7 +40,13 @@ from app.engine.events import (
 from app.engine.feed import Bar, DataView, MarketData, SeriesView, ns_to_iso
 from app.engine.indicators import IndicatorFrame, indicator_names, look_ahead_reason
 from app.engine.loop import Progress, ProgressCallback, run_backtest, simulate, summarize
-from app.engine.margin import BINANCE_BTCUSDT_TIERS, MarginTier, build_tiers, liquidation_price
+from app.engine.margin import (
+    BINANCE_BTCUSDT_TIERS,
+    MarginTier,
+    SymbolTierTable,
+    build_tiers,
+    liquidation_price,
+)
 from app.engine.metrics import DEFINITIONS as METRIC_DEFINITIONS
 from app.engine.orders import ORDER_STATE_TABLE, OrderTicket
 from app.engine.record_views import OrderHistory, TradeHistory
@@ -53,8 +59,10 @@ from app.engine.results import (
     equity_curve,
 )
 from app.engine.strategy import Strategy, coerce_params, crossover, crossunder
+from app.engine.symbol_results import SymbolSummary, SymbolTotals
 from app.engine.tiers import TierTable, parse_tier_table, tiers_sha256
 from app.engine.timeframes import TimeframeView
+from app.engine.timeline import MISSING_BAR_POLICIES, align_symbols
 from app.engine.types import (
     ExitReason,
     LogLevel,
@@ -74,6 +82,7 @@ __all__ = [
     "BINANCE_BTCUSDT_TIERS",
     "MAX_LEVERAGE",
     "METRIC_DEFINITIONS",
+    "MISSING_BAR_POLICIES",
     "OPTION_FIELDS",
     "ORDER_STATE_TABLE",
     "RUN_CONFIG_FIELDS",
@@ -131,11 +140,15 @@ __all__ = [
     "Strategy",
     "StrategyDefinitionError",
     "StrategyRuntimeError",
+    "SymbolSummary",
+    "SymbolTierTable",
+    "SymbolTotals",
     "TierTable",
     "TimeInForce",
     "TimeframeView",
     "Trade",
     "TradeHistory",
+    "align_symbols",
     "build_tiers",
     "coerce_params",
     "crossover",

@@ -60,8 +60,10 @@ from app.engine.intrabar import bar_path, is_through_at_open, next_trigger
 from app.engine.logbook import LogSink
 from app.engine.order_book import OrderBook
 from app.engine.orders import Order
-from app.engine.portfolio import FillResult, Portfolio, clearance_fee
+from app.engine.portfolio import FillResult, Portfolio
+from app.engine.results import EquityLedger
 from app.engine.types import ExitReason, OrderRecord, OrderStatus, OrderType, TimeInForce, Trade
+from app.engine.wallet import Wallet
 
 CANCEL_MESSAGES = {
     CancelReason.BY_STRATEGY: "cancelled by the strategy",
@@ -95,7 +97,12 @@ class Broker:
         config: RunConfig,
         log: LogSink,
         journal: list[Event] | None = None,
+        *,
+        wallet: Wallet | None = None,
+        records: RecordCounter | None = None,
     ) -> None:
+        """`wallet` and `records` are shared with the other symbols' brokers of a run over
+        several symbols (app.engine.account); by default the broker has its own."""
         self.market = market
         # Python numbers per index without building a numpy scalar (`times`: bar open times,
         # epoch ns UTC, read by placement too).
@@ -105,7 +112,9 @@ class Broker:
         self._lows = memoryview(market.low)
         self._closes = memoryview(market.close)
         self.config = config
-        self.portfolio = Portfolio(config, is_marked=market.has_mark)
+        self.portfolio = Portfolio(
+            config, is_marked=market.has_mark, symbol=market.symbol, wallet=wallet
+        )
         # The mark price (where the data has one; else the trade price) liquidates and settles
         # funding (app.engine.liquidation); a bar needs attention when either series reaches a
         # trigger, so the quiet-bar ranges span both.
@@ -116,7 +125,9 @@ class Broker:
         self._trigger_highs = memoryview(np.maximum(market.high, market.marked("high")))
         self.fees = FeeModel(config)
         self.log = log
-        self.records = RecordCounter(max_orders=config.max_orders, max_trades=config.max_trades)
+        self.records = records or RecordCounter(
+            max_orders=config.max_orders, max_trades=config.max_trades
+        )
         self.book = OrderBook(log, self.records, journal)
         self.next_order_id = self.book.next_order_id
         self.working = self.book.working  # the same lists, read by the loop and the context
@@ -141,11 +152,13 @@ class Broker:
 
     def submit(self, order: Order) -> None:
         """Accept a checked order: it works from the next bar on."""
+        order.symbol = self.market.symbol
         self.book.accept(order, OrderAccepted(order.id, order.created_time, order.created_index))
         self.next_work = 0
 
     def deny(self, order: Order, refusal: Refusal) -> None:
         """Record a request refused at placement: it keeps its id and never works."""
+        order.symbol = self.market.symbol
         self.book.apply(
             order,
             OrderDenied(
@@ -213,6 +226,11 @@ class Broker:
             self.next_work = stop
         else:
             self.next_work = self._ranges.first_reaching(index, lower, upper, stop)
+
+    def refresh_triggers(self) -> None:
+        """Set the exit triggers again from the position (cross margin: its liquidation price
+        moves with the other symbols' positions, app.engine.account)."""
+        self._refresh_triggers()
 
     def _refresh_triggers(self) -> None:
         position = self.portfolio.position
@@ -435,6 +453,8 @@ class Broker:
     ) -> Refusal | None:
         """Why the account could not carry all of a fill-or-kill order, tried on a copy."""
         trial = copy.copy(self.portfolio)
+        trial.wallet = Wallet(self.portfolio.cash)  # the trial never touches the real cash
+        trial.cross = None  # nor the real positions' liquidation prices
         trial.position = copy.copy(self.portfolio.position)
         result = trial.fill(
             order.direction,
@@ -536,7 +556,7 @@ class Broker:
         position = self.portfolio.position
         order = self._engine_order(OrderType.MARKET, -position.side, position.size, index, time)
         price = position.liquidation_price
-        fee = clearance_fee(position)  # the liquidation fee, shown on the order
+        fee = self.portfolio.liquidation_fee()  # the clearance fee, shown on the order
         trade = self.portfolio.liquidate(time, index)
         self.trades.append(trade)
         self.book.apply(
@@ -565,6 +585,7 @@ class Broker:
             take_profit=None,
             created_index=index,
             created_time=time,
+            symbol=self.market.symbol,
         )
         self.book.accept(order, OrderAccepted(order.id, time, index))
         return order
@@ -578,6 +599,24 @@ class Broker:
             rate = self.funding.rate_at(instant)
             payment = self.portfolio.settle_funding(rate, mark_price)
             self.book.settled(FundingSettled(instant, index, rate, mark_price, payment))
+
+    # -- the account after a bar ------------------------------------------------------------
+
+    def mark(self, ledger: EquityLedger, index: int) -> None:
+        """The account after bar `index`: cash, the position's margin, size and entry."""
+        portfolio = self.portfolio
+        position = portfolio.position
+        ledger.mark(
+            index,
+            portfolio.cash,
+            position.margin,
+            position.side * position.size,
+            position.entry_price,
+        )
+
+    def equity_at(self, index: int) -> float:
+        """Cash + margin + unrealised PnL at bar `index`'s traded close (the live view's)."""
+        return self.portfolio.equity(float(self.market.close[index]))
 
     # -- the end ----------------------------------------------------------------------------
 

@@ -12,13 +12,18 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, Final
 
 from app.engine.caps import DEFAULT_MAX_ORDERS, DEFAULT_MAX_TRADES
 from app.engine.errors import ConfigError
-from app.engine.margin import BINANCE_BTCUSDT_TIERS, DEFAULT_TIER_TABLE, MarginTier
+from app.engine.margin import (
+    BINANCE_BTCUSDT_TIERS,
+    DEFAULT_TIER_TABLE,
+    MarginTier,
+    SymbolTierTable,
+)
 from app.engine.types import Mode
 
 ParamValue = bool | int | float | str
@@ -32,6 +37,7 @@ FUNDING_INTERVALS_H: Final = (1, 4, 8)
 TRADING_DAYS: Final = (365, 252)
 MAX_CHECKPOINT_EVERY: Final = 10**9
 MAX_KEEP_CHECKPOINTS: Final = 100
+MARGIN_MODES: Final = ("isolated", "cross")
 
 
 class FieldRole(StrEnum):
@@ -152,6 +158,15 @@ class RunConfig:
             choices=tuple(Mode),
         ),
     )
+    margin_mode: str = field(
+        default="isolated",
+        metadata=_spec(
+            str,
+            "",
+            "Margin: isolated per position, or cross (the whole balance backs each)",
+            choices=MARGIN_MODES,
+        ),
+    )
     cash: float = field(
         default=10_000.0,
         metadata=_spec(
@@ -254,8 +269,47 @@ class RunConfig:
             FieldRole.TABLE,
         ),
     )
+    tier_notional_cap: float | None = field(
+        default=None,
+        metadata=_spec(
+            float,
+            "quote units",
+            "The tier table's largest position (its last bracket's cap); None: no cap recorded",
+            FieldRole.TABLE,
+        ),
+    )
     symbol: str = field(
         default="BTCUSDT", metadata=_spec(str, "", "Symbol of the traded data", FieldRole.DATASET)
+    )
+    other_datasets: tuple[str, ...] = field(
+        default=(),
+        metadata=_spec(
+            tuple,
+            "",
+            "A stored run over several symbols: the catalog datasets of its further symbols, "
+            "in the order traded (the first dataset is the run's own)",
+            FieldRole.DATASET,
+        ),
+    )
+    missing_bars: str = field(
+        default="refuse",
+        metadata=_spec(
+            str,
+            "",
+            "Several symbols: a bar time one symbol lacks refuses the data (refuse) or is "
+            "left out for every symbol (common)",
+            FieldRole.DATASET,
+        ),
+    )
+    symbol_tiers: tuple[SymbolTierTable, ...] = field(
+        default=(),
+        metadata=_spec(
+            tuple,
+            "",
+            "The tier table of each further symbol of a run over several (the primary's is "
+            "margin_tiers); a symbol without one uses margin_tiers",
+            FieldRole.TABLE,
+        ),
     )
     start: int | None = field(
         default=None,
@@ -351,6 +405,16 @@ class RunConfig:
                 spec.check(getattr(self, spec.name))
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ConfigError("end", "the end of the period is before its start")
+        cap = self.tier_notional_cap
+        is_number = isinstance(cap, int | float) and not isinstance(cap, bool)
+        if cap is not None and not (is_number and 0 < cap < math.inf):
+            raise ConfigError(
+                "tier_notional_cap", f"must be a positive finite notional, got {cap!r}"
+            )
+        if self.missing_bars not in ("refuse", "common"):
+            raise ConfigError(
+                "missing_bars", f"must be refuse or common, got {self.missing_bars!r}"
+            )
         if self.mode is Mode.SPOT and self.leverage_max != 1.0:
             object.__setattr__(self, "leverage_max", 1.0)
 
@@ -364,6 +428,15 @@ class RunConfig:
         data = asdict(self)
         data["mode"] = self.mode.value
         data["margin_tiers"] = [asdict(tier) for tier in self.margin_tiers]
+        # the fields of a run over several symbols (and cross margin) are written only when
+        # set, so a config made without them keeps its format and its fingerprint
+        for name, default in _SEVERAL_SYMBOL_DEFAULTS.items():
+            if getattr(self, name) == default:
+                del data[name]
+        if self.symbol_tiers:
+            data["symbol_tiers"] = [_symbol_tiers_dict(table) for table in self.symbol_tiers]
+        if self.other_datasets:
+            data["other_datasets"] = list(self.other_datasets)
         data["params"] = dict(self.params)
         data["version"] = CONFIG_VERSION
         return data
@@ -386,6 +459,12 @@ class RunConfig:
                 values["margin_tiers"] = tuple(MarginTier(**t) for t in values["margin_tiers"])
             if "params" in values:
                 values["params"] = tuple(dict(values["params"]).items())
+            if "other_datasets" in values:
+                values["other_datasets"] = tuple(str(name) for name in values["other_datasets"])
+            if "symbol_tiers" in values:
+                values["symbol_tiers"] = tuple(
+                    _symbol_tiers_from(table) for table in values["symbol_tiers"]
+                )
         except (TypeError, ValueError, AttributeError) as error:
             raise ConfigError("config", f"cannot be read: {error}") from None
         return cls(**values)
@@ -401,3 +480,48 @@ RUN_CONFIG_FIELDS: Final[tuple[ConfigField, ...]] = tuple(
 )
 FIELDS_BY_NAME: Final[Mapping[str, ConfigField]] = {spec.name: spec for spec in RUN_CONFIG_FIELDS}
 OPTION_FIELDS: Final = tuple(s for s in RUN_CONFIG_FIELDS if s.role is FieldRole.OPTION)
+
+
+_SEVERAL_SYMBOL_DEFAULTS: Final[Mapping[str, Any]] = {
+    "other_datasets": (),
+    "missing_bars": "refuse",
+    "symbol_tiers": (),
+    "margin_mode": "isolated",
+}
+
+
+def _symbol_tiers_dict(table: SymbolTierTable) -> dict[str, Any]:
+    return {
+        "symbol": table.symbol,
+        "table": table.table,
+        "tiers": [asdict(tier) for tier in table.tiers],
+        "notional_cap": table.notional_cap,
+    }
+
+
+def _symbol_tiers_from(data: Mapping[str, Any]) -> SymbolTierTable:
+    return SymbolTierTable(
+        symbol=str(data["symbol"]),
+        table=str(data["table"]),
+        tiers=tuple(MarginTier(**tier) for tier in data["tiers"]),
+        notional_cap=data.get("notional_cap"),
+    )
+
+
+def symbol_config(config: RunConfig, symbol: str) -> RunConfig:
+    """The config one symbol of a run over several trades under: the run's, with that
+    symbol's tier table (`symbol_tiers`) when it has one. The primary symbol's is `config`."""
+    if symbol == config.symbol:
+        return config
+    for table in config.symbol_tiers:
+        if table.symbol == symbol:
+            return replace(
+                config,
+                symbol=symbol,
+                margin_tiers=table.tiers,
+                tier_table=table.table,
+                tier_notional_cap=table.notional_cap,
+                symbol_tiers=(),
+                other_datasets=(),
+            )
+    return replace(config, symbol=symbol, symbol_tiers=(), other_datasets=())

@@ -12,10 +12,11 @@ from datetime import datetime
 import pandas as pd
 
 from app.engine import placement
+from app.engine.account import Exchange, SymbolAccount
 from app.engine.broker import Broker
 from app.engine.errors import IndicatorError
 from app.engine.exits import trailing_level
-from app.engine.feed import Cursor, DataView, MarketData, SeriesView, ns_to_datetime
+from app.engine.feed import Cursor, DataView, IntArray, MarketData, SeriesView, ns_to_datetime
 from app.engine.indicator_settings import check_settings, plain_name, plain_settings
 from app.engine.indicators import (
     IndicatorArg,
@@ -30,6 +31,7 @@ from app.engine.record_views import OrderHistory, TradeHistory
 from app.engine.results import IndicatorSetting
 from app.engine.timeframes import TimeframeView, build_timeframe
 from app.engine.types import LogLevel
+from app.engine.wake import WakePlan
 from app.engine.warmup import DeclaredView, ready_index
 
 
@@ -70,6 +72,7 @@ class StrategyContext:
     """Binds one strategy instance to one run."""
 
     __slots__ = (
+        "_account",
         "_broker",
         "_cursor",
         "_frame",
@@ -82,7 +85,9 @@ class StrategyContext:
         "_on_indicator",
         "_ready",
         "_source",
+        "_symbol_indicators",
         "_timeframes",
+        "_wake",
         "data",
     )
 
@@ -90,7 +95,7 @@ class StrategyContext:
         self,
         market: MarketData,
         cursor: Cursor,
-        broker: Broker,
+        broker: Exchange,
         log: LogSink,
         source: IndicatorSource | None = None,
         on_indicator: Callable[[int], None] | None = None,
@@ -104,7 +109,9 @@ class StrategyContext:
         self._on_indicator = on_indicator
         self._indicator_calls = 0
         self._cursor = cursor
-        self._broker = broker
+        # a run over several symbols: the account, whose primary broker is `_broker`
+        self._account = broker if isinstance(broker, SymbolAccount) else None
+        self._broker = broker.primary if isinstance(broker, SymbolAccount) else broker
         self._log = log
         self._frame: pd.DataFrame | None = None
         self._indicators: dict[
@@ -112,11 +119,16 @@ class StrategyContext:
             SeriesView | IndicatorFrame,
         ] = {}
         self._is_initializing = True
+        # indicators on another symbol's bars: (symbol, name, settings) -> view
+        self._symbol_indicators: dict[
+            tuple[str, str, tuple[tuple[str, str, IndicatorArg], ...]], SeriesView | IndicatorFrame
+        ] = {}
         self._timeframes: dict[str, TimeframeView] = {}
         # is_ready's answers: id(view) -> (view, first ready bar); the view is held so its
         # id is never reused while cached
         self._ready: dict[int, tuple[object, int]] = {}
         self.data = DataView(market, cursor)
+        self._wake = WakePlan(cursor)  # what wake_on declared (app.engine.wake)
 
     def end_initialization(self) -> None:
         self._is_initializing = False
@@ -132,21 +144,64 @@ class StrategyContext:
         """The current bar's traded close: what orders are sized and checked against."""
         return float(self._market.close[max(self._cursor.end - 1, 0)])
 
+    def _broker_of(self, symbol: object) -> Broker:
+        """The broker of `symbol` (None: the primary symbol's); ValueError naming the run's
+        symbols for one it does not trade."""
+        if symbol is None:
+            return self._broker
+        if type(symbol) is not str:  # an exact str: nothing of the strategy's runs here
+            raise ValueError(f"symbol must be text such as 'ETHUSDT', not {type(symbol).__name__}")
+        if symbol == self._market.symbol:
+            return self._broker
+        if self._account is None:
+            raise ValueError(
+                f"symbol {symbol!r} is not traded in this run; its symbol is "
+                f"{self._market.symbol} (name more with another --data SYMBOL=PATH)"
+            )
+        broker = self._account.brokers.get(symbol)
+        if broker is None:
+            raise ValueError(
+                f"symbol {symbol!r} is not traded in this run; its symbols are "
+                f"{', '.join(self._account.brokers)}"
+            )
+        return broker
+
+    def _price_of(self, broker: Broker) -> float:
+        """The price `broker`'s position is marked at now: its symbol's current mark close."""
+        if broker is self._broker:
+            return self._price()
+        return float(broker.market.marked("close")[max(self._cursor.end - 1, 0)])
+
     def cash(self) -> float:
         return self._broker.portfolio.cash
 
     def equity(self) -> float:
-        return self._broker.portfolio.equity(self._price())
+        if self._account is None:
+            return self._broker.portfolio.equity(self._price())
+        return self.cash() + sum(
+            broker.portfolio.position.margin
+            + broker.portfolio.position.unrealized(self._price_of(broker))
+            for broker in self._account.brokers.values()
+        )
 
-    def position_size(self) -> float:
-        position = self._broker.portfolio.position
+    def position_size(self, symbol: object = None) -> float:
+        broker = self._broker if symbol is None else self._broker_of(symbol)  # None: hot path
+        position = broker.portfolio.position
         return position.side * position.size
 
-    def margin_ratio(self) -> float:
-        return self._broker.portfolio.margin_ratio(self._price())
+    def margin_ratio(self, symbol: object = None) -> float:
+        broker = self._broker_of(symbol)
+        return broker.portfolio.margin_ratio(self._price_of(broker))
 
-    def position(self) -> PositionInfo:
-        position = self._broker.portfolio.position
+    def positions(self) -> dict[str, PositionInfo]:
+        """Every symbol's position (flat ones too), by symbol, the primary first."""
+        if self._account is None:
+            return {self._market.symbol: self.position()}
+        return {symbol: self.position(symbol) for symbol in self._account.brokers}
+
+    def position(self, symbol: object = None) -> PositionInfo:
+        broker = self._broker_of(symbol)
+        position = broker.portfolio.position
         if position.side == 0:
             return PositionInfo(0.0, "flat", 0.0, 0.0, 0.0, None, 0.0, None, None)
         notional = position.size * position.entry_price
@@ -157,7 +212,7 @@ class StrategyContext:
             leverage=notional / position.margin if position.margin > 0 else 0.0,
             margin=position.margin,
             liquidation_price=position.liquidation_price or None,
-            unrealized_pnl=position.unrealized(self._price()),
+            unrealized_pnl=position.unrealized(self._price_of(broker)),
             stop_loss=position.stop_loss,
             take_profit=position.take_profit,
             entry_time=ns_to_datetime(position.entry_time),
@@ -166,7 +221,8 @@ class StrategyContext:
         )
 
     def open_orders(self) -> list[OrderTicket]:
-        return [order.ticket() for order in self._broker.working]
+        working = self._broker.working if self._account is None else self._account.working
+        return [order.ticket() for order in working]
 
     def trades(self) -> TradeHistory:
         """The closed trades, a read-only view (app.engine.record_views)."""
@@ -174,7 +230,8 @@ class StrategyContext:
 
     def orders(self) -> OrderHistory:
         """Every order so far, a read-only view (app.engine.record_views)."""
-        return OrderHistory(self._broker.finished, self._broker.working)
+        working = self._broker.working if self._account is None else self._account.working
+        return OrderHistory(self._broker.finished, working)
 
     # -- indicators -------------------------------------------------------------------------
 
@@ -184,14 +241,20 @@ class StrategyContext:
                 f"{what} are declared in initialize(), which computes them once for the whole run"
             )
 
-    def indicator(self, name: object, kwargs: object) -> SeriesView | IndicatorFrame:
-        """An indicator on the run's bars, or on a higher timeframe with `timeframe="4h"`.
+    def indicator(
+        self, name: object, kwargs: object, symbol: object = None
+    ) -> SeriesView | IndicatorFrame:
+        """An indicator on the run's bars, or on a higher timeframe with `timeframe="4h"`, or
+        on another symbol's bars with `symbol="ETHUSDT"` (a run over several symbols).
 
         `name` and `kwargs` are read once, into plain copies; only the copies are checked,
         cached on and computed with."""
         lowered = plain_name(name)
         self._require_initializing("indicators")
         settings = plain_settings(lowered, kwargs)
+        broker = self._broker_of(symbol)
+        if broker is not self._broker:
+            return self._symbol_indicator(lowered, settings, broker)
         rule = settings.pop("timeframe", None)
         if rule is not None and type(rule) is not str:
             raise IndicatorError("timeframe must be a string such as '4h'")
@@ -222,6 +285,31 @@ class StrategyContext:
             self._indicator_calls += 1
         return self._indicators[cache_key]
 
+    def _symbol_indicator(
+        self, name: str, settings: dict[str, IndicatorArg], broker: Broker
+    ) -> SeriesView | IndicatorFrame:
+        """`name` computed on `broker`'s symbol's bars (same cursor: they share the bars)."""
+        if "timeframe" in settings:
+            raise IndicatorError(
+                "an indicator on another symbol's bars is computed on the run's bar size; "
+                "timeframe= works on the primary symbol's bars only"
+            )
+        args = check_settings(name, settings)
+        key = (
+            broker.market.symbol,
+            name,
+            tuple((k, type(value).__name__, value) for k, value in sorted(args.items())),
+        )
+        view = self._symbol_indicators.get(key)
+        if view is None:
+            frame = broker.market.to_frame()
+            view = make_view(name, compute_indicator(frame, name, args), self._cursor)
+            self._symbol_indicators[key] = view
+        self._indicator_calls += 1
+        if self._on_indicator is not None:
+            self._on_indicator(self._indicator_calls)
+        return view
+
     def declared_indicators(self) -> tuple[IndicatorSetting, ...]:
         """Each distinct indicator setting the strategy declared, in declaration order."""
         return tuple(
@@ -238,6 +326,9 @@ class StrategyContext:
             settings += [f"timeframe={rule}"] if rule is not None else []
             views.append((f"{name}({', '.join(settings)})", view))
         views += [(f"timeframe {rule}", view) for rule, view in self._timeframes.items()]
+        for (symbol, name, args), view in self._symbol_indicators.items():
+            listed = "".join(f"{key}={value}, " for key, _, value in args)
+            views.append((f"{name}({listed}symbol={symbol})", view))
         return views
 
     def is_ready(self, view: object, bars: object) -> bool:
@@ -266,26 +357,52 @@ class StrategyContext:
             )
         return self._timeframes[rule]
 
+    def wake_on(self, condition: tuple[object, ...], every: object) -> None:
+        """Declare bars on_data must be called on (app.engine.wake); initialize() only."""
+        if not self._is_initializing:
+            raise TypeError(
+                "wake_on is declared in initialize(): the engine works out the bars it "
+                "fires on once, before the first bar"
+            )
+        self._wake.declare(condition, every)
+
+    def wake_bars(self, first: int, stop: int) -> IntArray | None:
+        """The bars `first` to `stop - 1` the wake_on declarations call on_data on, sorted;
+        None when initialize() declared none (on_data is called on every bar)."""
+        return self._wake.bars(first, stop) if self._wake.is_declared else None
+
     # -- trading ----------------------------------------------------------------------------
 
-    def place(self, direction: int, request: placement.OrderRequest) -> OrderTicket | None:
-        """A buy (+1) or sell (-1); None when refused (an order with its id, denied with a
-        reason code: an `OrderDenied` event and a log line)."""
+    def place(
+        self, direction: int, request: placement.OrderRequest, symbol: object = None
+    ) -> OrderTicket | None:
+        """A buy (+1) or sell (-1) of `symbol` (None: the primary); None when refused (an
+        order with its id, denied with a reason code: an `OrderDenied` event and a log line)."""
+        broker = self._broker_of(symbol)
         if self._is_initializing:  # stamped, like its log line, with the first traded bar
             index = self._log.current_index
-            placement.deny_request(self._broker, index, direction, placement.IN_INITIALIZE)
+            placement.deny_request(broker, index, direction, placement.IN_INITIALIZE)
             return None
-        order = placement.place(
-            self._broker, self._cursor.end - 1, direction, request, self._trade_close()
+        close = (
+            self._trade_close()
+            if broker is self._broker
+            else float(broker.market.close[max(self._cursor.end - 1, 0)])
         )
+        index = self._cursor.end - 1
+        # several symbols: a fraction of equity, or risk, is of the whole account's equity
+        equity = None if self._account is None else self._account.equity_at(max(index, 0))
+        order = placement.place(broker, index, direction, request, close, equity)
         return None if order is None else order.ticket()
 
-    def close_position(self, percentage: object, amount: object = None) -> OrderTicket | None:
+    def close_position(
+        self, percentage: object, amount: object = None, symbol: object = None
+    ) -> OrderTicket | None:
+        broker = self._broker_of(symbol)
         if self._is_initializing:
             index = self._log.current_index
-            placement.deny_close(self._broker, index, placement.CLOSE_IN_INITIALIZE)
+            placement.deny_close(broker, index, placement.CLOSE_IN_INITIALIZE)
             return None
-        order = placement.place_close(self._broker, self._cursor.end - 1, percentage, amount)
+        order = placement.place_close(broker, self._cursor.end - 1, percentage, amount)
         return None if order is None else order.ticket()
 
     def cancel(self, order: object) -> bool:
@@ -293,6 +410,9 @@ class StrategyContext:
         if not isinstance(order_id, int) or isinstance(order_id, bool):
             self._log.write(LogLevel.WARNING, "cancel needs an order returned by buy or sell")
             return False
+        if self._account is not None:
+            holder = self._account.find(order_id)
+            return holder is not None and holder.cancel(order_id)
         return self._broker.cancel(order_id)
 
     # -- logging ----------------------------------------------------------------------------

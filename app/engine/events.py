@@ -45,6 +45,7 @@ class RejectReason(StrEnum):
     # at the fill: the account cannot carry it (OrderRejected, or the rest of a partial fill)
     INSUFFICIENT_CASH = "insufficient_cash"
     TIER_LEVERAGE = "tier_leverage"
+    NOTIONAL_CAP = "notional_cap"  # over the tier table's largest position
     BELOW_MINIMUM_SIZE = "below_minimum_size"
     FILL_OR_KILL = "fill_or_kill"  # a fok order the account could not carry in full
 

@@ -35,6 +35,11 @@ class MarketData:
     liquidation, funding and the marked-to-market equity then use them, fills the trade
     prices. `mark_filled_bars` counts bars the mark series lacked, where the trade price stood
     in (the results say so).
+
+    `other_symbols` are the other symbols one account trades beside this one (the primary,
+    `self.data`), each on exactly these bar times (app.engine.timeline.align_symbols makes
+    them so); `bars_dropped` counts the bar times the alignment dropped because not every
+    symbol had a bar there.
     """
 
     time: IntArray
@@ -51,6 +56,8 @@ class MarketData:
     mark_low: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
     mark_close: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
     mark_filled_bars: int = 0
+    other_symbols: tuple[MarketData, ...] = ()
+    bars_dropped: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.time)
@@ -77,6 +84,33 @@ class MarketData:
             raise MarketDataError("funding rates must be finite numbers")
         self._check_mark(n)
         self.time.setflags(write=False)
+        self._check_other_symbols()
+
+    def _check_other_symbols(self) -> None:
+        """Every other symbol: another symbol, on exactly this market's bar times, alone."""
+        seen = {self.symbol}
+        for other in self.other_symbols:
+            if other.other_symbols:
+                raise MarketDataError(
+                    f"{other.symbol}'s bars cannot carry other symbols of their own"
+                )
+            if other.symbol in seen:
+                raise MarketDataError(f"the symbol {other.symbol} is given twice")
+            seen.add(other.symbol)
+            if len(other) != len(self) or not np.array_equal(other.time, self.time):
+                raise MarketDataError(
+                    f"{other.symbol}'s bar times differ from {self.symbol}'s; align the "
+                    "symbols first (app.engine.timeline.align_symbols)"
+                )
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol the account trades: this one (the primary) first."""
+        return (self.symbol, *(other.symbol for other in self.other_symbols))
+
+    def by_symbol(self) -> dict[str, MarketData]:
+        """This market and its other_symbols by symbol, the primary first."""
+        return {market.symbol: market for market in (self, *self.other_symbols)}
 
     def _check_mark(self, n: int) -> None:
         """The mark series is absent (all four empty) or one finite positive bar per bar."""
@@ -140,14 +174,14 @@ class MarketData:
             funding_times = _as_ns(funding_index)
             funding_rates = funding.to_numpy(dtype=np.float64, copy=True)
         marks, filled = _aligned_mark(frame, index, mark)
+        columns: dict[str, Any] = {**arrays, **marks}  # OHLCV and the mark series, by field
         return cls(
             time=times,
             symbol=symbol,
             funding_times=funding_times,
             funding_rates=funding_rates,
             mark_filled_bars=filled,
-            **arrays,
-            **marks,
+            **columns,
         )
 
     def __len__(self) -> int:
@@ -167,6 +201,8 @@ class MarketData:
             funding_rates=self.funding_rates,
             **{name: getattr(self, name)[start:stop].copy() for name in MARK_COLUMNS},
             mark_filled_bars=self.mark_filled_bars,
+            other_symbols=tuple(other.slice(start, stop) for other in self.other_symbols),
+            bars_dropped=self.bars_dropped,
         )
 
     @property
@@ -325,13 +361,21 @@ def _scalar(value: object) -> float:
 
 
 class DataView:
-    """The strategy's `self.data`: OHLCV series and bar times, each ending at the current bar."""
+    """The strategy's `self.data`: OHLCV series and bar times, each ending at the current bar.
 
-    __slots__ = ("_cursor", "_market", "close", "high", "low", "open", "volume")
+    In a run over several symbols it is the primary symbol's, and `self.data["ETHUSDT"]` is
+    another symbol's view on the same bars and cursor (`symbols` lists them all)."""
+
+    __slots__ = ("_cursor", "_market", "_views", "close", "high", "low", "open", "volume")
 
     def __init__(self, market: MarketData, cursor: Cursor) -> None:
         self._market = market
         self._cursor = cursor
+        self._views: dict[str, DataView] = {market.symbol: self}
+        for other in market.other_symbols:
+            view = DataView(other, cursor)
+            view._views = self._views
+            self._views[other.symbol] = view
         self.open = SeriesView(market.open, cursor, "open")
         self.high = SeriesView(market.high, cursor, "high")
         self.low = SeriesView(market.low, cursor, "low")
@@ -341,6 +385,22 @@ class DataView:
     @property
     def symbol(self) -> str:
         return self._market.symbol
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol of the run, the primary (`self.data`) first."""
+        return tuple(self._views)
+
+    def __getitem__(self, symbol: object) -> DataView:
+        """The view of `symbol`'s bars (`self.data["ETHUSDT"].close[-1]`)."""
+        view = self._views.get(symbol) if isinstance(symbol, str) else None
+        if view is None:
+            known = ", ".join(self._views)
+            raise KeyError(
+                f"no data for symbol {symbol!r}: this run has {known} "
+                "(name more with another --data SYMBOL=PATH)"
+            )
+        return view
 
     @property
     def time(self) -> datetime:

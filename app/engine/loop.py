@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine import liquidation
+from app.engine.account import Exchange, SymbolAccount
 from app.engine.broker import Broker
 from app.engine.checkpoint import (
     Checkpoint,
@@ -26,13 +27,15 @@ from app.engine.errors import (
     StrategyRuntimeError,
 )
 from app.engine.events import Event
-from app.engine.feed import Bar, Cursor, MarketData, ns_to_iso
+from app.engine.feed import Bar, Cursor, IntArray, MarketData, ns_to_iso
 from app.engine.indicators import IndicatorSource
 from app.engine.logbook import LogSink
 from app.engine.metrics import MetricValue, compute_metrics
-from app.engine.results import EquityLedger, RunRecord, RunResult, equity_curve
+from app.engine.results import EquityLedger, RunRecord, RunResult, equity_curve, exposed_bars
 from app.engine.strategy import Strategy, coerce_params
+from app.engine.symbol_results import SymbolTotals, summarize_symbols
 from app.engine.types import LogLevel, LogLine, OrderRecord, Trade
+from app.engine.wake import activity
 from app.engine.warmup import Warmup, describe, plan_warmup, warmup_setting
 
 PROGRESS_LOG_LINES = 100
@@ -128,7 +131,11 @@ def simulate(
         max_line_chars=config.max_log_line_chars,
         max_total_chars=config.max_log_chars,
     )
-    broker = Broker(market, config, log, journal)
+    broker: Exchange = (
+        SymbolAccount(market, config, log, journal)
+        if market.other_symbols or config.margin_mode == "cross"
+        else Broker(market, config, log, journal)
+    )
     on_indicator = _indicator_reporter(market, config, start, indicators_expected, on_progress)
     context = StrategyContext(market, cursor, broker, log, indicator_source, on_indicator)
     strategy = _instantiate(strategy_class, context, params)
@@ -139,24 +146,31 @@ def simulate(
     context.end_initialization()
     warmup = _plan_warmup(strategy, context, market, start)
     ledger = EquityLedger()
-    ledger.mark(start, config.cash, 0.0, 0.0, 0.0)
+    broker.mark(ledger, start)  # the cash, no position
     total = len(market) - start
     every = progress_every or max(1, total // 200)
     report = _Reporter(market, broker, log, start, on_progress)
     broker.records.raise_if_exceeded()  # initialize() may have caught it
-    first, checkpoints = start_checkpoints(
-        strategy,
-        broker,
-        log,
-        ledger,
-        origin=warmup.first_index,
-        every=config.checkpoint_every,
-        resume=resume,
-        on_checkpoint=on_checkpoint,
+    _refuse_account_checkpoints(broker, config, resume)
+    first, checkpoints = (
+        (warmup.first_index, None)
+        if isinstance(broker, SymbolAccount)
+        else start_checkpoints(
+            strategy,
+            broker,
+            log,
+            ledger,
+            origin=warmup.first_index,
+            every=config.checkpoint_every,
+            resume=resume,
+            on_checkpoint=on_checkpoint,
+        )
     )
     if first == warmup.first_index:  # not resumed past it: the notice is in the log already
         _note_warmup(warmup, market, cursor, log)
-    _loop(strategy, market, broker, cursor, ledger, first, every, report, checkpoints)
+        _note_dropped_bars(market, cursor, log)
+    wake = context.wake_bars(warmup.first_index, len(market))  # None: every bar
+    _loop(strategy, market, broker, cursor, ledger, first, every, report, checkpoints, wake)
     last = len(market) - 1
     broker.close_out(last)
     broker.records.raise_if_exceeded()
@@ -179,7 +193,33 @@ def simulate(
         liquidations=portfolio.liquidations,
         warmup_bars=warmup.bars,
         indicators=context.declared_indicators(),
+        symbol_totals=_symbol_totals(broker),
     )
+
+
+def _symbol_totals(broker: Exchange) -> tuple[SymbolTotals, ...]:
+    """What each symbol's portfolio paid, in a run over several symbols (else nothing)."""
+    if not isinstance(broker, SymbolAccount):
+        return ()
+    return tuple(
+        SymbolTotals(
+            symbol, b.portfolio.fees_paid, b.portfolio.funding_paid, b.portfolio.liquidations
+        )
+        for symbol, b in broker.brokers.items()
+    )
+
+
+def _refuse_account_checkpoints(
+    broker: Exchange, config: RunConfig, resume: Checkpoint | None
+) -> None:
+    """A checkpoint holds one symbol's account (app.engine.checkpoint): a run over several
+    symbols takes none and resumes from none."""
+    if isinstance(broker, SymbolAccount) and (config.checkpoint_every > 0 or resume is not None):
+        raise ConfigError(
+            "checkpoint_every",
+            "a run over several symbols cannot take or resume from checkpoints yet; run it "
+            "without --checkpoint-every",
+        )
 
 
 def _plan_warmup(
@@ -199,17 +239,32 @@ def _note_warmup(warmup: Warmup, market: MarketData, cursor: Cursor, log: LogSin
     log.write(LogLevel.INFO, describe(warmup))
 
 
+def _note_dropped_bars(market: MarketData, cursor: Cursor, log: LogSink) -> None:
+    """The log's line on the bar times a run over several symbols left out (not every symbol
+    had a bar there: app.engine.timeline, missing_bars="common")."""
+    if market.bars_dropped:
+        cursor.end = max(cursor.end, 1)
+        log.write(
+            LogLevel.INFO,
+            f"{market.bars_dropped:,} bar time(s) left out: not every one of "
+            f"{', '.join(market.symbols)} has a bar there (missing_bars=common)",
+        )
+
+
 def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunResult:
     """The run's result from what `simulate` recorded on `market` under `config`: the equity
     curve rebuilt bar by bar from the account marks, and the metrics."""
     market = cut_after_end(market, config.end)
     start = record.start
-    curve = equity_curve(record.marks, market.time, market.marked("close"), start, len(market))
+    other_closes = tuple(other.marked("close") for other in market.other_symbols)
+    curve = equity_curve(
+        record.marks, market.time, market.marked("close"), start, len(market), other_closes
+    )
     metrics = compute_metrics(
         initial=config.cash,
         times=curve.time,
         equity=curve.equity,
-        exposed=curve.position != 0.0,
+        exposed=exposed_bars(curve, record.marks, start),
         trades=record.trades,
         closes=market.close[start:],
         bar_ns=market.bar_ns,
@@ -220,6 +275,9 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
         liquidations=record.liquidations,
     )
     metrics = _with_warmup(metrics, record.warmup_bars)
+    if market.other_symbols:
+        metrics["symbols"] = len(market.symbols)
+        metrics["bars_dropped"] = market.bars_dropped
     return RunResult(
         strategy=record.strategy,
         params=dict(record.params),
@@ -233,6 +291,7 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
         metrics=metrics,
         indicators=record.indicators,
         price_source=liquidation.price_source(market),
+        symbols=summarize_symbols(record.trades, record.symbol_totals),
     )
 
 
@@ -278,16 +337,25 @@ def _indicator_reporter(
 def _loop(
     strategy: Strategy,
     market: MarketData,
-    broker: Broker,
+    broker: Exchange,
     cursor: Cursor,
     ledger: EquityLedger,
     first: int,
     every: int,
     report: _Reporter,
     checkpoints: CheckpointSchedule | None = None,
+    wake: IntArray | None = None,
 ) -> None:
     """Bars `first` (the first after the warm-up, or a checkpoint's) to the end: broker, then
-    on_data. A progress report after each chunk of bars, a checkpoint where one is due."""
+    on_data. A progress report after each chunk of bars, a checkpoint where one is due.
+    With `wake` (the sorted bars wake_on declared, app.engine.wake) only the bars that need
+    it are visited: the broker's (`next_work`) and those, on_data called on the latter and on
+    the bars where the broker did something for the account."""
+    if wake is not None:
+        _loop_on_wake(
+            strategy, market, broker, cursor, ledger, first, every, report, checkpoints, wake
+        )
+        return
     on_data = strategy.on_data
     stop = len(market)
     step = every if report.is_active else stop
@@ -297,17 +365,68 @@ def _loop(
             cursor.end = index + 1
             if index >= broker.next_work and broker.step(index):
                 _mark(ledger, broker, index)
-            try:
-                on_data(Bar(market, index))
-            except RecordLimitExceeded:
-                raise  # the run's own cap, not the strategy's error
-            except Exception as error:
-                raise _runtime_error(error, "on_data()", index, market) from error
+            _call_on_data(on_data, market, index)
         broker.records.raise_if_exceeded()  # a strategy may have caught it and carried on
         if index + 1 < stop:
             report(index)
             if checkpoints is not None:
                 checkpoints.after(index + 1)
+
+
+def _loop_on_wake(
+    strategy: Strategy,
+    market: MarketData,
+    broker: Exchange,
+    cursor: Cursor,
+    ledger: EquityLedger,
+    first: int,
+    every: int,
+    report: _Reporter,
+    checkpoints: CheckpointSchedule | None,
+    wake: IntArray,
+) -> None:
+    """`_loop` for a strategy that declared wake-ups: it jumps from one needed bar to the
+    next (the broker's `next_work` or the next bar of `wake`), so the bars in between cost
+    nothing. Reports, checkpoints and the cursor are as in the every-bar loop: each chunk's
+    report and checkpoint come with `cursor.end` at the chunk's end."""
+    on_data = strategy.on_data
+    stop = len(market)
+    step = every if report.is_active else stop
+    origin = first if checkpoints is None else checkpoints.origin
+    bars = [*wake[wake >= first].tolist(), stop]  # the stop ends every search
+    position = 0  # bars[position] is the next declared bar not yet visited
+    index = first
+    for chunk_start, chunk_stop in bar_chunks(first, stop, step, origin, checkpoints):
+        index = max(index, chunk_start)
+        while index < chunk_stop:
+            cursor.end = index + 1
+            is_woken = bars[position] == index
+            if index >= broker.next_work:
+                before = activity(broker)
+                if broker.step(index):
+                    _mark(ledger, broker, index)
+                    is_woken = is_woken or activity(broker) != before
+            if is_woken:
+                _call_on_data(on_data, market, index)
+            while bars[position] <= index:
+                position += 1
+            index = min(bars[position], max(broker.next_work, index + 1))
+        broker.records.raise_if_exceeded()  # a strategy may have caught it and carried on
+        if chunk_stop < stop:
+            cursor.end = chunk_stop
+            report(chunk_stop - 1)
+            if checkpoints is not None:
+                checkpoints.after(chunk_stop)
+
+
+def _call_on_data(on_data: Callable[[Bar], None], market: MarketData, index: int) -> None:
+    """The strategy's on_data at bar `index`; its error as a StrategyRuntimeError at the bar."""
+    try:
+        on_data(Bar(market, index))
+    except RecordLimitExceeded:
+        raise  # the run's own cap, not the strategy's error
+    except Exception as error:
+        raise _runtime_error(error, "on_data()", index, market) from error
 
 
 class _Reporter:
@@ -316,7 +435,7 @@ class _Reporter:
     def __init__(
         self,
         market: MarketData,
-        broker: Broker,
+        broker: Exchange,
         log: LogSink,
         start: int,
         on_progress: ProgressCallback | None,
@@ -341,13 +460,12 @@ class _Reporter:
         self._logs_sent = len(lines)
         self._trades_sent += len(trades)
         self._orders_sent += len(orders)
-        price = float(self._market.close[index])
         self._on_progress(
             Progress(
                 bars_done=index - self._start + 1,
                 bars_total=len(self._market) - self._start,
                 time=int(self._market.time[index]),
-                equity=broker.portfolio.equity(price),
+                equity=broker.equity_at(index),
                 logs=fresh,
                 trades=trades,
                 orders=orders,
@@ -355,12 +473,8 @@ class _Reporter:
         )
 
 
-def _mark(ledger: EquityLedger, broker: Broker, index: int) -> None:
-    portfolio = broker.portfolio
-    position = portfolio.position
-    ledger.mark(
-        index, portfolio.cash, position.margin, position.side * position.size, position.entry_price
-    )
+def _mark(ledger: EquityLedger, broker: Exchange, index: int) -> None:
+    broker.mark(ledger, index)
 
 
 def _call(method: Callable[[], None], phase: str, index: int | None, market: MarketData) -> None:

@@ -77,6 +77,18 @@ BINANCE_BTCUSDT_TIERS: tuple[MarginTier, ...] = build_tiers(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class SymbolTierTable:
+    """The tier table one symbol of a run over several symbols uses (the run's own
+    `margin_tiers`/`tier_table` are the primary symbol's): which table, its brackets, and its
+    largest position (None: no cap recorded)."""
+
+    symbol: str
+    table: str
+    tiers: tuple[MarginTier, ...]
+    notional_cap: float | None = None
+
+
 DEFAULT_TIER_TABLE = "binance-usdtm/BTCUSDT@2023-04-16 (the engine's default brackets)"
 """What `RunConfig.tier_table` says when the config holds BINANCE_BTCUSDT_TIERS by default."""
 

@@ -104,6 +104,7 @@ class Order:
     filled_price: float | None = None
     filled_amount: float = 0.0
     fee: float = 0.0
+    symbol: str = ""  # the symbol it trades: set by its symbol's broker when it is accepted
 
     @property
     def side(self) -> OrderSide:
@@ -190,4 +191,5 @@ class Order:
             self.filled_amount,
             self.fee,
             self.reason,
+            self.symbol,
         )

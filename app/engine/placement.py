@@ -68,9 +68,12 @@ def place(
     direction: int,
     request: OrderRequest,
     reference_price: float,
+    account_equity: float | None = None,
 ) -> Order | None:
     """The accepted order for a `buy` (+1) or `sell` (-1) made at bar `index`, or None when
-    it was denied. `reference_price` is the current close."""
+    it was denied. `reference_price` is the current close. `account_equity` is what
+    equity_fraction and risk size against in a run over several symbols (the whole account's);
+    None: the broker's own portfolio at `reference_price`."""
     order = new_order(broker, direction, OrderType.MARKET, 0.0, 1.0, index)
     try:
         size = _read_terms(order, request)
@@ -80,7 +83,7 @@ def place(
         order.stop_loss = order.take_profit = order.trailing_stop = order.trailing_percent = None
         deny(broker, order, refused)
         return None
-    refusal = _check_and_size(broker, order, size, request.oco, reference_price)
+    refusal = _check_and_size(broker, order, size, request.oco, reference_price, account_equity)
     if refusal is not None:
         broker.deny(order, refusal)
         return None
@@ -129,7 +132,12 @@ def _read_terms(order: Order, request: OrderRequest) -> _Size:
 
 
 def _check_and_size(
-    broker: Broker, order: Order, size: _Size, oco: object, reference_price: float
+    broker: Broker,
+    order: Order,
+    size: _Size,
+    oco: object,
+    reference_price: float,
+    account_equity: float | None = None,
 ) -> Refusal | None:
     """Check the request's options and size, set the order's amount; why it is refused, or
     None."""
@@ -160,7 +168,11 @@ def _check_and_size(
             **size._asdict(),
             stop_loss=order.stop_loss,
             price=price,
-            equity=broker.portfolio.equity(reference_price),
+            equity=(
+                broker.portfolio.equity(reference_price)
+                if account_equity is None
+                else account_equity
+            ),
             leverage=order.leverage,
             fee_rate=fees.maker if is_maker else fees.taker,
         )

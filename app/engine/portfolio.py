@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.engine.config import RunConfig
+from app.engine.cross_margin import CrossMargin
 from app.engine.events import Refusal, RejectReason
-from app.engine.margin import liquidation_price, margin_ratio, tier_for
+from app.engine.margin import liquidation_price, margin_ratio
 from app.engine.order_requests import spot_oversell_message
-from app.engine.tiers import tier_leverage_message
+from app.engine.tiers import check_position_limits
 from app.engine.types import ExitReason, Mode, PositionSide, Trade
+from app.engine.wallet import Wallet
 
 SIZE_EPSILON = 1e-12
 
@@ -68,15 +70,36 @@ class FillResult:
 class Portfolio:
     """Cash and the position; every change of either goes through these methods."""
 
-    def __init__(self, config: RunConfig, *, is_marked: bool = False) -> None:
-        """`is_marked`: the market has a mark-price series, which liquidates positions."""
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        is_marked: bool = False,
+        symbol: str = "",
+        wallet: Wallet | None = None,
+    ) -> None:
+        """`is_marked`: the market has a mark-price series, which liquidates positions.
+        `symbol` is written on the trades; `wallet` holds the cash, shared with the other
+        symbols' portfolios of a run over several (app.engine.account; default: its own)."""
         self.config = config
-        self.cash = config.cash
+        self.wallet = wallet if wallet is not None else Wallet(config.cash)
+        self.symbol = symbol
         self.is_marked = is_marked
+        # cross margin: the account's arithmetic over every symbol's portfolio (None: isolated)
+        self.cross: CrossMargin | None = None
         self.position = Position(is_marked=is_marked)
         self.fees_paid = 0.0
         self.funding_paid = 0.0
         self.liquidations = 0
+
+    @property
+    def cash(self) -> float:
+        """Free cash in quote units (the wallet's, shared by every symbol of the account)."""
+        return self.wallet.cash
+
+    @cash.setter
+    def cash(self, value: float) -> None:
+        self.wallet.cash = value
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -87,6 +110,8 @@ class Portfolio:
         position = self.position
         if position.side == 0 or self.config.mode is Mode.SPOT:
             return 0.0
+        if self.cross is not None:
+            return self.cross.margin_ratio(self, price)
         return margin_ratio(
             position.size * price,
             position.margin,
@@ -168,13 +193,14 @@ class Portfolio:
         if self.config.mode is Mode.FUTURES:
             total_notional = (position.size if position.side == direction else 0.0) * price
             total_notional += notional
-            tiers = self.config.margin_tiers
-            tier = tier_for(total_notional, tiers)
-            if leverage > tier.max_leverage:
-                return Refusal(
-                    RejectReason.TIER_LEVERAGE,
-                    tier_leverage_message(leverage, total_notional, tiers, self.config.tier_table),
-                )
+            config = self.config
+            return check_position_limits(
+                leverage,
+                total_notional,
+                config.margin_tiers,
+                config.tier_notional_cap,
+                config.tier_table,
+            )
         return None
 
     def _increase(
@@ -235,11 +261,14 @@ class Portfolio:
             entry_fees + fee,
             reason,
             initial_margin,
+            self.symbol,
         )
         self.cash += released + price_pnl - fee
         self.fees_paid += fee
         if fraction >= 1.0 - 1e-12:
             self.position = Position(is_marked=self.is_marked)
+            if self.cross is not None:  # the wallet moved: the other positions' prices too
+                self.cross.refresh()
         else:
             position.size -= amount
             position.margin -= released
@@ -254,10 +283,46 @@ class Portfolio:
         As on Binance, what is left of the margin at the liquidation price goes to the
         insurance fund (the clearance fee), so the trade's loss is the margin plus entry fees.
         """
+        if self.cross is not None:
+            return self._liquidate_cross(self.cross, time, index)
         position = self.position
-        price = position.liquidation_price
         clearance = clearance_fee(position)
-        trade = Trade(
+        trade = self._liquidation_trade(
+            time, index, -position.margin - position.open_fees, clearance
+        )
+        self.fees_paid += clearance
+        self.liquidations += 1
+        self.position = Position(is_marked=self.is_marked)
+        return trade
+
+    def liquidation_fee(self) -> float:
+        """The clearance fee liquidating the position at its liquidation price would take."""
+        if self.cross is not None:
+            return self.cross.clearance_fee(self)
+        return clearance_fee(self.position)
+
+    def _liquidate_cross(self, cross: CrossMargin, time: int, index: int) -> Trade:
+        """Cross margin: close the whole position at its liquidation price; its maintenance
+        margin there is the clearance fee, and a price loss beyond its margin is paid from the
+        shared wallet (app.engine.cross_margin)."""
+        position = self.position
+        clearance = cross.clearance_fee(self)
+        price_pnl = position.unrealized(position.liquidation_price)
+        trade = self._liquidation_trade(
+            time, index, price_pnl - position.open_fees - clearance, clearance
+        )
+        self.cash += position.margin + price_pnl - clearance
+        self.fees_paid += clearance
+        self.liquidations += 1
+        self.position = Position(is_marked=self.is_marked)
+        cross.refresh()
+        return trade
+
+    def _liquidation_trade(self, time: int, index: int, pnl: float, clearance: float) -> Trade:
+        """The trade a liquidation at the position's liquidation price closes: `pnl` net of
+        its fees (the entry fees and the `clearance` fee)."""
+        position = self.position
+        return Trade(
             entry_time=position.entry_time,
             exit_time=time,
             entry_index=position.entry_index,
@@ -265,16 +330,13 @@ class Portfolio:
             side=PositionSide.LONG if position.side > 0 else PositionSide.SHORT,
             size=position.size,
             entry_price=position.entry_price,
-            exit_price=price,
-            pnl=-position.margin - position.open_fees,
+            exit_price=position.liquidation_price,
+            pnl=pnl,
             fees=position.open_fees + clearance,
             exit_reason=ExitReason.LIQUIDATION,
             margin=position.initial_margin,
+            symbol=self.symbol,
         )
-        self.fees_paid += clearance
-        self.liquidations += 1
-        self.position = Position(is_marked=self.is_marked)
-        return trade
 
     def settle_funding(self, rate: float, mark_price: float) -> float:
         """Funding on the open futures position at a funding time; returns what it paid.
@@ -296,6 +358,11 @@ class Portfolio:
         position = self.position
         if self.config.mode is Mode.SPOT or position.side == 0:
             position.liquidation_price = 0.0
+            if self.cross is not None:  # the wallet moved: every other position's price too
+                self.cross.refresh()
+            return
+        if self.cross is not None:
+            self.cross.refresh()
             return
         position.liquidation_price = liquidation_price(
             position.side,

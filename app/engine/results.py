@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from app.engine.config import ParamValue, RunConfig
 from app.engine.feed import FloatArray, IntArray
 from app.engine.indicator_rules import IndicatorArg
 from app.engine.metrics import MetricValue
+from app.engine.symbol_results import SymbolSummary, SymbolTotals
 from app.engine.types import LogLine, OrderRecord, Trade
 
 PRICE_SOURCE = "trade price (no mark-price series given): liquidation and funding use it"
@@ -53,6 +55,8 @@ class RunResult:
     price_source: str = PRICE_SOURCE
     extra: dict[str, Any] = field(default_factory=dict)
     indicators: tuple[IndicatorSetting, ...] = ()  # in declaration order
+    # a run over several symbols: each symbol's figures, the primary first (else empty)
+    symbols: tuple[SymbolSummary, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -65,6 +69,9 @@ class AccountMarks:
     margin: FloatArray
     signed_size: FloatArray  # base units, negative for a short
     entry_price: FloatArray
+    # a run over several symbols: each further symbol's (signed size, entry price) per mark,
+    # in the order of MarketData.other_symbols; `margin` is then every position's margin
+    other_symbols: tuple[tuple[FloatArray, FloatArray], ...] = ()
 
     def __len__(self) -> int:
         return len(self.index)
@@ -91,6 +98,8 @@ class RunRecord:
     liquidations: int
     warmup_bars: int = 0  # traded bars before the first on_data (app/engine/warmup.py)
     indicators: tuple[IndicatorSetting, ...] = ()  # declared in initialize(), in order
+    # a run over several symbols: what each symbol's portfolio paid (else empty)
+    symbol_totals: tuple[SymbolTotals, ...] = ()
 
 
 class EquityLedger:
@@ -100,9 +109,10 @@ class EquityLedger:
     close, so the loop pays nothing per quiet bar.
     """
 
-    __slots__ = ("_cash", "_entry", "_index", "_margin", "_signed_size")
+    __slots__ = ("_cash", "_entry", "_index", "_margin", "_other_symbols", "_signed_size")
 
     def __init__(self) -> None:
+        self._other_symbols: list[tuple[tuple[float, float], ...]] = []
         self._index: list[int] = []
         self._cash: list[float] = []
         self._margin: list[float] = []
@@ -110,13 +120,24 @@ class EquityLedger:
         self._entry: list[float] = []
 
     def mark(
-        self, index: int, cash: float, margin: float, signed_size: float, entry_price: float
+        self,
+        index: int,
+        cash: float,
+        margin: float,
+        signed_size: float,
+        entry_price: float,
+        other_symbols: tuple[tuple[float, float], ...] = (),
     ) -> None:
-        """The state after bar `index` (a later mark at the same index replaces it)."""
+        """The state after bar `index` (a later mark at the same index replaces it);
+        `other_symbols`: each further symbol's (signed size, entry price), in a run over several."""
         if self._index and self._index[-1] == index:
             self._cash[-1], self._margin[-1] = cash, margin
             self._signed_size[-1], self._entry[-1] = signed_size, entry_price
+            if other_symbols:
+                self._other_symbols[-1] = other_symbols
             return
+        if other_symbols:
+            self._other_symbols.append(other_symbols)
         self._index.append(index)
         self._cash.append(cash)
         self._margin.append(margin)
@@ -130,13 +151,31 @@ class EquityLedger:
             margin=np.asarray(self._margin, dtype=np.float64),
             signed_size=np.asarray(self._signed_size, dtype=np.float64),
             entry_price=np.asarray(self._entry, dtype=np.float64),
+            other_symbols=self._other_symbol_columns(),
         )
+
+    def _other_symbol_columns(self) -> tuple[tuple[FloatArray, FloatArray], ...]:
+        """Per further symbol, its sizes and entry prices over the marks."""
+        if not self._other_symbols:
+            return ()
+        rows = self._other_symbols
+        if len(rows) != len(self._index):
+            raise ValueError("every mark of a run over several symbols carries their positions")
+        table = np.asarray(rows, dtype=np.float64)  # marks x symbols x (size, entry)
+        return tuple((table[:, k, 0].copy(), table[:, k, 1].copy()) for k in range(table.shape[1]))
 
 
 def equity_curve(
-    marks: AccountMarks, time: IntArray, close: FloatArray, start: int, stop: int
+    marks: AccountMarks,
+    time: IntArray,
+    close: FloatArray,
+    start: int,
+    stop: int,
+    other_closes: tuple[FloatArray, ...] = (),
 ) -> EquityCurve:
-    """The curve per bar in [start, stop), each bar carrying the latest mark at or before it."""
+    """The curve per bar in [start, stop), each bar carrying the latest mark at or before it.
+    `other_closes` are the further symbols' (marked) closes, for `marks.other_symbols`; the
+    `position` column is the primary symbol's."""
     bars = np.arange(start, stop)
     which = np.searchsorted(marks.index, bars, side="right") - 1
     cash = marks.cash[which]
@@ -144,6 +183,8 @@ def equity_curve(
     size = marks.signed_size[which]
     entry = marks.entry_price[which]
     unrealized = size * (close[start:stop] - entry)
+    for (sizes, entries), closes in zip(marks.other_symbols, other_closes, strict=True):
+        unrealized = unrealized + sizes[which] * (closes[start:stop] - entries[which])
     return EquityCurve(
         time=time[start:stop].copy(),
         cash=cash,
@@ -152,3 +193,15 @@ def equity_curve(
         equity=cash + margin + unrealized,
         position=size,
     )
+
+
+def exposed_bars(curve: EquityCurve, marks: AccountMarks, start: int) -> npt.NDArray[np.bool_]:
+    """Per bar of `curve`, True when the account held a position in any symbol."""
+    exposed: npt.NDArray[np.bool_] = np.asarray(curve.position != 0.0)
+    if not marks.other_symbols:
+        return exposed
+    bars = np.arange(start, start + len(curve.time))
+    which = np.searchsorted(marks.index, bars, side="right") - 1
+    for sizes, _ in marks.other_symbols:
+        exposed = np.logical_or(exposed, sizes[which] != 0.0)
+    return exposed

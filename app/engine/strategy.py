@@ -48,11 +48,14 @@ class Strategy:
     def data(self) -> DataView:
         return self._context.data
 
-    def indicator(self, name: str, /, **kwargs: Any) -> SeriesView | IndicatorFrame:
+    def indicator(
+        self, name: str, /, *, symbol: str | None = None, **kwargs: Any
+    ) -> SeriesView | IndicatorFrame:
         """A pandas-ta indicator by name (`"sma"`, `"macd"`, ...), with its keyword settings;
-        `timeframe="4h"` computes it on that higher timeframe's closed bars. The name is
-        positional, so a setting may itself be called `name` (cdl_pattern's)."""
-        return self._context.indicator(name, kwargs)
+        `timeframe="4h"` computes it on that higher timeframe's closed bars, `symbol="ETHUSDT"`
+        on that symbol's bars (a run over several symbols; default: the primary's). The name
+        is positional, so a setting may itself be called `name` (cdl_pattern's)."""
+        return self._context.indicator(name, kwargs, symbol)
 
     def is_ready(self, series: SeriesView | IndicatorFrame | TimeframeView, bars: int = 1) -> bool:
         """True once the warm-up of `series` is over and `bars` of its values are visible:
@@ -64,6 +67,16 @@ class Strategy:
         """The run's bars aggregated to `rule` ("15m", "1h", "4h", "1d", "1w"): series that only
         ever show bars that have closed by the current bar."""
         return self._context.timeframe(rule)
+
+    def wake_on(self, *condition: object, every: int | None = None) -> None:
+        """Call on_data only on the bars that need it (declared in initialize(); each call
+        adds to the others): `wake_on("cross", a, b)` where a crosses b either way,
+        `"crossover"` / `"crossunder"` one way, `"above"` / `"below"` on every bar a is
+        above / below b (b: a series or a number), `every=N` every N bars from the first.
+        on_data is also called on the first bar after the warm-up and on every bar where an
+        order filled or ended, an exit or liquidation closed a trade, or funding settled.
+        Without any wake_on, on_data is called on every bar (docs/engine.md, "Wake-ups")."""
+        self._context.wake_on(condition, every)
 
     # -- trading ----------------------------------------------------------------------------
 
@@ -85,6 +98,7 @@ class Strategy:
         post_only: bool = False,
         time_in_force: str = "gtc",
         oco: OrderTicket | None = None,
+        symbol: str | None = None,
     ) -> OrderTicket | None:
         """Buy `amount` base units (market, or at `limit`, or once `stop` trades).
 
@@ -94,7 +108,8 @@ class Strategy:
         `stop_loss`, `take_profit`, `trailing_stop` (a distance) or `trailing_percent`.
         `reduce_only` only reduces a short; `post_only` limits are refused if they would take;
         `time_in_force` "ioc"/"fok" fills at the next open or never; `oco=ticket` pairs two
-        resting orders: one filling cancels the other.
+        resting orders: one filling cancels the other. `symbol` names what to trade in a run
+        over several symbols (default: the primary, `self.data`'s).
         """
         request = OrderRequest(
             amount,
@@ -113,7 +128,7 @@ class Strategy:
             time_in_force,
             oco,
         )
-        return self._context.place(1, request)
+        return self._context.place(1, request, symbol)
 
     def sell(
         self,
@@ -133,6 +148,7 @@ class Strategy:
         post_only: bool = False,
         time_in_force: str = "gtc",
         oco: OrderTicket | None = None,
+        symbol: str | None = None,
     ) -> OrderTicket | None:
         """Sell `amount` base units; in futures mode a sell beyond the long opens a short.
         The same options as `buy`; `reduce_only` only reduces a long."""
@@ -153,14 +169,14 @@ class Strategy:
             time_in_force,
             oco,
         )
-        return self._context.place(-1, request)
+        return self._context.place(-1, request, symbol)
 
     def close_position(
-        self, percentage: float = 100.0, *, amount: float | None = None
+        self, percentage: float = 100.0, *, amount: float | None = None, symbol: str | None = None
     ) -> OrderTicket | None:
         """Close `percentage` of the open position, or `amount` base units of it (at most all
-        of it), at the next bar's open."""
-        return self._context.close_position(percentage, amount)
+        of it), at the next bar's open; `symbol`'s position in a run over several symbols."""
+        return self._context.close_position(percentage, amount, symbol)
 
     def cancel(self, order: OrderTicket) -> bool:
         """Cancel a working order; False when it already filled or ended."""
@@ -170,7 +186,13 @@ class Strategy:
 
     @property
     def position(self) -> PositionInfo:
+        """The primary symbol's position (`self.positions[symbol]` for any symbol's)."""
         return self._context.position()
+
+    @property
+    def positions(self) -> dict[str, PositionInfo]:
+        """Every symbol's position by symbol (flat ones too), the primary's first."""
+        return self._context.positions()
 
     @property
     def open_orders(self) -> list[OrderTicket]:
@@ -189,21 +211,23 @@ class Strategy:
         then the working ones (status "pending")."""
         return self._context.orders()
 
-    def get_position_size(self) -> float:
-        """Signed position size in base units (negative when short)."""
-        return self._context.position_size()
+    def get_position_size(self, symbol: str | None = None) -> float:
+        """Signed position size in base units (negative when short); the primary symbol's
+        unless `symbol` names another of the run's."""
+        return self._context.position_size(symbol)
 
     def get_cash(self) -> float:
         """Free cash in quote units (not counting margin locked in the position)."""
         return self._context.cash()
 
     def get_equity(self) -> float:
-        """Cash + margin + unrealised PnL at the current close."""
+        """Cash + margin + unrealised PnL at the current close (every symbol's positions)."""
         return self._context.equity()
 
-    def get_margin_ratio(self) -> float:
-        """Maintenance margin / margin balance; liquidation happens at 1.0."""
-        return self._context.margin_ratio()
+    def get_margin_ratio(self, symbol: str | None = None) -> float:
+        """Maintenance margin / margin balance of the primary's (or `symbol`'s) position;
+        liquidation happens at 1.0."""
+        return self._context.margin_ratio(symbol)
 
     def log(self, *parts: object) -> None:
         """A line for the run's log and the live view."""

@@ -1,5 +1,7 @@
 """Maintenance-tier tables as dated data: one exchange's brackets for one symbol, with where and
-when they were published, checked for the consistency Binance's arithmetic relies on.
+when they were published, checked for the consistency Binance's arithmetic relies on, and the
+position limits a table sets (`check_position_limits`: its largest position, and the largest
+position at a leverage), checked when an order fills.
 
 A table document (JSON in `app/data/tier_tables/`, or imported into the store) reads:
 
@@ -29,6 +31,7 @@ from datetime import date
 from typing import Any, Final
 
 from app.engine.errors import ConfigError
+from app.engine.events import Refusal, RejectReason
 from app.engine.margin import MarginTier
 
 TIER_FORMAT: Final = "strategylab-tiers/1"
@@ -64,6 +67,12 @@ class TierTable:
     source: str
     tiers: tuple[MarginTier, ...]
     notional_cap: float
+
+    @property
+    def max_position(self) -> float | None:
+        """The largest position notional the table allows (quote units), None without a cap:
+        what a run's config carries as `tier_notional_cap`."""
+        return self.notional_cap if math.isfinite(self.notional_cap) else None
 
     @property
     def name(self) -> str:
@@ -285,14 +294,74 @@ def _plain_number(value: float) -> float | int:
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
+def limit_index(notional: float, tiers: Sequence[MarginTier]) -> int:
+    """The 0-based bracket whose maximum leverage bounds a position of `notional`: the first
+    bracket whose cap (the next floor) is at or above it. Unlike `tier_index` (floors
+    inclusive, the maintenance rule), a position of exactly a bracket's cap still takes that
+    bracket's leverage: Binance's largest position at a leverage (`maxNotionalValue`) is the cap
+    of the last bracket allowing it, a position up to and including it."""
+    chosen = 0
+    for position, tier in enumerate(tiers):
+        if notional > tier.notional_floor:
+            chosen = position
+        else:
+            break
+    return chosen
+
+
+def check_position_limits(
+    leverage: float,
+    notional: float,
+    tiers: Sequence[MarginTier],
+    notional_cap: float | None,
+    table: str,
+) -> Refusal | None:
+    """Why a futures position of `notional` (quote units, after the order) cannot be held at
+    `leverage`, or None. The one place both of the table's position limits are checked:
+
+    - the table's largest position: `notional_cap`, the last bracket's cap (None or infinite
+      when the source recorded none); a position over it is refused whatever the leverage;
+    - the largest position at a leverage (Binance, "Leverage and Margin of USDⓈ-M Futures":
+      the higher the leverage, the smaller the position you can open; its `maxNotionalValue`
+      is the cap of the last bracket whose maximum leverage is at or above it): equivalently,
+      the leverage may not exceed the maximum of the bracket (`limit_index`) holding `notional`.
+
+    A position exactly at a cap is allowed; only an increase is checked (a reduce never is).
+    """
+    if notional_cap is not None and notional > notional_cap:
+        return Refusal(
+            RejectReason.NOTIONAL_CAP, notional_cap_message(notional, notional_cap, table)
+        )
+    if leverage > tiers[limit_index(notional, tiers)].max_leverage:
+        return Refusal(
+            RejectReason.TIER_LEVERAGE,
+            tier_leverage_message(leverage, notional, tiers, table, notional_cap),
+        )
+    return None
+
+
+def notional_cap_message(notional: float, notional_cap: float, table: str) -> str:
+    """The refusal of an order that would take the position over the table's largest one."""
+    return (
+        f"position notional {notional:,.0f} would exceed {notional_cap:,.0f}, the largest "
+        f"position (the last bracket's cap) of {table}; use a smaller amount"
+    )
+
+
 def tier_leverage_message(
-    leverage: float, notional: float, tiers: Sequence[MarginTier], table: str
+    leverage: float,
+    notional: float,
+    tiers: Sequence[MarginTier],
+    table: str,
+    notional_cap: float | None = None,
 ) -> str:
     """The refusal of an order whose leverage is above its bracket's maximum: the bracket, its
-    range, its maximum, the table, and the leverage that would be accepted."""
-    index = tier_index(notional, tiers)
+    range (the last one's up to `notional_cap` when known), its maximum, the table, and the
+    leverage that would be accepted."""
+    index = limit_index(notional, tiers)
     tier = tiers[index]
-    upper = tiers[index + 1].notional_floor if index + 1 < len(tiers) else math.inf
+    last_cap = math.inf if notional_cap is None else notional_cap
+    upper = tiers[index + 1].notional_floor if index + 1 < len(tiers) else last_cap
     span = (
         f"{tier.notional_floor:,.0f} to {upper:,.0f}"
         if math.isfinite(upper)

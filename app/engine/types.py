@@ -106,6 +106,7 @@ class Trade(NamedTuple):
     fees: float
     exit_reason: ExitReason
     margin: float = 0.0  # quote units; 0.0 in records made before margins were kept
+    symbol: str = ""  # the traded symbol ("" in records made before runs had several)
 
 
 class OrderRecord(NamedTuple):
@@ -128,6 +129,7 @@ class OrderRecord(NamedTuple):
     filled_amount: float
     fee: float
     reason: str  # why it was denied/rejected/cancelled/expired, or what it was for
+    symbol: str = ""  # the symbol it trades ("" in records made before runs had several)
 
 
 class LogLine(NamedTuple):

@@ -1,4 +1,5 @@
-"""The job runner a web node uses: the local process pool, or RQ on Redis when configured."""
+"""The job runner and sweep runner a web node uses: the local process pool, or RQ on Redis
+when configured (runs and sweep trials then execute on `strategylab worker` processes)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from app.jobs.owners import run_owner
 from app.jobs.progress import ProgressHub
 from app.jobs.queue import LocalProcessPool
 from app.jobs.redis_queue import JOB_TIMEOUT_MARGIN_S, ClusterJobRunner, connect
+from app.jobs.remote_trials import RedisSweepTrials
 from app.jobs.runner import JobRunner
+from app.jobs.sweep_leases import SweepLeases
+from app.jobs.sweep_progress import SweepHub
+from app.jobs.sweeps import SweepRunner, default_trial_workers
 from app.runs import RunService
 from app.settings import Settings
 from sandbox import WorkerPool
+
+CLUSTER_SWEEP_THREADS = 4
+"""Sweeps a web node runs at once when their trials execute on the workers (each thread
+only asks, tells and stores; the workers' turns between users share the machines)."""
 
 
 def make_job_runner(
@@ -48,4 +57,32 @@ def make_job_runner(
         pool_factory=pool_factory,
         service=service,
         queue_factory=partial(LocalProcessPool, owner_of=owner_of),
+    )
+
+
+def make_sweep_runner(
+    settings: Settings, *, engine: Engine, catalog: DatasetCatalog, hub: SweepHub
+) -> SweepRunner:
+    """STRATEGYLAB_REDIS_URL set: sweep and walk-forward trials go to `strategylab worker`
+    processes through RQ, on their owner's queue. Unset: one sweep at a time on this machine's
+    sandboxed trial workers."""
+    service = RunService.from_settings(settings)
+    workers = default_trial_workers(settings.workers)
+    if settings.redis_url is not None:
+        connection = connect(settings.redis_url)
+        trials = RedisSweepTrials(
+            connection, job_timeout_s=settings.max_wall_seconds + JOB_TIMEOUT_MARGIN_S
+        )
+        return SweepRunner(
+            engine=engine,
+            catalog=catalog,
+            service=service,
+            hub=hub,
+            trial_workers=workers,
+            trials=trials,
+            sweep_threads=CLUSTER_SWEEP_THREADS,
+            leases=SweepLeases(connection),
+        )
+    return SweepRunner(
+        engine=engine, catalog=catalog, service=service, hub=hub, trial_workers=workers
     )

@@ -1,12 +1,13 @@
 """Per-user quotas: the limits in force (Settings defaults, operator overrides), usage, refusals.
 
-Four quotas, each refused with the figure and the limit in one sentence:
+Five quotas, each refused with the figure and the limit in one sentence:
 - concurrent runs: runs the user has queued or running at once;
 - CPU-seconds per UTC day: the time the user's runs spent executing today. A run executes in
   one single-threaded sandbox process, so its wall time from start to end is an upper bound of
   the CPU it used (and what it kept a worker from doing); a running run counts up to now;
 - storage: bytes of the user's run folders (<runs_dir>/<run id>/) plus the user's datasets;
-- sweep size: trials in one sweep or folds in one walk-forward.
+- sweep size: trials in one sweep or folds in one walk-forward;
+- concurrent sweeps: sweeps and walk-forwards the user has queued or running at once.
 The operator sets a user's limits with `strategylab quotas set` (a NULL field keeps the
 default). Usage is counted from the database, so every web node refuses the same way.
 """
@@ -25,7 +26,7 @@ from sqlmodel import Session, col, func, select
 from app.data.catalog import DatasetCatalog
 from app.data.errors import DataError
 from app.db.accounts import DatasetOwnerRecord
-from app.db.models import RunRow, RunStatus, utc_now
+from app.db.models import RunRow, RunStatus, SweepRow, utc_now
 from app.db.quota_records import UserQuotaRecord
 from app.settings import Settings
 
@@ -35,12 +36,14 @@ MIB: Final = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class QuotaLimits:
-    """One user's limits: runs at once, CPU-seconds per UTC day, MiB stored, trials per sweep."""
+    """One user's limits: runs at once, CPU-seconds per UTC day, MiB stored, trials per sweep,
+    sweeps at once (walk-forwards included)."""
 
     concurrent_runs: int
     cpu_seconds_per_day: float
     storage_mb: int
     sweep_trials: int
+    concurrent_sweeps: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QuotaLimits:
@@ -50,6 +53,7 @@ class QuotaLimits:
             cpu_seconds_per_day=settings.quota_cpu_seconds_per_day,
             storage_mb=settings.quota_storage_mb,
             sweep_trials=settings.quota_sweep_trials,
+            concurrent_sweeps=settings.quota_concurrent_sweeps,
         )
 
     def with_overrides(self, record: UserQuotaRecord | None) -> QuotaLimits:
@@ -88,6 +92,7 @@ def set_limits(
     cpu_seconds_per_day: float | None = None,
     storage_mb: int | None = None,
     sweep_trials: int | None = None,
+    concurrent_sweeps: int | None = None,
     clear: Iterable[str] = (),
 ) -> UserQuotaRecord:
     """Set the given overrides of `user_id` (None leaves a field as it is; a name in `clear`
@@ -100,6 +105,7 @@ def set_limits(
         "cpu_seconds_per_day": cpu_seconds_per_day,
         "storage_mb": storage_mb,
         "sweep_trials": sweep_trials,
+        "concurrent_sweeps": concurrent_sweeps,
     }
     for name, value in values.items():
         if value is not None:
@@ -118,6 +124,14 @@ def active_runs(session: Session, *, user_id: int) -> int:
     """Runs of `user_id` queued or running now."""
     query = select(func.count()).where(
         col(RunRow.owner_id) == user_id, col(RunRow.status).in_(ACTIVE)
+    )
+    return int(session.exec(query).one())
+
+
+def active_sweeps(session: Session, *, user_id: int) -> int:
+    """Sweeps and walk-forwards of `user_id` queued or running now."""
+    query = select(func.count()).where(
+        col(SweepRow.owner_id) == user_id, col(SweepRow.status).in_(ACTIVE)
     )
     return int(session.exec(query).one())
 
@@ -225,4 +239,19 @@ def check_sweep_size(trials: int | None, *, limits: QuotaLimits, what: str = "sw
             limit=limits.sweep_trials,
             message=f"this {what} has {trials:,} trials, your limit is {limits.sweep_trials:,}: "
             "ask for fewer trials (n_trials, a coarser grid or fewer folds)",
+        )
+
+
+def check_new_sweep(session: Session, *, user_id: int, limits: QuotaLimits) -> None:
+    """Raise QuotaExceededError when one more sweep or walk-forward of `user_id` would pass
+    the concurrent-sweeps quota (the two count together: both keep trial workers busy)."""
+    active = active_sweeps(session, user_id=user_id)
+    if active >= limits.concurrent_sweeps:
+        sweeps = "1 sweep is" if active == 1 else f"{active:,} sweeps are"
+        raise QuotaExceededError(
+            "concurrent_sweeps",
+            used=active,
+            limit=limits.concurrent_sweeps,
+            message=f"{sweeps} running or queued, your limit is {limits.concurrent_sweeps:,} "
+            "(walk-forwards count as sweeps): wait for one to finish or cancel one",
         )

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -34,6 +34,7 @@ from app.jobs.redis_keys import LEASE_RENEW_S, LEASE_TTL_S, cancel_key, lease_ke
 from app.jobs.redis_progress import RedisProgressPublisher
 from app.jobs.redis_queue import connect
 from app.jobs.runner import JobRunner
+from app.jobs.trial_bases import TrialBases
 from app.jobs.verified_data import VerifiedCatalog
 from app.runs import RunService
 from app.settings import Settings, load_settings
@@ -132,12 +133,14 @@ def stored_dataset_hash(engine: Engine, run_id: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class WorkerContext:
-    """What a worker process keeps between runs: settings, database, Redis, warm sandboxes."""
+    """What a worker process keeps between runs: settings, database, Redis, warm sandboxes,
+    the trial runners of the sweeps it has trials of."""
 
     settings: Settings
     engine: Engine
     connection: redis.Redis
     sandboxes: WorkerPool | None = None
+    trials: TrialBases = field(default_factory=TrialBases)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, warm: bool = True) -> WorkerContext:
@@ -153,9 +156,10 @@ class WorkerContext:
         )
 
     def close(self) -> None:
-        """Kill the idle sandbox and close the database pool."""
+        """Kill the idle sandbox, stop the trial runners, close the database pool."""
         if self.sandboxes is not None:
             self.sandboxes.close()
+        self.trials.close()
         self.engine.dispose()
 
 

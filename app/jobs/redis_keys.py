@@ -53,3 +53,29 @@ def lost_key(run_id: str) -> str:
 def lease_key(run_id: str) -> str:
     """The key that says a worker is running the run right now."""
     return f"{LEASE_PREFIX}{run_id}"
+
+
+TRIAL_FUNCTION: Final = "app.jobs.trial_job.run_trial"
+"""The RQ job function of a sweep trial, by name (web nodes enqueue it without importing it)."""
+TRIAL_JOB_PREFIX: Final = "trial-"
+"""RQ job id of a sweep trial's attempt: TRIAL_JOB_PREFIX + trial key + "-" + attempt."""
+TRIAL_RESULT_PREFIX: Final = "strategylab:trial-result:"
+"""A finished trial's outcome (JSON, app.jobs.trial_codec), kept TRIAL_RESULT_TTL_S."""
+TRIAL_RESULT_TTL_S: Final = 7 * 24 * 3600
+"""Seconds a trial's outcome is kept: a web node restarted within that time finds it."""
+
+
+def trial_job_id(key: str, attempt: int) -> str:
+    """The RQ job id of attempt `attempt` (1, then 2 after a lost worker) of trial `key`."""
+    return f"{TRIAL_JOB_PREFIX}{key}-{attempt}"
+
+
+def trial_result_key(key: str) -> str:
+    """The key holding trial `key`'s outcome once a worker finished it."""
+    return f"{TRIAL_RESULT_PREFIX}{key}"
+
+
+def trial_lease_id(key: str) -> str:
+    """The id trial `key` uses for its lease, cancel flag and lost-worker counter (the
+    run keys' functions: lease_key, cancel_key, lost_key)."""
+    return f"{TRIAL_JOB_PREFIX}{key}"

@@ -14,6 +14,16 @@ that of its trial workers) is SWEEP_NICE, lower in priority than the runs' WORKE
 every one of their `workers` slots, so a sweep never makes a run wait for a slot, and when
 both compete for the CPU the kernel gives each run's process about three times the share of
 one trial's (CFS weights 110 at nice 10 against 36 at nice 15).
+
+With STRATEGYLAB_REDIS_URL set (`trials` is app.jobs.remote_trials.RedisSweepTrials), the
+sweep thread keeps only the study (ask, tell, store, stream): the trials execute on
+`strategylab worker` processes, on the sweep owner's queue, taking turns with every other
+user's runs and trials; `sweep_threads` sweeps then run at once on a node (their threads only
+wait for workers). A web node stopping leaves its open trials to the workers; the next start
+resumes the study and collects them. Several web nodes share the sweeps through `leases`
+(app.jobs.sweep_leases): a node runs a sweep only once it holds its lease, queues again only
+the running sweeps whose node is gone (looking every ADOPT_INTERVAL_S), and a cancel on any
+node reaches the node running the sweep.
 """
 
 from __future__ import annotations
@@ -37,12 +47,21 @@ from app.db.session import session_scope
 from app.engine import EngineError
 from app.jobs.errors import RunStorageError, SweepStateError
 from app.jobs.queue import WORKER_NICE
+from app.jobs.sweep_leases import ADOPT_INTERVAL_S, SweepLeases
 from app.jobs.sweep_progress import Message, SweepHub
 from app.jobs.sweep_requests import SweepRequest, build_spec
 from app.jobs.walkforward_requests import WalkRequest, build_walkforward, walk_of
 from app.research.errors import ResearchInputError
 from app.research.study import storage_at
-from app.research.sweep import SweepProgress, SweepResult, TrialRecord, figures, run_sweep
+from app.research.sweep import (
+    SweepProgress,
+    SweepResult,
+    TrialRecord,
+    TrialRunnerFactory,
+    figures,
+    local_trials,
+    run_sweep,
+)
 from app.research.walkforward import WalkForwardProgress
 from app.runs import PreparedRun, RunService
 from sandbox import SandboxError, StrategyRejected, lower_thread_priority
@@ -71,6 +90,15 @@ CANCELLED_MESSAGE: Final = "the sweep was cancelled; the trials it finished are 
 
 SweepFunction = Callable[..., SweepResult]
 """app.research.sweep.run_sweep's signature (a stand-in in tests)."""
+SweepTrials = Callable[[SweepRow, Callable[[], bool]], TrialRunnerFactory]
+"""Where a sweep's trials execute: the factory of its trial runners, given the sweep and a
+check of whether this node is stopping (not cancelling: open trials may go on elsewhere)."""
+
+
+def trials_here(sweep: SweepRow, is_pausing: Callable[[], bool]) -> TrialRunnerFactory:
+    """The embedded default: every sweep's trials on this machine's sandboxed workers."""
+    del sweep, is_pausing
+    return local_trials
 
 
 def sweep_sources(target: RunStatus) -> frozenset[RunStatus]:
@@ -162,6 +190,9 @@ class SweepRunner:
         hub: SweepHub,
         trial_workers: int,
         sweep: SweepFunction = run_sweep,
+        trials: SweepTrials = trials_here,
+        sweep_threads: int = 1,
+        leases: SweepLeases | None = None,
     ) -> None:
         self._engine = engine
         self._catalog = catalog
@@ -169,6 +200,10 @@ class SweepRunner:
         self._hub = hub
         self._trial_workers = trial_workers
         self._sweep = sweep
+        self._trials = trials
+        self._sweep_threads = sweep_threads
+        self._leases = leases
+        self._adopt_stop = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._jobs: dict[str, tuple[Future[None], threading.Event]] = {}
         self._lock = threading.Lock()
@@ -185,30 +220,59 @@ class SweepRunner:
         """Bind to the running loop, start the sweep thread, resume what was left."""
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(
-            max_workers=1,
+            max_workers=self._sweep_threads,
             thread_name_prefix="sweep",
             initializer=lower_thread_priority,
             initargs=(SWEEP_NICE,),
         )
         self.recover()
+        if self._leases is not None:
+            threading.Thread(target=self._adopt_forever, name="sweep-adopt", daemon=True).start()
 
     def recover(self) -> list[str]:
-        """Queue again the sweeps a stop or a crash left running, then every queued sweep in
-        the order they were made; returns their ids."""
+        """Queue again the sweeps a stop or a crash left running (with several nodes: only
+        those whose node's lease has expired), then every queued sweep this node does not
+        hold yet, in the order they were made; returns their ids."""
+        queued = self._waiting_sweeps()
+        self._submit_new(queued)
+        return queued
+
+    def _waiting_sweeps(self) -> list[str]:
+        """The orphaned running sweeps moved back to queued; every queued sweep, oldest first
+        (blocking: the database and Redis)."""
         with session_scope(self._engine) as session:
             for sweep in crud.list_sweeps(session, statuses=(RunStatus.RUNNING,), limit=10**6):
+                if self._leases is not None and self._leases.is_held(sweep.id):
+                    continue  # another node runs it
                 self._move(session, sweep.id, RunStatus.QUEUED, None)
                 logger.warning("sweep interrupted by a restart; resuming sweep_id=%s", sweep.id)
             waiting = crud.list_sweeps(session, statuses=(RunStatus.QUEUED,), limit=10**6)
-            queued = [s.id for s in sorted(waiting, key=lambda sweep: sweep.created_at)]
-        for sweep_id in queued:
+            return [s.id for s in sorted(waiting, key=lambda sweep: sweep.created_at)]
+
+    def _submit_new(self, sweep_ids: list[str]) -> None:
+        """Submit those of `sweep_ids` this node does not hold yet (event loop)."""
+        with self._lock:
+            new = [sweep_id for sweep_id in sweep_ids if sweep_id not in self._jobs]
+        for sweep_id in new:
             self.submit(sweep_id)
-        return queued
+
+    def _adopt_forever(self) -> None:
+        """With several nodes: take up the sweeps of nodes that went away, and the queued
+        sweeps no live node holds."""
+        while not self._adopt_stop.wait(ADOPT_INTERVAL_S):
+            try:
+                waiting = self._waiting_sweeps()
+            except Exception as error:  # Redis or the database away: try again next round
+                logger.warning("looking for orphaned sweeps failed: %s", error)
+                continue
+            if waiting and not self._is_stopping:
+                self._call_in_loop(self._submit_new, waiting)
 
     def shutdown(self) -> None:
         """Stop every sweep after its running trials; running ones go back to queued (the
         next start resumes them)."""
         self._is_stopping = True
+        self._adopt_stop.set()
         with self._lock:
             jobs = list(self._jobs.values())
         for future, stop in jobs:
@@ -240,6 +304,8 @@ class SweepRunner:
             )
         if status in SWEEP_TERMINAL:
             return status
+        if self._leases is not None and not was_queued:
+            self._leases.ask_cancel(sweep_id)  # reaches the node running it, this one or not
         with self._lock:
             found = self._jobs.get(sweep_id)
         if found is not None:
@@ -293,6 +359,24 @@ class SweepRunner:
             self._forget(sweep_id)
 
     def _run_job(self, sweep_id: str, stop: threading.Event) -> None:
+        if self._leases is None:
+            self._run_claimed(sweep_id, stop)
+            return
+        if not self._leases.claim(sweep_id):
+            return  # another node runs it
+        try:
+            with session_scope(self._engine) as session:
+                is_ours = crud.get_sweep(session, sweep_id=sweep_id).status is RunStatus.QUEUED
+        except Exception:
+            self._leases.release(sweep_id)
+            raise
+        if not is_ours:
+            self._leases.release(sweep_id)
+            return
+        with self._leases.hold(sweep_id, stop):
+            self._run_claimed(sweep_id, stop)
+
+    def _run_claimed(self, sweep_id: str, stop: threading.Event) -> None:
         with session_scope(self._engine) as session:
             if not self._move(session, sweep_id, RunStatus.RUNNING, None):
                 return
@@ -306,9 +390,10 @@ class SweepRunner:
                 catalog=self._catalog,
             )
             request = SweepRequest.from_dict(sweep.spec)
+            trials = self._trials(sweep, lambda: self._is_stopping)
             walk = walk_of(sweep.spec)
             if walk is not None:
-                self._run_walkforward(sweep_id, request, walk, base, stop)
+                self._run_walkforward(sweep_id, request, walk, base, stop, trials)
                 return
             spec = build_spec(request, base.inputs.inspection.defaults)
             result = self._sweep(
@@ -319,6 +404,7 @@ class SweepRunner:
                 workers=self._trial_workers,
                 on_progress=lambda progress: self._on_progress(sweep_id, progress),
                 cancel=stop,
+                trials=trials,
             )
         except FAILURES as error:
             self._end(sweep_id, RunStatus.FAILED, _error(str(error)))
@@ -335,6 +421,7 @@ class SweepRunner:
         walk: WalkRequest,
         base: PreparedRun,
         stop: threading.Event,
+        trials: TrialRunnerFactory,
     ) -> None:
         """Optimise on each fold's train window and test on its test window; the
         walk-forward's document (folds, efficiency, stitched out-of-sample metrics) is stored
@@ -354,6 +441,7 @@ class SweepRunner:
             on_progress=lambda progress: self._on_fold_progress(sweep_id, progress),
             cancel=stop,
             study_prefix=study_name_of(sweep_id),
+            trials=trials,
         )
         if result.cancelled and self._is_stopping:
             self._requeue(sweep_id)

@@ -4,8 +4,9 @@ WalkForwardSpec it stands for.
 A walk-forward is stored as a sweep row of kind "walkforward": its `spec` holds the sweep
 request (app.jobs.sweep_requests) plus a `walk` entry, this module's WalkRequest. The API
 checks it by building the WalkForwardSpec against the base run (the folds must fit the data,
-each train window must hold more bars than the warm-up), before anything is stored; the job
-builds the same spec again when it starts or resumes.
+the first train window must hold more bars than a given warm-up), before anything is stored;
+the job builds the same spec again when it starts or resumes, and measures the warm-up then
+when none was given (app.research.walkforward.with_measured_warmup), before any fold runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from app.research.walkforward import (
     Acceptance,
     WalkForwardSpec,
     check_walkforward,
-    estimated_warmup,
 )
 from app.runs.prepare import PreparedRun
 
@@ -32,7 +32,8 @@ WALK_KEY = "walk"
 class WalkRequest:
     """The fold layout, as the CLI takes it: `train`/`test`/`step` durations ("180d", "60d")
     or `folds` equal test windows with a `train_ratio`; `anchored` keeps every train window's
-    start at the data's first bar. `warmup_bars` None estimates it from the int params; the
+    start at the data's first bar. `warmup_bars` None measures it when the job starts (probe
+    trials, app.research.warmup_probe), before any fold runs; the
     acceptance thresholds are optional."""
 
     train: str | None = None
@@ -82,11 +83,10 @@ def build_walkforward(
     sentence naming the field, for anything that cannot run)."""
     defaults = base.inputs.inspection.defaults
     sweep = build_spec(request, defaults)
-    warmup = walk.warmup_bars
     spec = WalkForwardSpec(
         sweep=sweep,
         scheme=scheme_of(walk),
-        warmup_bars=estimated_warmup(sweep.space, defaults) if warmup is None else warmup,
+        warmup_bars=walk.warmup_bars,
         acceptance=Acceptance(min_trades=walk.min_is_trades, min_efficiency=walk.min_efficiency),
     )
     return spec, check_walkforward(base, spec)

@@ -130,6 +130,8 @@ class FoldPlan:
     data_end: int  # last bar open + one bar
     bar_ns: int
     tail_start: int
+    warmup_bars: int = 0  # the warm-up the plan was checked with (bars from the first bar)
+    warmup_note: str | None = None  # how it was found ("measured with slow=200"); None: given
 
     @property
     def runnable(self) -> tuple[Fold, ...]:
@@ -137,14 +139,24 @@ class FoldPlan:
 
 
 def plan_folds(
-    times: IntArray, bar_ns: int, scheme: FoldScheme, *, warmup_bars: int = 0
+    times: IntArray,
+    bar_ns: int,
+    scheme: FoldScheme,
+    *,
+    warmup_bars: int = 0,
+    warmup_note: str | None = None,
 ) -> FoldPlan:
     """The folds of `scheme` over bars opening at `times` (sorted epoch ns, base bar `bar_ns`).
 
-    `warmup_bars` is the strategy's warm-up: a train window must hold more bars than it.
-    Raises ResearchInputError (one sentence naming the option) when the scheme cannot fit the
-    data at all; a single fold that a gap in the data leaves without bars is kept with its
-    `skip_reason`. Pure: no I/O.
+    `warmup_bars` is the strategy's warm-up: the bars of `times` before its on_data starts
+    (counted from the first bar, as the engine counts it: app/engine/warmup.py), measured
+    (`warmup_note` says how, e.g. "measured with slow=200") or given with --warmup (None). The
+    first train window, which starts at the first bar, must hold more bars than it; a later
+    fold's train trial has the bars before its window as history, so it trades from its
+    window's first bar once the warm-up is over. Raises ResearchInputError (one sentence naming
+    the option) when the scheme cannot fit the data at all; a single fold that a gap in the data
+    leaves without bars (or without bars after the warm-up) is kept with its `skip_reason`.
+    Pure: no I/O.
     """
     if len(times) == 0:
         raise ResearchInputError("data", "the data has no bars")
@@ -161,11 +173,13 @@ def plan_folds(
     shortest_train = min(test_start - train_start for train_start, test_start, _ in starts)
     nominal_bars = shortest_train // bar_ns
     if nominal_bars <= warmup_bars:
+        source = "lower --warmup" if warmup_note is None else "search shorter lengths"
+        how = "" if warmup_note is None else f" ({warmup_note})"
         raise ResearchInputError(
             train_field,
             f"the shortest train window ({format_duration(shortest_train)}) holds "
             f"{nominal_bars} bars of {format_duration(bar_ns)}, not more than the strategy's "
-            f"warm-up of {warmup_bars} bars: lengthen the train window or lower --warmup",
+            f"warm-up of {warmup_bars} bars{how}: lengthen the train window or {source}",
         )
     folds = tuple(
         _fold(number, window, times, warmup_bars) for number, window in enumerate(starts, start=1)
@@ -176,7 +190,15 @@ def plan_folds(
             f"none of the {len(folds)} folds can run ({folds[0].skip_reason}): "
             "the data has too many gaps for these windows",
         )
-    return FoldPlan(folds, data_start, data_end, bar_ns, tail_start=starts[-1][2])
+    return FoldPlan(
+        folds,
+        data_start,
+        data_end,
+        bar_ns,
+        tail_start=starts[-1][2],
+        warmup_bars=warmup_bars,
+        warmup_note=warmup_note,
+    )
 
 
 def _check_length(field: str, ns: int, bar_ns: int) -> None:
@@ -261,16 +283,22 @@ def _fold(number: int, window: tuple[int, int, int], times: IntArray, warmup_bar
         int(i) for i in np.searchsorted(times, [train_start, test_start, test_end], side="left")
     )
     train_bars = test_first - train_first
+    # the train trial's on_data runs on the window's bars from the end of the warm-up (counted
+    # from the first bar of the data; earlier folds' bars are history to a later one)
+    trained_bars = test_first - max(warmup_bars, train_first)
     reason: str | None = None
     if test_stop == test_first:
         reason = (
             f"the test window {ns_to_iso(test_start)} to {ns_to_iso(test_end)} has no bars "
             "(a gap in the data)"
         )
-    elif train_bars <= warmup_bars:
+    elif trained_bars <= 0:
+        train = f"the train window {ns_to_iso(train_start)} to {ns_to_iso(test_start)}"
         reason = (
-            f"the train window {ns_to_iso(train_start)} to {ns_to_iso(test_start)} has "
-            f"{train_bars} bars, not more than the warm-up of {warmup_bars} (a gap in the data)"
+            f"{train} has no bars (a gap in the data)"
+            if train_bars == 0
+            else f"{train} has {train_bars} bars, none after the warm-up of {warmup_bars} "
+            "bars from the first bar (a gap in the data)"
         )
     return Fold(
         number=number,

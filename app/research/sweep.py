@@ -7,7 +7,8 @@ One sweep, in order:
 3. Batch after batch (`spec.batch_size` trials, whatever the number of workers): trials left
    RUNNING by a stopped or killed process are taken up again with their stored params; the
    batch is filled by asking new trials, each from a sampler seeded per trial
-   (`app.research.samplers`); the batch runs on the TrialRunner's sandboxed workers; results
+   (`app.research.samplers`); the batch runs on the trial runner's sandboxed workers (this
+   machine's TrialRunner, or `strategylab worker` processes through Redis: `trials`); results
    are told in trial order. A finished trial is never run again.
 4. The finished trials are read back from storage as TrialRecords; the best (or the Pareto
    front for NSGA-II) is chosen among the feasible ones only.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -100,14 +102,39 @@ class SweepResult:
 
 
 class BatchRunner(Protocol):
-    """What a sweep needs from app.runs.trials.TrialRunner."""
+    """What a sweep needs from app.runs.trials.TrialRunner (or a remote trial runner).
+
+    `numbers` are the trials' numbers in the study, in the order of `param_sets`: a runner
+    that keeps trials outside this process (app.jobs.remote_trials) finds a trial again by
+    its number after a restart, so it is never run twice."""
 
     def run_batch(
         self,
         param_sets: Sequence[Mapping[str, ParamValue]],
         *,
         cancel: threading.Event | None = None,
+        numbers: Sequence[int] | None = None,
     ) -> list[TrialOutcome | None]: ...
+
+
+class TrialRunnerFactory(Protocol):
+    """Makes the runner of one study's trials: `base` is the run every trial varies,
+    `study_name` the study's stored name, `workers` the trials run at once (where the runner
+    decides that itself, a hint); the runner is closed when the study stops."""
+
+    def __call__(
+        self, base: PreparedRun, *, study_name: str, workers: int
+    ) -> AbstractContextManager[BatchRunner]: ...
+
+
+def local_trials(
+    base: PreparedRun, *, study_name: str, workers: int
+) -> AbstractContextManager[BatchRunner]:
+    """This machine's TrialRunner: `workers` sandboxed trial processes from one fork server."""
+    del study_name
+    from app.runs.trials import TrialRunner  # imported here: it starts worker processes
+
+    return TrialRunner(base, workers=workers)
 
 
 ProgressCallback = Callable[[SweepProgress], None]
@@ -140,12 +167,14 @@ def run_sweep(
     workers: int,
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    trials: TrialRunnerFactory = local_trials,
 ) -> SweepResult:
     """Run (or continue) the sweep `spec` over `base` with `workers` sandboxed workers.
 
     The study `study_name` in `storage_url` is created, or resumed when it exists with the
     same spec (else ResearchInputError("resume")). Setting `cancel` stops after the running
-    trials: finished ones are kept in storage, the rest run on the next call.
+    trials: finished ones are kept in storage, the rest run on the next call. `trials` makes
+    the runner the trials execute on (this machine's sandboxed workers by default).
     """
     import optuna
 
@@ -168,9 +197,7 @@ def run_sweep(
                 best = best_of(spec, records)
                 on_progress(speed.progress(done, trials_total(spec), best, records))
             return sweep_result(spec, study, cancelled=False)
-        from app.runs.trials import TrialRunner  # imported here: it starts worker processes
-
-        with TrialRunner(base, workers=workers) as runner:
+        with trials(base, study_name=study_name, workers=workers) as runner:
             cancelled = run_study(spec, study, runner, on_progress=on_progress, cancel=cancel)
         return sweep_result(spec, study, cancelled=cancelled)
 
@@ -278,7 +305,11 @@ def _run_and_tell(
     """Run the `pending` trials as one batch and tell each finished one, in trial order."""
     fixed = spec.space.fixed()
     trials = sorted(pending, key=lambda t: t.number)
-    outcomes = runner.run_batch([{**fixed, **t.params} for t in trials], cancel=cancel)
+    outcomes = runner.run_batch(
+        [{**fixed, **t.params} for t in trials],
+        cancel=cancel,
+        numbers=[t.number for t in trials],
+    )
     return [
         _tell(spec, study, trial, outcome)
         for trial, outcome in zip(trials, outcomes, strict=True)
@@ -398,8 +429,10 @@ __all__ = [
     "SweepResult",
     "SweepSpec",
     "TrialRecord",
+    "TrialRunnerFactory",
     "check_spec",
     "figures",
+    "local_trials",
     "rank_best",
     "run_study",
     "run_sweep",

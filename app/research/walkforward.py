@@ -3,7 +3,10 @@ test window, and keep the test runs as one out-of-sample account.
 
 One walk-forward, in order (docs/research.md, "Walk-forward"):
 1. Everything is checked before any work: the sweep spec (`check_spec`), the fold layout over
-   the run's bars (`plan_folds`, with the strategy's warm-up), the acceptance thresholds.
+   the run's bars (`plan_folds`, with the strategy's warm-up), the acceptance thresholds. The
+   warm-up, unless given, is measured first (`with_measured_warmup`: probe trials of the first
+   train window at the search space's corners, app.research.warmup_probe), so a train window
+   too short for it is refused with the real figure before any fold runs.
 2. Per fold, in fold order:
    a. The sweep runs on the train window: the base run restricted to `[train start, train
       end)` (`config.start` = train start, `config.end` = the last instant before the test
@@ -36,28 +39,31 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from app.engine import EngineError, ParamValue, RunResult
+from app.engine import EngineError, RunResult
 from app.engine.loop import cut_after_end
 from app.research.errors import ResearchInputError
 from app.research.folds import Fold, FoldPlan, FoldScheme, plan_folds
 from app.research.oos_account import FoldRun, StitchedAccount, stitch
-from app.research.space import Choice, SearchSpace
 from app.research.sweep import (
     SweepProgress,
     SweepResult,
     SweepSpec,
     TrialRecord,
+    TrialRunnerFactory,
     check_spec,
     figures,
+    local_trials,
     run_sweep,
     sweep_identity,
 )
 from app.research.sweep_outputs import best_document, write_sweep_outputs
+from app.research.warmup_probe import measure_warmup
 from app.runs.prepare import PreparedRun, with_params
 from app.runs.service import RunService
 from sandbox import RunCancelled, SandboxError, WarmWorker, start_worker
 
 DOOR: Final = "walkforward"
+DEFAULT_STUDY_PREFIX: Final = "walkforward"
 FoldStatus = Literal["tested", "skipped", "no_feasible_trial", "failed", "cancelled", "idle"]
 
 
@@ -73,12 +79,15 @@ class Acceptance:
 @dataclass(frozen=True)
 class WalkForwardSpec:
     """A walk-forward: the sweep run on each train window, the fold layout, the strategy's
-    warm-up in bars (a train window must hold more), and the acceptance thresholds."""
+    warm-up in bars from the first bar (the first train window must hold more; None: measured
+    before the folds run, `with_measured_warmup`, which sets `warmup_note` to how), and the
+    acceptance thresholds."""
 
     sweep: SweepSpec
     scheme: FoldScheme
-    warmup_bars: int
+    warmup_bars: int | None
     acceptance: Acceptance = Acceptance()
+    warmup_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,26 +148,6 @@ class WalkForwardResult:
 ProgressCallback = Callable[[WalkForwardProgress], None]
 
 
-def estimated_warmup(space: SearchSpace, defaults: Mapping[str, ParamValue]) -> int:
-    """The warm-up a walk-forward assumes when the user gives none: the largest whole-number
-    value any int param can take (its range's top, else its default), since lengths such as
-    `slow=200` are what indicators wait for. 0 when the strategy has no int param."""
-    largest = 0
-    ranges = {item.name: item for item in space.ranges}
-    for name, default in defaults.items():
-        if isinstance(default, bool) or not isinstance(default, int):
-            continue
-        item = ranges.get(name)
-        if item is None:
-            candidates = [default]
-        elif isinstance(item, Choice):
-            candidates = [v for v in item.options if isinstance(v, int) and not isinstance(v, bool)]
-        else:
-            candidates = [int(item.top)]
-        largest = max(largest, *candidates, 0)
-    return largest
-
-
 def plan_for(base: PreparedRun, spec: WalkForwardSpec) -> FoldPlan:
     """The folds of `spec` over the bars `base` trades (its config's start and end applied)."""
     config = base.inputs.config
@@ -166,7 +155,54 @@ def plan_for(base: PreparedRun, spec: WalkForwardSpec) -> FoldPlan:
     first = 0 if config.start is None else int(np.searchsorted(market.time, config.start))
     if first >= len(market):
         raise ResearchInputError("start", "the period starts after the last bar of the data")
-    return plan_folds(market.time[first:], market.bar_ns, spec.scheme, warmup_bars=spec.warmup_bars)
+    return plan_folds(
+        market.time[first:],
+        market.bar_ns,
+        spec.scheme,
+        warmup_bars=spec.warmup_bars or 0,
+        warmup_note=spec.warmup_note,
+    )
+
+
+def with_measured_warmup(
+    spec: WalkForwardSpec,
+    base: PreparedRun,
+    *,
+    workers: int = 1,
+    trials: TrialRunnerFactory = local_trials,
+    study_prefix: str = DEFAULT_STUDY_PREFIX,
+    cancel: threading.Event | None = None,
+) -> WalkForwardSpec:
+    """`spec` with its warm-up measured when it has none (app.research.warmup_probe): the
+    largest over probe trials of the first fold's train window (run with `trials`, as the
+    folds' trials are), `warmup_note` saying which params need it. The fold layout is checked
+    first, so a scheme that cannot fit the data is refused before any probe runs. Cancelled
+    while probing, `spec` comes back unmeasured (the folds then end cancelled)."""
+    if spec.warmup_bars is not None:
+        return spec
+    first = check_walkforward(base, spec).folds[0]
+    training = in_sample_run(base, first)
+    name = fold_study_name(spec.sweep, training, first, f"{study_prefix}-warmup")
+    try:
+        measured = measure_warmup(
+            training,
+            base,
+            spec.sweep.space,
+            trials=trials,
+            study_name=name,
+            workers=workers,
+            cancel=cancel,
+        )
+    except ResearchInputError:
+        if cancel is not None and cancel.is_set():
+            return spec  # cancelled while probing: the folds end cancelled, nothing refused
+        raise
+    if cancel is not None and cancel.is_set():
+        return spec  # some probes were cut short: no figure to judge the folds by
+    note = measured.describe()
+    if measured.never_ready:
+        note += f"; on_data would never be called on the data's {measured.bars} bars"
+    return replace(spec, warmup_bars=measured.bars, warmup_note=note)
 
 
 def check_walkforward(base: PreparedRun, spec: WalkForwardSpec) -> FoldPlan:
@@ -203,9 +239,6 @@ def _period(base: PreparedRun, start: int, end_exclusive: int) -> PreparedRun:
     return replace(base, inputs=replace(base.inputs, config=config))
 
 
-DEFAULT_STUDY_PREFIX: Final = "walkforward"
-
-
 def fold_study_name(
     spec: SweepSpec, prepared_train: PreparedRun, fold: Fold, prefix: str = DEFAULT_STUDY_PREFIX
 ) -> str:
@@ -229,12 +262,17 @@ def run_walkforward(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     study_prefix: str = DEFAULT_STUDY_PREFIX,
+    trials: TrialRunnerFactory = local_trials,
 ) -> WalkForwardResult:
     """Run the walk-forward `spec` over `base` (module docstring). `names` are the door's
     names for provenance (strategy and data file); each test run's folder goes to
     `folds_dir/fold-NN/` when given. Setting `cancel` stops after the running trials; the
     folds done so far are kept and the result says `cancelled`. The folds' studies are named
-    `study_prefix-foldNN-<digest>` (`fold_study_name`)."""
+    `study_prefix-foldNN-<digest>` (`fold_study_name`). `trials` makes each fold's trial
+    runner (this machine's sandboxed workers by default; see run_sweep)."""
+    spec = with_measured_warmup(
+        spec, base, workers=workers, trials=trials, study_prefix=study_prefix, cancel=cancel
+    )
     plan = check_walkforward(base, spec)
     walk = _Walk(
         spec,
@@ -248,6 +286,7 @@ def run_walkforward(
         cancel,
         len(plan.folds),
         study_prefix,
+        trials,
     )
     initial = base.inputs.config.cash
     equity = initial
@@ -281,6 +320,7 @@ class _Walk:
     cancel: threading.Event | None
     total: int
     study_prefix: str
+    trials: TrialRunnerFactory
 
     def report(
         self, fold: Fold, phase: Literal["optimize", "test"], sweep: SweepProgress | None
@@ -307,6 +347,7 @@ class _Walk:
                 workers=self.workers,
                 on_progress=lambda progress: self.report(fold, "optimize", progress),
                 cancel=self.cancel,
+                trials=self.trials,
             )
             if sweep.cancelled:
                 reason = "cancelled while optimising"
@@ -383,11 +424,11 @@ __all__ = [
     "WalkForwardResult",
     "WalkForwardSpec",
     "check_walkforward",
-    "estimated_warmup",
     "fold_dir",
     "fold_study_name",
     "in_sample_run",
     "out_of_sample_run",
     "plan_for",
     "run_walkforward",
+    "with_measured_warmup",
 ]

@@ -211,7 +211,8 @@ def _scheme(plan: FoldPlan, spec: WalkForwardSpec) -> dict[str, Any]:
         }
     described.update(
         anchored=scheme.is_anchored,
-        warmup_bars=spec.warmup_bars,
+        warmup_bars=plan.warmup_bars,
+        warmup=plan.warmup_note or "given",
         data_start=ns_to_iso(plan.data_start),
         data_end=ns_to_iso(plan.data_end),
         bar=format_duration(plan.bar_ns),

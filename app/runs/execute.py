@@ -12,7 +12,7 @@ import threading
 from app.engine import ProgressCallback, RunResult
 from app.engine.checkpoint import Checkpoint, CheckpointCallback
 from app.runs.prepare import PreparedRun
-from sandbox import SharedIndicators, WarmWorker, run_sandboxed
+from sandbox import ChartRequest, SharedIndicators, WarmWorker, run_sandboxed
 
 
 def execute(
@@ -25,6 +25,7 @@ def execute(
     summary_only: bool = False,
     on_checkpoint: CheckpointCallback | None = None,
     resume: Checkpoint | None = None,
+    chart: ChartRequest | None = None,
 ) -> RunResult:
     """Run `prepared` in an isolated sandbox worker process; blocks until it ends.
 
@@ -34,7 +35,9 @@ def execute(
     computed once per sweep; the results are the same. `summary_only` (sweep trials too)
     brings back trades, the equity curve and the metrics, without orders or log lines.
     `on_checkpoint` receives the run's checked checkpoints (`config.checkpoint_every`);
-    `resume` continues the run from one of them, with the same result.
+    `resume` continues the run from one of them, with the same result. `chart` gets the
+    values of the indicators the run computed at its price chart's points (indicators.json),
+    so they are not computed again.
 
     Raises the sandbox's exceptions (StrategyRejected, StrategyFailed, LimitExceeded,
     LimitsRefused, RunCancelled, WorkerFailed) and the engine's (ConfigError,
@@ -56,4 +59,5 @@ def execute(
         summary_only=summary_only,
         on_checkpoint=on_checkpoint,
         resume=resume,
+        chart=chart,
     )

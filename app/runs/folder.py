@@ -13,9 +13,11 @@ never sits in memory. The bytes are those a per-row `csv.writer` would write;
 from __future__ import annotations
 
 import csv
+import importlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,9 @@ TRADE_COLUMNS = (
 # After TRADE_COLUMNS in trades.csv (readers that need only those read them as a prefix): the
 # slice's leverage (size x entry price / margin) and its margin put up at entry, quote units.
 TRADE_MARGIN_COLUMNS = ("leverage", "margin")
+# Last in trades.csv and orders.csv of a run over several symbols (a run over one symbol's
+# files are as before: its symbol is the run's, in provenance.json): the traded symbol.
+SYMBOL_COLUMN = "symbol"
 ORDER_COLUMNS = (
     "id",
     "created_time",
@@ -121,18 +126,56 @@ def format_numbers(values: npt.ArrayLike) -> list[str]:
     run_starts = np.flatnonzero(bits[1:] != bits[:-1]) + 1
     if run_starts.size + 1 <= _DISTINCT_SHARE * size:
         firsts = np.concatenate(([0], run_starts))
-        texts = np.array(list(map(float.__repr__, column[firsts].tolist())), dtype=object)
+        texts = np.array(float_reprs(column[firsts]), dtype=object)
         repeated: list[str] = np.repeat(texts, np.diff(firsts, append=size)).tolist()
         return repeated
     sample = bits[:: max(1, size // _SAMPLE_SIZE)]
     if np.unique(sample).size > _DISTINCT_SHARE * sample.size:
-        return list(map(float.__repr__, column.tolist()))  # map: ~2x a comprehension's speed
+        return float_reprs(column)
     distinct, positions = np.unique(bits, return_inverse=True)
     if distinct.size > _DISTINCT_SHARE * size:
-        return list(map(float.__repr__, column.tolist()))
-    texts = np.array(list(map(float.__repr__, distinct.view(np.float64).tolist())), dtype=object)
+        return float_reprs(column)
+    texts = np.array(float_reprs(distinct.view(np.float64)), dtype=object)
     result: list[str] = texts[positions].tolist()
     return result
+
+
+_PLAIN_REPR_FROM = 1e-4
+"""Python's repr writes a finite float of at least this magnitude (or a zero) exactly as
+orjson does: the same shortest round-tripping digits, and the same notation (plain, or
+`1e+16` style from 1e16 up). Below it the two notations differ (`1e-05` against `0.00001`,
+`1e-07` against `1e-7`), so those values, and NaN and the infinities, get repr itself."""
+
+
+def _fast_printer() -> ModuleType | None:
+    """orjson when it is installed (it prints floats at C speed), None otherwise."""
+    try:
+        return importlib.import_module("orjson")
+    except ImportError:
+        return None
+
+
+_ORJSON = _fast_printer()
+
+
+def float_reprs(column: npt.NDArray[np.float64]) -> list[str]:
+    """`repr(float(x))` of each value of a contiguous float64 column.
+
+    orjson (when installed) prints a whole column's shortest digits at C speed, about 7x
+    faster than one `repr` call per value (1,000,000 equity values: ~1.2 s), and gives the
+    same text wherever repr's notation and its agree (see _PLAIN_REPR_FROM); every other value
+    is printed by repr. Without orjson, repr prints them all."""
+    printer = _ORJSON
+    if printer is None or column.size == 0:
+        return list(map(float.__repr__, column.tolist()))  # map: ~2x a comprehension's speed
+    printed: bytes = printer.dumps(column, option=printer.OPT_SERIALIZE_NUMPY)
+    texts = printed[1:-1].decode().split(",")
+    with np.errstate(invalid="ignore"):
+        is_repr_only = ~(np.abs(column) >= _PLAIN_REPR_FROM) & (column != 0.0)
+    is_repr_only |= ~np.isfinite(column)
+    for at in np.flatnonzero(is_repr_only).tolist():
+        texts[at] = float.__repr__(float(column[at]))
+    return texts
 
 
 def format_optional_numbers(values: Sequence[float | None]) -> list[str]:
@@ -208,12 +251,26 @@ def equity_columns(result: RunResult, start: int = 0, stop: int | None = None) -
     ]
 
 
+_QUOTED_CHARACTERS = (",", '"', "\r", "\n")
+"""What makes `csv.writer` (QUOTE_MINIMAL) quote a field: the delimiter, the quote, a line end."""
+
+
 def _write_csv(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
-    """Rows quoted as `csv.writer` quotes them (fields with commas, quotes or newlines)."""
+    """Rows quoted as `csv.writer` quotes them (fields with commas, quotes or newlines). When
+    no field needs quoting (numbers, times and the engine's own words; a strategy's log text
+    in an order's reason may), rows are joined directly: the same bytes, ~4x faster."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(zip(*columns, strict=True))
+        if any(_needs_quoting(column) for column in columns) or len(columns) < 2:
+            writer.writerows(zip(*columns, strict=True))
+        elif columns[0]:
+            handle.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
+
+
+def _needs_quoting(column: list[str]) -> bool:
+    text = "".join(column)
+    return any(character in text for character in _QUOTED_CHARACTERS)
 
 
 def write_equity_csv(path: Path, result: RunResult) -> None:
@@ -249,6 +306,27 @@ def metrics_document(result: RunResult) -> dict[str, Any]:
             "risk_free_rate": result.config.risk_free_rate,
             "price_source": result.price_source,
         },
+        **symbols_document(result),
+    }
+
+
+def symbols_document(result: RunResult) -> dict[str, Any]:
+    """metrics.json's `symbols` of a run over several symbols: each symbol's trades, net
+    PnL (after fees, before funding), fees, funding and liquidations; nothing for one symbol."""
+    if not result.symbols:
+        return {}
+    return {
+        "symbols": {
+            summary.symbol: {
+                "trades": summary.trades,
+                "winning_trades": summary.winning_trades,
+                "net_pnl": summary.net_pnl,
+                "fees_paid": summary.fees_paid,
+                "funding_paid": summary.funding_paid,
+                "liquidations": summary.liquidations,
+            }
+            for summary in result.symbols
+        }
     }
 
 
@@ -258,6 +336,28 @@ def log_lines(result: RunResult) -> Iterable[str]:
         yield f"{time} bar={line.bar_index} {line.level.value}: {line.message}"
     if result.logs_dropped:
         yield dropped_note(result.logs_dropped, len(result.logs), result.config)
+
+
+def read_symbols(path: Path, offset: int, limit: int) -> list[str]:
+    """The `symbol` of trades.csv's (or orders.csv's) rows `offset` .. `offset + limit`; empty
+    for a file without the column (a run over one symbol, or stored before runs had several)
+    or a missing or unreadable file."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            if SYMBOL_COLUMN not in header:
+                return []
+            column = header.index(SYMBOL_COLUMN)
+            symbols: list[str] = []
+            for number, row in enumerate(reader):
+                if number >= offset + limit:
+                    break
+                if number >= offset:
+                    symbols.append(row[column] if column < len(row) else "")
+            return symbols
+    except (OSError, UnicodeError, csv.Error):
+        return []
 
 
 def read_trade_margins(path: Path, offset: int, limit: int) -> list[float | None]:
@@ -315,13 +415,20 @@ def write_run_folder(result: RunResult, out_dir: Path, provenance: dict[str, Any
     missing ones and why.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    symbol: tuple[str, ...] = (SYMBOL_COLUMN,) if result.symbols else ()
     writers: dict[str, Callable[[Path], object]] = {
         "trades.csv": lambda path: _write_csv(
             path,
-            TRADE_COLUMNS + TRADE_MARGIN_COLUMNS,
-            trade_columns(result) + trade_margin_columns(result),
+            TRADE_COLUMNS + TRADE_MARGIN_COLUMNS + symbol,
+            trade_columns(result)
+            + trade_margin_columns(result)
+            + ([[t.symbol for t in result.trades]] if symbol else []),
         ),
-        "orders.csv": lambda path: _write_csv(path, ORDER_COLUMNS, order_columns(result)),
+        "orders.csv": lambda path: _write_csv(
+            path,
+            ORDER_COLUMNS + symbol,
+            order_columns(result) + ([[o.symbol for o in result.orders]] if symbol else []),
+        ),
         "equity.csv": lambda path: write_equity_csv(path, result),
         "metrics.json": lambda path: path.write_text(
             strict_json.dumps(metrics_document(result), indent=2, sort_keys=False) + "\n",

@@ -8,22 +8,26 @@ hash and the code hash, and hence the results, do not depend on the door.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from app.data import read_ohlcv
-from app.data.catalog import DatasetEntry
+from app.data.catalog import DatasetCatalog, DatasetEntry
 from app.data.store import content_hash
 from app.data.tiers import TierCatalog, TierChoice, TierChoiceError
 from app.engine import (
+    MISSING_BAR_POLICIES,
     OPTION_FIELDS,
     ConfigError,
     MarketData,
+    MarketDataError,
     ParamValue,
     RunConfig,
     StrategyDefinitionError,
+    SymbolTierTable,
+    align_symbols,
     coerce_params,
 )
 from app.engine.config import RUN_CONFIG_FIELDS, FieldRole
@@ -62,6 +66,15 @@ class RunOrder:
     columns: Mapping[str, str] = field(default_factory=dict)
     """A data file's columns read under other names (source -> time/open/high/low/close/
     volume), as `data import --map` takes them; only a door that reads a file uses it."""
+    more_data: tuple[tuple[str, Path], ...] = ()
+    """Further symbols traded in the same account, as (symbol, data file): a run over several
+    symbols (the door's first dataset is the primary, `self.data`)."""
+    more_datasets: tuple[str, ...] = ()
+    """Further symbols traded in the same account, as catalog dataset names (the API's door;
+    the request's `dataset` is the primary)."""
+    missing_bars: str = "refuse"
+    """What a bar time not every symbol has does (app.engine.timeline.MISSING_BAR_POLICIES):
+    "refuse" the data, or trade only the "common" bar times."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,12 @@ class DataIdentity:
     companions: tuple[tuple[str, str], ...] = ()
     """The funding-rate and mark-price series the run uses with its bars: (kind, reference and
     content hash), e.g. ("mark", "BTCUSDT/mark-1h@1 (sha256:...)")."""
+    other_symbols: tuple[DataIdentity, ...] = ()
+    """A run over several symbols: each further symbol's data, in the order traded."""
+    missing_bars: str = "refuse"
+    """How the symbols' bar times were aligned (app.engine.timeline), with several symbols."""
+    bars_dropped: int = 0
+    """Bar times left out because not every symbol had a bar there ("common")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +202,8 @@ def build_config(
     inspection: SourceInspection,
     symbol: str,
     tiers: TierCatalog | None = None,
+    other_symbols: Sequence[str] = (),
+    other_datasets: Sequence[str] = (),
 ) -> RunConfig:
     """The frozen RunConfig of `order`: its options, period, every param, typed, and its
     maintenance-tier table (chosen from `tiers`, the shipped tables when None).
@@ -190,19 +211,36 @@ def build_config(
     The config carries all params (defaults included), so two doors asking for the same run
     get the same config and the same fingerprint. Raises ConfigError for a value out of its
     field's bounds, InvalidRunRequestError for an unknown option, bad params or an unusable
-    tier table.
+    tier table. `other_symbols` (a run over several symbols) each get their own default
+    table (`symbol_tiers`); the order's `tiers` is the primary symbol's. `other_datasets`
+    names their catalog datasets (a stored run reads them back from its config).
     """
     known = {spec.name for spec in OPTION_FIELDS} | set(EXECUTION_FIELDS)
     unknown = sorted(set(order.options) - known)
     if unknown:
         raise InvalidRunRequestError(unknown[0], "is not a run option")
     params = typed_params(inspection, order.params)
-    choice = choose_tiers(order, symbol, tiers or TierCatalog())
+    if other_symbols and order.options.get("checkpoint_every"):
+        raise InvalidRunRequestError(
+            "checkpoint_every",
+            "a run over several symbols cannot take checkpoints yet; run it without them",
+        )
+    catalog = tiers or TierCatalog()
+    choice = choose_tiers(order, symbol, catalog)
+    symbol_tiers = tuple(
+        SymbolTierTable(other, own.label, own.table.tiers, own.table.max_position)
+        for other in other_symbols
+        for own in [choose_tiers(replace(order, tiers=None), other, catalog)]
+    )
     return RunConfig(
         **dict(order.options),
         margin_tiers=choice.table.tiers,
         tier_table=choice.label,
+        tier_notional_cap=choice.table.max_position,
         symbol=symbol,
+        symbol_tiers=symbol_tiers,
+        other_datasets=tuple(other_datasets),
+        missing_bars=order.missing_bars if other_symbols else "refuse",
         start=order.start,
         end=order.end,
         params=tuple(sorted(params.items())),
@@ -244,9 +282,55 @@ def prepare_file_run(
     code = read_strategy_file(strategy_path)
     inspection = inspect_strategy(code, strategy_path.name)
     market, data = load_data_file(data_path, symbol=symbol, column_map=order.columns)
-    config = build_config(order, inspection=inspection, symbol=symbol, tiers=tiers)
+    if order.more_data:
+        market, data = _with_more_symbols(market, data, order)
+    config = build_config(
+        order,
+        inspection=inspection,
+        symbol=symbol,
+        tiers=tiers,
+        other_symbols=[other.symbol for other in data.other_symbols],
+    )
     inputs = RunInputs(code, strategy_path.name, inspection, data, config)
     return PreparedRun(inputs, market, order.limits, maximums)
+
+
+def _with_more_symbols(
+    market: MarketData, data: DataIdentity, order: RunOrder
+) -> tuple[MarketData, DataIdentity]:
+    """`market` with `order.more_data`'s symbols on one timeline (app.engine.timeline), and
+    the identity of every dataset; InvalidRunRequestError("data") with the aligner's sentence."""
+    others = [
+        load_data_file(path, symbol=other, column_map=order.columns)
+        for other, path in order.more_data
+    ]
+    return with_other_symbols(market, data, others, order.missing_bars)
+
+
+def with_other_symbols(
+    market: MarketData,
+    data: DataIdentity,
+    others: Sequence[tuple[MarketData, DataIdentity]],
+    missing_bars: str,
+    field_name: str = "data",
+) -> tuple[MarketData, DataIdentity]:
+    """`market` with the `others`' symbols on one timeline (app.engine.timeline), and the
+    identity of every dataset; InvalidRunRequestError(`field_name`) with the aligner's
+    sentence (a missing bar, another bar size, a symbol given twice)."""
+    if missing_bars not in MISSING_BAR_POLICIES:
+        raise InvalidRunRequestError(
+            "missing_bars", f"must be one of {', '.join(MISSING_BAR_POLICIES)}"
+        )
+    try:
+        aligned = align_symbols([market, *(m for m, _ in others)], missing_bars=missing_bars)
+    except MarketDataError as error:
+        raise InvalidRunRequestError(field_name, str(error)) from None
+    return aligned, replace(
+        data,
+        other_symbols=tuple(identity for _, identity in others),
+        missing_bars=missing_bars,
+        bars_dropped=aligned.bars_dropped,
+    )
 
 
 def data_identity(entry: DatasetEntry) -> DataIdentity:
@@ -258,3 +342,15 @@ def data_identity(entry: DatasetEntry) -> DataIdentity:
         entry.content_hash,
         tuple(sorted(entry.companions().items())),
     )
+
+
+def catalog_run_data(
+    catalog: DatasetCatalog, entry: DatasetEntry, others: Sequence[DatasetEntry], missing_bars: str
+) -> tuple[MarketData, DataIdentity]:
+    """A catalog dataset's bars, with `others` (further symbols' datasets) on one timeline:
+    the market a stored run over several symbols trades and the identity of its data."""
+    market, data = catalog.load_market(entry), data_identity(entry)
+    if not others:
+        return market, data
+    loaded = [(catalog.load_market(other), data_identity(other)) for other in others]
+    return with_other_symbols(market, data, loaded, missing_bars, "more_datasets")

@@ -7,6 +7,7 @@ direct call; only `source` says which door and which file names it used.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -32,8 +33,11 @@ def package_version() -> str:
         return "unknown"
 
 
+@functools.cache  # once per process: the code running is what was imported at its start
 def git_commit() -> str | None:
-    """The commit of the Strategy Lab checkout this code runs from, when it is one."""
+    """The commit of the Strategy Lab checkout this code runs from, when it is one (asked
+    of git once per process: a `git` subprocess per run submission cost the API tens of
+    milliseconds each, seconds under load)."""
     try:
         done = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
@@ -60,6 +64,7 @@ def provenance(inputs: RunInputs, *, door: str, names: dict[str, str]) -> dict[s
             "symbol": inputs.data.symbol,
             "bars": inputs.data.bars,
             **dict(inputs.data.companions),
+            **other_symbols_provenance(inputs),
         },
         "config": config.to_dict(),
         "config_sha256": config.fingerprint(),
@@ -67,6 +72,36 @@ def provenance(inputs: RunInputs, *, door: str, names: dict[str, str]) -> dict[s
         "strategylab_version": package_version(),
         "git_commit": git_commit(),
         "source": {"door": door, **names},
+    }
+
+
+def other_symbols_provenance(inputs: RunInputs) -> dict[str, Any]:
+    """A run over several symbols: every further symbol's dataset (content hash, bars) and
+    tier table, and how the bar times were aligned; nothing for a run over one symbol."""
+    data = inputs.data
+    if not data.other_symbols:
+        return {}
+    tables = {table.symbol: table for table in inputs.config.symbol_tiers}
+    return {
+        "other_symbols": [
+            {
+                "symbol": other.symbol,
+                "name": other.name,
+                "content_hash": other.content_hash,
+                "bars": other.bars,
+                **dict(other.companions),
+                "tiers": {
+                    "table": tables[other.symbol].table,
+                    "sha256": tiers_sha256(tables[other.symbol].tiers),
+                    "brackets": len(tables[other.symbol].tiers),
+                }
+                if other.symbol in tables
+                else tier_provenance(inputs.config),
+            }
+            for other in data.other_symbols
+        ],
+        "missing_bars": data.missing_bars,
+        "bars_dropped": data.bars_dropped,
     }
 
 

@@ -18,12 +18,12 @@ from app.engine import ProgressCallback, RunConfig, RunResult
 from app.runs import prepare
 from app.runs.checkpoints import CheckpointStore, is_checkpointed, read_plan, write_plan
 from app.runs.execute import execute
-from app.runs.indicator_lines import write_indicator_file
+from app.runs.indicator_lines import MAX_POINTS, write_indicator_file
 from app.runs.plan import file_plan, prepared_from_plan
-from app.runs.prepare import PreparedRun, RunInputs, RunOrder, data_identity
+from app.runs.prepare import PreparedRun, RunInputs, RunOrder
 from app.runs.record import provenance, write_folder
 from app.settings import Settings
-from sandbox import OperatorMaximums, RunLimits, WarmWorker, start_worker
+from sandbox import ChartRequest, OperatorMaximums, RunLimits, WarmWorker, start_worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,7 @@ class RunService:
         if out_dir is not None and is_checkpointed(prepared.inputs.config):
             store = CheckpointStore.for_run(out_dir, prepared.inputs)
             start_from = store.latest() if resume else None
+        chart = ChartRequest(MAX_POINTS) if out_dir is not None else None
         result = execute(
             prepared,
             on_progress=on_progress,
@@ -88,11 +89,12 @@ class RunService:
             worker=worker,
             on_checkpoint=store.save if store is not None else None,
             resume=start_from,
+            chart=chart,  # the worker's own indicator values, for indicators.json
         )
         document = provenance(prepared.inputs, door=door, names=names)
         files = write_folder(result, out_dir, document) if out_dir is not None else []
-        if out_dir is not None:  # the price chart's indicator lines
-            files.append(write_indicator_file(result, prepared.market, out_dir))
+        if out_dir is not None and chart is not None:  # the price chart's indicator lines
+            files.append(write_indicator_file(result, prepared.market, out_dir, chart.points))
         if store is not None:
             store.clear()
         return RunOutcome(result, document, tuple(files))
@@ -161,12 +163,11 @@ class RunService:
         """A stored run's (or sweep's base run's) PreparedRun: its code, dataset version and
         config as stored, with this service's limits (the sweep service's door too)."""
         entry = catalog.resolve(dataset)
-        market = catalog.load_market(entry)
         config = RunConfig.from_dict(config_data)
+        others = [catalog.resolve(name) for name in config.other_datasets]  # several symbols
+        market, data = prepare.catalog_run_data(catalog, entry, others, config.missing_bars)
         inspection = prepare.inspect_strategy(code, prepare.STRATEGY_FILENAME)
-        inputs = RunInputs(
-            code, prepare.STRATEGY_FILENAME, inspection, data_identity(entry), config
-        )
+        inputs = RunInputs(code, prepare.STRATEGY_FILENAME, inspection, data, config)
         return PreparedRun(inputs, market, self.limits, self.maximums)
 
     def run_stored(

@@ -26,6 +26,7 @@ from app.runs.prepare import (
     RunInputs,
     RunOrder,
     build_config,
+    catalog_run_data,
     data_identity,
     inspect_strategy,
 )
@@ -95,25 +96,44 @@ def check_submission(
     check their base run with it (app.jobs.sweep_submission)."""
     code, strategy_id, strategy_version = _resolve_code(session, submission.choice)
     inspection = inspect_strategy(code, STRATEGY_FILENAME)
-    try:
-        entry = catalog.resolve(submission.dataset)
-    except DatasetNotFoundError:
-        entry = None
-    except DataError as error:
-        raise InvalidRunRequestError("dataset", str(error)) from None
-    if entry is None or not is_dataset_visible(session, entry):  # another user's: not there
-        names = ", ".join(e.name for e in visible_datasets(session, catalog.entries())) or "none"
-        message = f"there is no dataset '{submission.dataset}'; available: {names}"
-        raise InvalidRunRequestError("dataset", message)
+    entry = _visible_entry(session, catalog, submission.dataset, "dataset")
     _check_period(submission.order, entry)
+    names = submission.order.more_datasets
+    others = [_visible_entry(session, catalog, name, "more_datasets") for name in names]
+    data = data_identity(entry)
+    if others:  # a run over several symbols: their bars must line up before it is stored
+        _, data = catalog_run_data(catalog, entry, others, submission.order.missing_bars)
     try:
         config = build_config(
-            submission.order, inspection=inspection, symbol=entry.symbol, tiers=catalog.tiers
+            submission.order,
+            inspection=inspection,
+            symbol=entry.symbol,
+            tiers=catalog.tiers,
+            other_symbols=[other.symbol for other in others],
+            other_datasets=[other.name for other in others],
         )
     except ConfigError as error:
         raise InvalidRunRequestError(error.field, error.message) from None
-    inputs = RunInputs(code, STRATEGY_FILENAME, inspection, data_identity(entry), config)
+    inputs = RunInputs(code, STRATEGY_FILENAME, inspection, data, config)
     return CheckedSubmission(inputs, strategy_id, strategy_version)
+
+
+def _visible_entry(
+    session: Session, catalog: DatasetCatalog, name: str, field_name: str
+) -> DatasetEntry:
+    """The catalog dataset `name` the request's user may see; InvalidRunRequestError at
+    `field_name` listing the available ones otherwise."""
+    try:
+        entry: DatasetEntry | None = catalog.resolve(name)
+    except DatasetNotFoundError:
+        entry = None
+    except DataError as error:
+        raise InvalidRunRequestError(field_name, str(error)) from None
+    if entry is None or not is_dataset_visible(session, entry):  # another user's: not there
+        names = ", ".join(e.name for e in visible_datasets(session, catalog.entries())) or "none"
+        message = f"there is no dataset '{name}'; available: {names}"
+        raise InvalidRunRequestError(field_name, message)
+    return entry
 
 
 def create_run(session: Session, *, submission: Submission, catalog: DatasetCatalog) -> RunRow:

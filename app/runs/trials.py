@@ -145,14 +145,17 @@ class TrialRunner:
         param_sets: Sequence[Mapping[str, ParamValue]],
         *,
         cancel: threading.Event | None = None,
+        numbers: Sequence[int] | None = None,
     ) -> list[TrialOutcome | None]:
-        """Run each param set as a trial, in parallel; outcomes in the order given.
+        """Run each param set as a trial, in parallel; outcomes in the order given
+        (`numbers`, the trials' numbers in their study, are not needed here).
 
         Every set is checked first (InvalidRunRequestError("params") before any trial runs).
         A trial that fails is a TrialFailed and the others go on. When `cancel` is set the
         running trials' workers are killed; those not finished are None. An exception while
         waiting (KeyboardInterrupt) sets `cancel` too, so no trial outlives the batch.
         """
+        del numbers
         if self._is_closed:
             raise RuntimeError("the trial runner is closed")
         prepared = [with_params(self._base, params) for params in param_sets]

@@ -131,7 +131,9 @@ export const api = {
   runOrders: (id) => request("GET", `${run(id)}/orders`),
   runEquity: (id, maxPoints = null) => request("GET", `${run(id)}/equity`, { query: { max_points: maxPoints } }),
   runLogs: (id) => request("GET", `${run(id)}/logs`),
-  runCandles: (id) => request("GET", `${run(id)}/candles`),
+  // `symbol`: one of a run over several symbols' (default: its primary)
+  runCandles: (id, symbol) =>
+    request("GET", `${run(id)}/candles${symbol ? `?symbol=${encodeURIComponent(symbol)}` : ""}`),
   runIndicators: (id) => request("GET", `${run(id)}/indicators`),
   cancelRun: (id) => request("POST", `${run(id)}/cancel`),
   rerunRun: (id) => request("POST", `${run(id)}/rerun`),

@@ -49,6 +49,7 @@ export const signTone = (v) => (typeof v !== "number" || v === 0 ? "" : v > 0 ? 
 const orBlank = (format) => (v) => (v === null || v === undefined ? "–" : format(v));
 const TRADE_COLUMNS = [
   { key: "seq", label: "#", numeric: true },
+  { key: "symbol", label: "Symbol" },
   { key: "side", label: "Side" },
   { key: "entry_time", get label() { return zoneLabel("Entry"); }, format: formatTime },
   { key: "entry_price", label: "Entry price", numeric: true, format: price },
@@ -65,6 +66,7 @@ const TRADE_COLUMNS = [
 ];
 const ORDER_COLUMNS = [
   { key: "id", label: "#", numeric: true },
+  { key: "symbol", label: "Symbol" },
   { key: "created_time", get label() { return zoneLabel("Placed"); }, format: formatTime },
   { key: "side", label: "Side" },
   { key: "type", label: "Type" },
@@ -230,14 +232,21 @@ export class ResultsView {
     ]);
     if (this.runId !== run.id) return; // another run was opened meanwhile
     const tradeRows = trades.status === "fulfilled" ? normaliseTrades(trades.value) : [];
-    this.trades.setRows(tradeRows);
+    this.tradeRows = tradeRows;
+    this.indicatorBody = candles.status === "fulfilled" && indicators.status === "fulfilled" ? indicators.value : null;
     const orderRows = orders.status === "fulfilled" ? listFrom(orders.value, "orders") : [];
+    // the Symbol column belongs to runs over several symbols (as in their trades.csv)
+    const symbols = candles.status === "fulfilled" ? candles.value?.symbols || [] : [];
+    const isSeveral = symbols.length > 1 || new Set([...tradeRows, ...orderRows].map((r) => r.symbol || "")).size > 1;
+    this.trades.setColumnShown("symbol", isSeveral);
+    this.orders.setColumnShown("symbol", isSeveral);
+    this.trades.setRows(tradeRows);
     this.orders.setRows(orderRows);
     this.showLogs(logs.status === "fulfilled" ? listFrom(logs.value, "logs", "lines") : []);
     const curve = equity.status === "fulfilled" ? toEquityPoints(equity.value) : [];
     this.showEquity(curve);
     this.showCandles(candles, tradeRows);
-    this.showIndicators(candles.status === "fulfilled" && indicators.status === "fulfilled" ? indicators.value : null);
+    this.showIndicators(this.indicatorBody);
     if (candles.status === "fulfilled" && curve.length) {
       this.equityChart.setBenchmark(benchmarkPoints(normaliseCandles(candles.value), curve[0].value));
     }
@@ -318,7 +327,46 @@ export class ResultsView {
     if (!this.candleChart) this.candleChart = new CandleChart(container);
     const candles = normaliseCandles(result.value);
     const times = candles.map((c) => c.time);
-    this.candleChart.setCandles(candles, tradeMarkers(trades, toSeconds, times));
+    const symbol = result.value?.symbol || "";
+    this.showSymbolPicker(result.value?.symbols || [], symbol);
+    // a run over several symbols: this symbol's trades only (a trade without one is the run's)
+    const own = trades.filter((t) => !t.symbol || !symbol || t.symbol === symbol);
+    this.candleChart.setCandles(candles, tradeMarkers(own, toSeconds, times));
+  }
+
+  /**
+   * The symbol picker above the price chart of a run over several symbols (hidden for one):
+   * choosing a symbol draws its candles with its trades' markers; the strategy's indicator
+   * lines belong to the primary symbol (the first) and are shown with it only.
+   */
+  showSymbolPicker(symbols, current) {
+    let picker = this.root.querySelector("#candle-symbol");
+    if (!picker) {
+      const label = document.createElement("label");
+      label.className = "candle-symbol";
+      label.textContent = "Symbol ";
+      picker = document.createElement("select");
+      picker.id = "candle-symbol";
+      label.append(picker);
+      this.root.querySelector("#candle-chart").before(label);
+      picker.addEventListener("change", () => this.pickSymbol(picker.value));
+    }
+    picker.parentElement.hidden = symbols.length < 2;
+    picker.replaceChildren(...symbols.map((symbol) => new Option(symbol, symbol, false, symbol === current)));
+  }
+
+  async pickSymbol(symbol) {
+    const runId = this.runId;
+    let result;
+    try {
+      result = { status: "fulfilled", value: await api.runCandles(runId, symbol) };
+    } catch (reason) {
+      result = { status: "rejected", reason };
+    }
+    if (this.runId !== runId) return;
+    this.showCandles(result, this.tradeRows || []);
+    const isPrimary = result.status === "fulfilled" && result.value.symbols?.[0] === symbol;
+    this.showIndicators(isPrimary ? this.indicatorBody : null);
   }
 
   /**

@@ -156,6 +156,11 @@ export class RunForm {
     }
     if (!list.length) this.select.append(new Option("No datasets: import one first", ""));
     if (previous && this.datasets.has(previous)) this.select.value = previous;
+    const more = this.form.querySelector("#run-more-datasets");
+    if (more) {
+      const kept = new Set([...more.selectedOptions].map((o) => o.value));
+      more.replaceChildren(...[...this.datasets.keys()].map((name) => new Option(name, name, false, kept.has(name))));
+    }
     this.showDataset();
   }
 
@@ -286,7 +291,18 @@ export class RunForm {
       ...(mode === "spot" ? { leverage_max: 1 } : {}),
       params: this.readParams(),
       tiers: value("#run-tiers") || null,
+      ...this.readMoreDatasets(),
     };
+  }
+
+  /** A run over several symbols: the further datasets chosen (not the primary) and what a
+   * bar time one of them lacks does; nothing when none is chosen. */
+  readMoreDatasets() {
+    const select = this.form.querySelector("#run-more-datasets");
+    if (!select) return {};
+    const chosen = [...select.selectedOptions].map((o) => o.value).filter((name) => name && name !== this.select.value);
+    if (!chosen.length) return {};
+    return { more_datasets: chosen, missing_bars: this.form.querySelector("#run-missing-bars").value };
   }
 
   /** Lists the maintenance-tier tables (GET /api/tiers) after "the symbol's latest". */
@@ -310,7 +326,10 @@ export class RunForm {
   readOptions() {
     const options = {};
     for (const input of this.form.querySelectorAll("[data-option]")) {
-      options[input.dataset.option] = Number(input.value) / Number(input.dataset.scale || 1);
+      const number = Number(input.value);
+      // a choice of words (margin_mode) goes as text; every other option is a number
+      options[input.dataset.option] =
+        input.tagName === "SELECT" && Number.isNaN(number) ? input.value : number / Number(input.dataset.scale || 1);
     }
     const { fee_maker: maker, fee_taker: taker, ...rest } = options;
     return { ...rest, fees: { maker, taker } };

@@ -45,6 +45,7 @@ export class DataTable {
     this.onRowClick = onRowClick; // (row) when a body row is clicked
     if (onRowClick) table.dataset.clickable = "true";
     this.columns = columns;
+    this.hidden = new Set(); // keys of the columns not shown (nor exported)
     this.rows = [];
     this.sortKey = null;
     this.descending = false;
@@ -86,6 +87,19 @@ export class DataTable {
     this.render();
   }
 
+  /** Show or hide the column `key`: its header, its cells and its CSV field. */
+  setColumnShown(key, shown) {
+    if (shown === !this.hidden.has(key)) return;
+    if (shown) this.hidden.delete(key);
+    else this.hidden.add(key);
+    for (const th of this.table.tHead.rows[0].cells) if (th.dataset.key === key) th.hidden = !shown;
+    this.render();
+  }
+
+  visibleColumns() {
+    return this.columns.filter((column) => !this.hidden.has(column.key));
+  }
+
   sortBy(key) {
     this.descending = this.sortKey === key ? !this.descending : false;
     this.sortKey = key;
@@ -105,10 +119,11 @@ export class DataTable {
   render() {
     const fragment = document.createDocumentFragment();
     const rows = this.sortedRows();
+    const columns = this.visibleColumns();
     if (!rows.length) {
       const tr = document.createElement("tr");
       const td = document.createElement("td");
-      td.colSpan = this.columns.length;
+      td.colSpan = columns.length;
       td.className = "muted";
       td.textContent = this.emptyText;
       tr.append(td);
@@ -117,7 +132,7 @@ export class DataTable {
     for (const row of rows) {
       const tr = document.createElement("tr");
       if (this.onRowClick) tr.addEventListener("click", () => this.onRowClick(row));
-      for (const column of this.columns) {
+      for (const column of columns) {
         const td = document.createElement("td");
         const value = row[column.key];
         td.textContent = column.format ? column.format(value, row) : value ?? "";
@@ -132,6 +147,6 @@ export class DataTable {
 
   /** The rows in their current order as CSV text. */
   csv() {
-    return toCsv(this.columns, this.sortedRows());
+    return toCsv(this.visibleColumns(), this.sortedRows());
   }
 }

@@ -1,9 +1,14 @@
-"""An app per test: its own data folder, SQLite file and runner, started by TestClient."""
+"""An app per test: its own data folder, SQLite file and runner, started by TestClient.
+
+The apps of one test module share a warm fork server for their sandbox workers: it holds no
+run's state (each run still gets a fresh forked worker), and starting one per app cost every
+test seconds of CPU. The served app (`strategylab serve`, the browser tests) keeps its own.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from app.jobs.queue import WORKER_NICE
 from app.main import create_app
+from sandbox import ForkServer, WarmWorker, WorkerPool, start_fork_server, start_worker
 from tests.jobs.fixtures import make_settings, write_sample
 
 FINISHED = ("done", "failed", "cancelled")
@@ -37,9 +44,31 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def fork_server() -> Iterator[ForkServer]:
+    """One fork server for the apps of a test module, at the job runner's niceness."""
+    server = start_fork_server(nice=WORKER_NICE)
+    yield server
+    server.close()
+
+
+def pools_on(server: ForkServer) -> Callable[..., WorkerPool]:
+    """A `create_app(worker_pool=...)` factory: pools whose workers `server` forks (or that
+    start from scratch once it is gone, as the default pool does)."""
+
+    def start() -> WarmWorker:
+        return start_worker(server if server.is_alive else None)
+
+    def pool(size: int, *, nice: int = 0) -> WorkerPool:
+        return WorkerPool(size, nice=nice, start=start)
+
+    return pool
+
+
 @pytest.fixture
-def client(data_dir: Path) -> Iterator[TestClient]:
-    with LoopbackClient(create_app(make_settings(data_dir))) as test_client:
+def client(data_dir: Path, fork_server: ForkServer) -> Iterator[TestClient]:
+    app = create_app(make_settings(data_dir), worker_pool=pools_on(fork_server))
+    with LoopbackClient(app) as test_client:
         yield test_client
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +16,18 @@ from typer.testing import CliRunner
 
 from app.auth.users import create_user
 from app.cli import cli_app
-from app.db import RunStatus, make_engine, migrate, session_scope
-from app.jobs.quotas import QuotaLimits, cpu_seconds_today, set_limits
+from app.db import RunStatus, crud, make_engine, migrate, session_scope
+from app.db.models import SweepRow
+from app.engine import RunConfig
+from app.jobs.quotas import (
+    QuotaExceededError,
+    QuotaLimits,
+    check_new_sweep,
+    cpu_seconds_today,
+    set_limits,
+)
 from tests.api.accounts_support import PASSWORD, accounts_client, add_user, app_engine, bearer
-from tests.api.test_sweeps import GRID
+from tests.api.test_sweeps import GRID, WALK
 from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, make_settings, queued_run, write_sample
 
 SLOW_RUN = {"code": SLOW_CODE, "dataset": SAMPLE_NAME, "params": {"spin": 200_000}}
@@ -119,6 +129,74 @@ def test_a_sweep_over_the_trial_quota_is_refused_and_nothing_is_stored(
     assert app_client.get("/api/sweeps", headers=as_alice).json() == []
 
 
+def store_sweep_row(client: TestClient, owner_id: int, status: RunStatus) -> None:
+    """A sweep of `owner_id` in `status`, stored without a sweep thread picking it up."""
+    sweep = SweepRow(
+        id=uuid.uuid4().hex,
+        status=status,
+        code="x = 1",
+        code_hash="0" * 64,
+        dataset=SAMPLE_NAME,
+        study_name="s",
+        config=RunConfig(symbol="TESTUSDT").to_dict(),
+        owner_id=owner_id,
+        spec={"ranges": ["p=1:2"], "method": "grid", "objectives": [["sharpe", "maximize"]]},
+        created_at=datetime.now(UTC),
+    )
+    with session_scope(app_engine(client)) as session:
+        crud.create_sweep(session, sweep=sweep)
+
+
+def test_a_sweep_over_the_concurrent_sweeps_quota_is_refused_with_figure_and_limit(
+    app_client: TestClient,
+) -> None:
+    alice, bob = new_user(app_client), new_user(app_client)
+    set_quota(app_client, alice, concurrent_sweeps=2)
+    as_alice = bearer(app_client, alice)
+    for status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.DONE):  # done: not counted
+        store_sweep_row(app_client, alice, status)
+    message = (
+        "2 sweeps are running or queued, your limit is 2 (walk-forwards count as sweeps): "
+        "wait for one to finish or cancel one"
+    )
+    for path, body in (("/api/sweeps", GRID), ("/api/walkforwards", WALK)):
+        refused = app_client.post(path, json=body, headers=as_alice)
+        assert refused.status_code == 429, refused.text
+        assert refused.json() == {
+            "detail": message,
+            "quota": "concurrent_sweeps",
+            "used": 2,
+            "limit": 2,
+        }
+    assert len(app_client.get("/api/sweeps", headers=as_alice).json()) == 3  # nothing stored
+    one = replace(QuotaLimits.from_settings(make_settings(Path("unused"))), concurrent_sweeps=1)
+    with session_scope(app_engine(app_client)) as session:
+        check_new_sweep(session, user_id=bob, limits=one)  # alice's sweeps are not bob's
+    store_sweep_row(app_client, bob, RunStatus.QUEUED)
+    over = pytest.raises(QuotaExceededError, match=r"^1 sweep is running or queued, your")
+    with session_scope(app_engine(app_client)) as session, over:
+        check_new_sweep(session, user_id=bob, limits=one)
+
+
+def test_a_burst_of_sweeps_cannot_pass_the_concurrent_sweeps_quota(
+    app_client: TestClient,
+) -> None:
+    alice = new_user(app_client)
+    set_quota(app_client, alice, concurrent_sweeps=1, sweep_trials=5)
+    as_alice = bearer(app_client, alice)
+    store_sweep_row(app_client, alice, RunStatus.DONE)
+
+    def post() -> int:
+        return app_client.post("/api/walkforwards", json=WALK, headers=as_alice).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(lambda _: post(), range(4)))
+    assert codes.count(201) <= 1, codes  # never two at once, whatever the interleaving
+    for sweep in app_client.get("/api/sweeps", headers=as_alice).json():
+        if sweep["status"] in ("queued", "running"):
+            app_client.post(f"/api/sweeps/{sweep['id']}/cancel", headers=as_alice)
+
+
 def test_cpu_seconds_count_only_today_and_running_runs_up_to_now(tmp_path: Path) -> None:
     engine = make_engine(make_settings(tmp_path).resolved_database_url)
     migrate(engine)
@@ -150,12 +228,17 @@ def test_the_operator_sets_and_shows_a_users_quotas(data_dir: Path) -> None:
         "STRATEGYLAB_DATABASE_URL": settings.resolved_database_url,
     }
     runner = CliRunner()
-    done = runner.invoke(cli_app, ["quotas", "set", "alice", "--concurrent-runs", "3"], env=env)
+    done = runner.invoke(
+        cli_app,
+        ["quotas", "set", "alice", "--concurrent-runs", "3", "--concurrent-sweeps", "2"],
+        env=env,
+    )
     assert done.exit_code == 0, done.output
     shown = runner.invoke(cli_app, ["quotas", "show", "alice"], env=env)
     assert shown.exit_code == 0, shown.output
     lines = {line.split()[0]: line.split()[1:] for line in shown.output.splitlines()}
     assert lines["concurrent-runs"][:2] == ["3", "set"]
+    assert lines["concurrent-sweeps"] == ["2", "set", "(using", "0.0)"]
     default = QuotaLimits.from_settings(settings).sweep_trials
     assert lines["sweep-trials"] == [f"{default:,}", "default"]
     refused = runner.invoke(cli_app, ["quotas", "set", "alice", "--storage-mb", "0"], env=env)

@@ -64,6 +64,10 @@ def optimize(*args: str) -> Any:
         ([], ["--param:", "give the ranges to search"]),
         (["--param", "fast=5:9", "--cash", "-1"], ["--cash"]),
         (["--param", "fast=5:9", "--workers", "0"], ["--workers:", "at least 1"]),
+        (
+            ["--param", "fast=5:9", "--data", "second.csv"],
+            ["--data:", "optimize runs on one data file", "given 2 times"],
+        ),
     ],
 )
 def test_bad_input_is_one_sentence_before_any_work(

@@ -48,6 +48,7 @@ def test_walkforward_writes_its_files_and_reports_each_fold(
         "--min-efficiency", "-1000", "--out", out,
     )  # fmt: skip
     assert code == 0, output
+    assert "warm-up: 7 bars (measured with fast=2, slow=8)" in output  # sma(8): bar 7
     assert "fold 1 of 2: trial" in output  # progress: fold k of n, trial j of m
     assert "fold 2 of 2: testing the chosen params" in output
     assert "acceptance:" in output
@@ -113,11 +114,19 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_done(
         (("--folds", "3", "--train", "6d"), "--folds: give either --folds"),
         (("--train", "6d", "--test", "3d", "--train-ratio", "0.5"), "--train-ratio: goes with"),
         (("--folds", "3", "--train-ratio", "1.2"), "--train-ratio: must be between 0 and 1"),
-        (("--train", "6h", "--test", "3d"), "warm-up of 8 bars"),
+        pytest.param(  # measured by probe runs (sandboxed): sma(8) has its first value at bar 7
+            ("--train", "6h", "--test", "3d"),
+            "warm-up of 7 bars (measured with fast=2, slow=8)",
+            marks=pytest.mark.slow,
+        ),
         (("--train", "6d", "--test", "3d", "--warmup", "200"), "warm-up of 200 bars"),
         (("--train", "6d", "--test", "3d", "--param", "nope=1:3"), "--param:"),
         (("--train", "6d", "--test", "3d", "--method", "magic"), "--method:"),
         (("--train", "6d", "--test", "3d", "--objective", "luck"), "--objective:"),
+        (
+            ("--train", "6d", "--test", "3d", "--data", "second.csv"),
+            "--data: walkforward runs on one data file, but --data was given 2 times",
+        ),
     ],
 )
 def test_bad_input_is_one_sentence_before_any_work(

@@ -10,7 +10,8 @@ import pandas as pd
 import pandas_ta as ta
 import pytest
 
-from app.engine import ExitReason, MarketData, Mode, RunConfig, RunResult
+from app.data import generate_ohlcv
+from app.engine import ExitReason, MarketData, Mode, RunConfig, RunResult, align_symbols
 from app.engine.indicators import compute_indicator
 from sandbox import run_sandboxed
 from tests.examples.conftest import EXAMPLES_DIR
@@ -18,11 +19,27 @@ from tests.examples.conftest import EXAMPLES_DIR
 TAKER = 0.0005
 
 
+SEVERAL_SYMBOLS = {"relative_strength": "ETHUSDT"}
+"""Examples that trade a second symbol beside the frame's (BTCUSDT), and its name."""
+
+
+def second_symbol(frame: pd.DataFrame) -> pd.DataFrame:
+    """An ETHUSDT-like series on the frame's bar times (the ETH sample's generator and seed)."""
+    start = frame.index[0].strftime("%Y-%m-%dT%H:%M:%S")
+    return generate_ohlcv(
+        bars=len(frame), timeframe="1h", start=start, seed=23, start_price=1_200.0
+    )
+
+
 def run_example(name: str, frame: pd.DataFrame, **config: object) -> RunResult:
     """The example file's source run as every run is: validated, in a sandbox worker."""
     source = (EXAMPLES_DIR / f"{name}.py").read_text()
     settings: dict[str, object] = {"cash": 10_000.0, "fee_taker": TAKER, **config}
-    return run_sandboxed(source, MarketData.from_frame(frame), RunConfig(**settings))  # type: ignore[arg-type]
+    market = MarketData.from_frame(frame)
+    if name in SEVERAL_SYMBOLS:
+        other = MarketData.from_frame(second_symbol(frame), symbol=SEVERAL_SYMBOLS[name])
+        market = align_symbols([market, other])
+    return run_sandboxed(source, market, RunConfig(**settings))  # type: ignore[arg-type]
 
 
 def test_every_example_file_is_covered_here() -> None:
@@ -35,6 +52,7 @@ def test_every_example_file_is_covered_here() -> None:
         "high_leverage_liquidation",
         "never_trades",
         "trailing_stop",
+        "relative_strength",
     }
     assert {path.stem for path in EXAMPLES_DIR.glob("*.py")} == tested
 
@@ -144,6 +162,33 @@ def test_trailing_stop_rides_the_trend_and_risks_one_percent(hourly_frame: pd.Da
             distance = 3 * atr[signal]
             assert best_before - distance - 1e-6 <= stop <= best_at_most - distance + 1e-6
             assert trade.exit_price <= stop + 1e-6  # a sell stop: at the level or a gap below
+
+
+def test_relative_strength_holds_the_stronger_symbol(hourly_frame: pd.DataFrame) -> None:
+    frame = hourly_frame.iloc[:1_500]
+    result = run_example("relative_strength", frame, mode=Mode.SPOT)
+    closes = {
+        "BTCUSDT": frame["close"],
+        "ETHUSDT": second_symbol(frame)["close"].set_axis(frame.index),
+    }
+    momentum = {symbol: ta.roc(close, length=72).to_numpy() for symbol, close in closes.items()}
+    assert len(result.trades) >= 10
+    assert {t.symbol for t in result.trades} == {"BTCUSDT", "ETHUSDT"}
+    for before, after in itertools.pairwise(result.trades):
+        assert after.entry_index > before.exit_index  # one symbol held at a time
+    for trade in result.trades:
+        decided = trade.entry_index - 1  # bought at the open after the bar that chose it
+        leader = (
+            "BTCUSDT" if momentum["BTCUSDT"][decided] >= momentum["ETHUSDT"][decided] else "ETHUSDT"
+        )
+        assert trade.symbol == leader
+        assert trade.exit_reason in (ExitReason.SIGNAL, ExitReason.END_OF_DATA)
+    per_symbol = {summary.symbol: summary for summary in result.symbols}
+    assert sum(s.trades for s in per_symbol.values()) == len(result.trades)
+    assert sum(s.net_pnl for s in per_symbol.values()) == pytest.approx(
+        sum(t.pnl for t in result.trades)
+    )
+    assert result.equity.equity[-1] == pytest.approx(10_000.0 + sum(t.pnl for t in result.trades))
 
 
 def test_never_trades_keeps_its_cash(hourly_frame: pd.DataFrame) -> None:

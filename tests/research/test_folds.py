@@ -189,10 +189,37 @@ def test_train_window_not_longer_than_the_warm_up_is_refused() -> None:
     assert caught.value.field == "train"
     assert "warm-up of 48 bars" in str(caught.value)
     plan = plan_folds(hourly_with_gap(), HOUR, DurationWindows(2 * DAY, DAY), warmup_bars=47)
-    # The folds whose train window the gap thins below the warm-up are skipped, with a reason.
-    thin = [f for f in plan.folds if f.skip_reason and "warm-up" in f.skip_reason]
-    assert thin
-    assert all(f.train_bars <= 47 for f in thin)
+    assert plan.warmup_bars == 47
+    # The warm-up counts from the first bar, as the engine counts it: a later fold's train
+    # trial has the bars before its window as history, so a train window the gap (Jan 13-14)
+    # thins below 47 bars still trains on every bar it has: Jan 12-14 has 24, Jan 14-16 too.
+    thin = [f for f in plan.folds if 0 < f.train_bars <= 47]
+    assert [ns_to_iso(f.train_start)[:10] for f in thin] == ["2024-01-12", "2024-01-14"]
+    assert thin[1].is_runnable  # (Jan 12's test window, Jan 14, is in the gap)
+    skipped = [(ns_to_iso(f.train_start)[:10], f.skip_reason) for f in plan.folds if f.skip_reason]
+    assert skipped == [
+        ("2024-01-11", "the test window 2024-01-13T00:00:00Z to 2024-01-14T00:00:00Z has no "
+         "bars (a gap in the data)"),
+        ("2024-01-12", "the test window 2024-01-14T00:00:00Z to 2024-01-15T00:00:00Z has no "
+         "bars (a gap in the data)"),
+        ("2024-01-13", "the train window 2024-01-13T00:00:00Z to 2024-01-15T00:00:00Z has no "
+         "bars (a gap in the data)"),
+    ]  # fmt: skip
+
+
+def test_a_first_train_window_thinned_by_a_gap_below_the_warm_up_is_skipped() -> None:
+    # Hourly bars from Jan 1 with Jan 2 missing: the first train window Jan 1-3 holds 24 bars,
+    # not more than a warm-up of 30 (its nominal 48 bars are), so fold 1 is skipped; fold 2
+    # (train Jan 2-4: bars 24..47 of the data) trains on bars 30..47 once the warm-up is over.
+    hours = np.arange(_ns("2024-01-01"), _ns("2024-01-10"), HOUR, dtype=np.int64)
+    times: IntArray = hours[(hours < _ns("2024-01-02")) | (hours >= _ns("2024-01-03"))]
+    plan = plan_folds(times, HOUR, DurationWindows(2 * DAY, DAY), warmup_bars=30)
+    first, second = plan.folds[:2]
+    assert first.train_bars == 24
+    assert (
+        first.skip_reason is not None and "none after the warm-up of 30 bars" in first.skip_reason
+    )
+    assert (second.train_first, second.train_stop, second.is_runnable) == (24, 48, True)
 
 
 def test_no_runnable_fold_is_refused() -> None:

@@ -62,6 +62,7 @@ class FakeRunner:
         param_sets: Sequence[Mapping[str, ParamValue]],
         *,
         cancel: threading.Event | None = None,
+        numbers: Sequence[int] | None = None,
     ) -> list[TrialOutcome | None]:
         self.calls += 1
         if self.calls == self.crash_on_call:

@@ -27,7 +27,6 @@ from app.research.walkforward import (
     WalkForwardResult,
     WalkForwardSpec,
     check_walkforward,
-    estimated_warmup,
     in_sample_run,
     out_of_sample_run,
     run_walkforward,
@@ -110,8 +109,12 @@ def make_base(tmp: Path, code: str = PROBE) -> tuple[PreparedRun, pd.DatetimeInd
 
 
 def make_spec(
-    base: PreparedRun, scheme: DurationWindows | EqualFolds, **acceptance: float
+    base: PreparedRun,
+    scheme: DurationWindows | EqualFolds,
+    warmup_bars: int | None = None,
+    **acceptance: float,
 ) -> WalkForwardSpec:
+    """The grid fast 2, 4 x slow 8, 12; `warmup_bars` None: measured when it runs."""
     defaults = base.inputs.inspection.defaults
     space = parse_space(["fast=2:4:2", "slow=8:12:4"], defaults)
     sweep = SweepSpec(
@@ -125,7 +128,7 @@ def make_spec(
     return WalkForwardSpec(
         sweep=sweep,
         scheme=scheme,
-        warmup_bars=estimated_warmup(space, defaults),
+        warmup_bars=warmup_bars,
         acceptance=Acceptance(
             min_trades=int(acceptance.get("min_trades", 1)),
             min_efficiency=acceptance.get("min_efficiency", -100.0),
@@ -236,6 +239,9 @@ def test_files_hold_folds_efficiency_stability_and_acceptance(setup: Setup) -> N
         assert name in rows[0]
     summary = json.loads((setup.out / "walkforward.json").read_text())
     assert summary["scheme"]["train"] == "6d"
+    # measured by probe trials: sma(12) has its first value at bar 11 (0-based)
+    assert summary["scheme"]["warmup_bars"] == 11
+    assert summary["scheme"]["warmup"] == "measured with fast=2, slow=12"
     # The data ends Jan 17 00:00; the last whole test window ends Jan 16: a day untested.
     assert summary["scheme"]["untested_tail"] == {
         "start": "2024-01-16T00:00:00Z",
@@ -292,25 +298,17 @@ def test_bad_inputs_are_refused_before_any_work(tmp_path: Path) -> None:
     cases: list[tuple[DurationWindows | EqualFolds, str, str]] = [
         (DurationWindows(15 * DAY, 3 * DAY), "train", "longer than the data"),
         (DurationWindows(6 * DAY, 3 * DAY, DAY), "step", "overlap"),
-        (DurationWindows(10 * HOUR, 3 * DAY), "train", "warm-up of 12 bars"),
+        (DurationWindows(10 * HOUR, 3 * DAY), "train", "warm-up of 12 bars: lengthen"),
         (EqualFolds(3, 1.5), "train_ratio", "between 0 and 1"),
     ]
     for scheme, field, words in cases:
         with pytest.raises(ResearchInputError) as caught:
-            check_walkforward(base, make_spec(base, scheme))
+            check_walkforward(base, make_spec(base, scheme, warmup_bars=12))
         assert caught.value.field == field, scheme
         assert words in str(caught.value)
     bad = make_spec(base, DurationWindows(6 * DAY, 3 * DAY), min_trades=-1)
     with pytest.raises(ResearchInputError, match="min_trades"):
         check_walkforward(base, bad)
-
-
-def test_estimated_warmup_is_the_largest_int_param() -> None:
-    defaults = {"fast": 10, "slow": 30, "amount": 0.1, "flag": True}
-    assert estimated_warmup(parse_space(["slow=20:200:10"], defaults), defaults) == 200
-    assert estimated_warmup(parse_space(["fast=5,50"], defaults), defaults) == 50
-    assert estimated_warmup(parse_space(["amount=0.1..0.5"], defaults), defaults) == 30
-    assert estimated_warmup(parse_space(["amount=0.1..0.5"], {"amount": 0.1}), {"amount": 0.1}) == 0
 
 
 def test_test_run_trades_the_window_with_the_given_cash(tmp_path: Path) -> None:

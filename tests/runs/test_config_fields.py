@@ -31,7 +31,11 @@ FEES = {"fee_maker": "maker", "fee_taker": "taker"}
 NOT_OPTIONS = {
     "margin_tiers": FieldRole.TABLE,
     "tier_table": FieldRole.TABLE,
+    "tier_notional_cap": FieldRole.TABLE,
     "symbol": FieldRole.DATASET,
+    "other_datasets": FieldRole.DATASET,
+    "missing_bars": FieldRole.DATASET,
+    "symbol_tiers": FieldRole.TABLE,
     "start": FieldRole.PERIOD,
     "end": FieldRole.PERIOD,
     "params": FieldRole.STRATEGY,

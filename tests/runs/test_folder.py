@@ -4,6 +4,7 @@ per-row `csv.writer` it replaced (kept below as the specification), for every va
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import struct
@@ -281,3 +282,39 @@ def test_a_long_time_column_holding_nat_prints_as_numpy_does() -> None:
     nat = np.iinfo(np.int64).min
     column = [0, nat] * 40
     assert format_times(column) == ["1970-01-01T00:00:00Z", "NaTZ"] * 40
+
+
+@pytest.mark.parametrize("has_orjson", [True, False])
+def test_a_long_column_of_every_magnitude_prints_as_python_repr(
+    monkeypatch: pytest.MonkeyPatch, has_orjson: bool
+) -> None:
+    # Distinct values (the path a whole equity curve takes), from subnormals to the largest
+    # floats, both signs, zeros, NaN and infinities; orjson prints some of them, repr the rest.
+    if not has_orjson:
+        monkeypatch.setattr(folder, "_ORJSON", None)
+    rng = np.random.default_rng(13)
+    magnitudes = 10.0 ** rng.uniform(-320, 308, 20_000)
+    column = np.concatenate(
+        [
+            np.where(rng.random(20_000) < 0.5, -magnitudes, magnitudes),
+            rng.integers(0, 2**63, 5_000, dtype=np.int64).view(np.float64),  # bit patterns
+            [0.0, -0.0, math.nan, -math.nan, math.inf, -math.inf, 1e-4, 1e-5, 1e16, 5e-324],
+            np.round(rng.normal(30_000.0, 500.0, 5_000), 2),
+        ]
+    )
+    assert folder.float_reprs(column) == [repr(float(v)) for v in column]
+    assert format_numbers(column) == [repr(float(v)) for v in column]
+    assert folder.float_reprs(np.zeros(0)) == []
+
+
+@pytest.mark.parametrize("reason", ["plain", "", " lead", "has, comma", 'has "quotes"', "cr\rhere"])
+def test_rows_joined_without_the_csv_writer_are_its_bytes(tmp_path: Path, reason: str) -> None:
+    # Orders whose reasons need no quoting are joined directly; one that does takes the writer.
+    awkward = awkward_result(bars=200)
+    result = dataclasses.replace(
+        awkward, orders=tuple(order._replace(reason=reason) for order in awkward.orders)
+    )
+    write_run_folder(result, tmp_path, {})
+    for name in ("orders.csv", "trades.csv"):
+        expected = reference_files(result)[name]
+        assert (tmp_path / name).read_bytes() == expected.encode(), name

@@ -49,6 +49,7 @@ def test_a_cli_run_records_the_table_it_used(tmp_path: Path) -> None:
         "brackets": 12,
     }
     assert document["config"]["tier_table"] == eth.label()
+    assert document["config"]["tier_notional_cap"] == eth.notional_cap == 1_200_000_000
     stored = document["config"]["margin_tiers"]
     assert [row["maintenance_amount"] for row in stored[:3]] == [0, 50, 950]
 

@@ -19,6 +19,7 @@ from app.engine import MarketData, RunConfig, RunResult
 from sandbox import RunLimits, run_sandboxed, start_worker
 from sandbox.limits import MIN_MEMORY_MB
 from tests.sandbox.conftest import random_walk_market
+from tests.sandbox.test_examples_sandboxed import market_for
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "strategies_examples").glob("*.py"))
 FLOOR = RunLimits(wall_seconds=300.0, cpu_seconds=240.0, memory_mb=MIN_MEMORY_MB)
@@ -36,7 +37,8 @@ def _run(source: str, market: MarketData, *, is_warm: bool) -> RunResult:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_cant_fail_an_example_at_the_memory_floor(path: Path, long_market: MarketData) -> None:
     source = path.read_text()
-    results = [_run(source, long_market, is_warm=is_warm) for is_warm in (False, True, False)]
+    market = market_for(path, long_market)  # a second symbol for an example trading two
+    results = [_run(source, market, is_warm=is_warm) for is_warm in (False, True, False)]
     first = results[0]
     for other in results[1:]:
         assert other.trades == first.trades

@@ -1,13 +1,24 @@
-"""GET /api/examples: the example strategies users start from, with the run options each needs."""
+"""GET /api/examples: the example strategies users start from, with the run options each needs.
+
+Inspecting a strategy parses and compiles it (and parsing takes the sandbox's process-wide
+warnings lock), so the page's every load used to redo it for every example, one request at a
+time: under load the requests queued on that lock held the server's threads, and every other
+request waited for a thread. An `ExampleShelf` (one per app, on `app.state.example_shelf`)
+keeps each file's listing until the file changes (its size or modification time).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
+from starlette.requests import HTTPConnection
 
 from app.api.deps import SettingsDep
 from app.api.schemas import Example
@@ -47,21 +58,64 @@ def example_settings(examples_dir: Path) -> dict[str, dict[str, str | float]]:
     return settings
 
 
-@router.get("/api/examples")
-def list_examples(settings: SettingsDep) -> list[Example]:
-    """Every file in the examples folder, by name, with the run options it needs."""
-    options = example_settings(settings.examples_dir)
-    examples = []
-    for path in sorted(settings.examples_dir.glob("*.py")):
+FileStamp = tuple[str, int, int]
+"""A file's path, size in bytes and modification time in ns: a changed file gets a new one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListedExample:
+    """What inspecting an example file gives the listing: its stem, title, code, params."""
+
+    name: str
+    title: str
+    code: str
+    params: dict[str, Any]
+
+
+class ExampleShelf:
+    """Each example file's listing by its FileStamp, inspected once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listed: dict[str, tuple[FileStamp, ListedExample]] = {}
+
+    def example(self, path: Path) -> ListedExample:
+        """The example in `path`, inspected again only when the file changed."""
+        status = path.stat()
+        stamp = (str(path), status.st_size, status.st_mtime_ns)
+        with self._lock:
+            found = self._listed.get(stamp[0])
+        if found is not None and found[0] == stamp:
+            return found[1]
         code = path.read_text("utf-8")
         inspection = inspect_source(code, path.name)
-        examples.append(
-            Example(
-                name=path.stem,
-                title=inspection.title,
-                code=code,
-                params=inspection.defaults,
-                settings=options.get(path.stem, {}),
-            )
+        example = ListedExample(path.stem, inspection.title, code, dict(inspection.defaults))
+        with self._lock:
+            self._listed[stamp[0]] = (stamp, example)
+        return example
+
+
+def example_shelf(connection: HTTPConnection) -> ExampleShelf:
+    """The app's shelf (one made for an app that has none, as a test's bare app)."""
+    shelf: ExampleShelf | None = getattr(connection.app.state, "example_shelf", None)
+    if shelf is None:
+        shelf = connection.app.state.example_shelf = ExampleShelf()
+    return shelf
+
+
+@router.get("/api/examples")
+def list_examples(settings: SettingsDep, connection: HTTPConnection) -> list[Example]:
+    """Every file in the examples folder, by name, with the run options it needs."""
+    options = example_settings(settings.examples_dir)
+    shelf = example_shelf(connection)
+    listed = [shelf.example(path) for path in sorted(settings.examples_dir.glob("*.py"))]
+    return [
+        Example(
+            name=example.name,
+            title=example.title,
+            code=example.code,
+            params=example.params,
+            settings=options.get(example.name, {}),
         )
-    return examples
+        for example in listed
+    ]

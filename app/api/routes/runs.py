@@ -6,6 +6,7 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Response, status
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.admission import RunSlotDep
@@ -28,16 +29,19 @@ from app.api.schemas import (
     TradeOut,
 )
 from app.auth.audit import AuditAction
+from app.data.catalog import DatasetCatalog
 from app.db import RunRow, RunStatus, crud, session_scope
 from app.db.models import TradeRecord
 from app.engine.feed import ns_to_datetime
 from app.engine.timeframes import resample
 from app.jobs import TERMINAL, RunStateError
 from app.runs import RunOrder
-from app.runs.folder import read_trade_margins
+from app.runs.errors import InvalidRunRequestError
+from app.runs.folder import read_symbols, read_trade_margins
 from app.runs.record import remove_run_folder
 from app.runs.submission import CodeChoice, Submission, ns_of, rerun
 from app.runs.submission import create_run as store_run
+from app.settings import Settings
 
 router = APIRouter(tags=["runs"])
 Limit = Annotated[int, Query(ge=1, le=100_000, description="Rows to return at most.")]
@@ -97,6 +101,8 @@ async def create_run(
             end=ns_of(body.end),
             params=dict(body.params),
             tiers=body.tiers,
+            more_datasets=tuple(body.more_datasets),
+            missing_bars=body.missing_bars,
         ),
     )
 
@@ -182,13 +188,32 @@ def list_trades(
     margins = read_trade_margins(settings.runs_dir / run_id / "trades.csv", offset, len(trades))
     if len(margins) != len(trades):
         margins = [None] * len(trades)
-    return [trade_out(t, margin) for t, margin in zip(trades, margins, strict=True)]
+    symbols = _symbols(session, settings, run_id, "trades.csv", offset, len(trades))
+    return [
+        trade_out(t, margin, symbol)
+        for t, margin, symbol in zip(trades, margins, symbols, strict=True)
+    ]
 
 
-def trade_out(trade: TradeRecord, margin: float | None) -> TradeOut:
+def _symbols(
+    session: Session, settings: Settings, run_id: str, name: str, offset: int, count: int
+) -> list[str]:
+    """The symbol of each of `count` rows of the run folder's `name` from `offset`: its
+    `symbol` column (a run over several symbols), else the run's own symbol."""
+    if not count:
+        return []
+    symbols = read_symbols(settings.runs_dir / run_id / name, offset, count)
+    if len(symbols) == count:
+        return symbols
+    run = crud.get_run(session, run_id=run_id)
+    return [str((run.config or {}).get("symbol", ""))] * count
+
+
+def trade_out(trade: TradeRecord, margin: float | None, symbol: str = "") -> TradeOut:
     """One trade as the API shows it; leverage and return on margin derive from `margin`."""
     notional = trade.size * trade.entry_price
     return TradeOut(
+        symbol=symbol,
         entry_time=ns_to_datetime(trade.entry_time),
         exit_time=ns_to_datetime(trade.exit_time),
         entry_index=trade.entry_index,
@@ -208,11 +233,18 @@ def trade_out(trade: TradeRecord, margin: float | None) -> TradeOut:
 
 @router.get("/api/runs/{run_id}/orders", responses=NOT_FOUND)
 def list_orders(
-    run_id: RunId, session: SessionDep, limit: Limit = 10_000, offset: Offset = 0
+    run_id: RunId,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Limit = 10_000,
+    offset: Offset = 0,
 ) -> list[OrderOut]:
-    """Every order the strategy placed, in its final state."""
+    """Every order the strategy placed, in its final state, with the symbol it trades."""
+    orders = crud.list_orders(session, run_id=run_id, limit=limit, offset=offset)
+    symbols = _symbols(session, settings, run_id, "orders.csv", offset, len(orders))
     return [
         OrderOut(
+            symbol=symbol,
             id=o.order_id,
             created_time=ns_to_datetime(o.created_time),
             created_index=o.created_index,
@@ -231,7 +263,7 @@ def list_orders(
             fee=o.fee,
             reason=o.reason,
         )
-        for o in crud.list_orders(session, run_id=run_id, limit=limit, offset=offset)
+        for o, symbol in zip(orders, symbols, strict=True)
     ]
 
 
@@ -283,12 +315,19 @@ def get_candles(
     session: SessionDep,
     catalog: CatalogDep,
     max_candles: Annotated[int, Query(ge=10, le=20_000)] = 2000,
+    symbol: Annotated[str | None, Query(max_length=64)] = None,
 ) -> CandlesOut:
     """The price bars of the run's traded period, merged into coarser candles (whole
-    multiples of the data's bar) when there are more than `max_candles`."""
+    multiples of the data's bar) when there are more than `max_candles`; of `symbol` (one of
+    the run's, default its primary) for a run over several symbols."""
     run = crud.get_run(session, run_id=run_id)
     curve = crud.get_equity(session, run_id=run_id)
-    market = catalog.load_market(catalog.resolve(run.dataset))
+    datasets = _run_datasets(run, catalog)
+    if symbol is not None and symbol not in datasets:
+        known = ", ".join(datasets)
+        raise InvalidRunRequestError("symbol", f"the run trades {known}, not {symbol!r}")
+    chosen = symbol if symbol is not None else next(iter(datasets))
+    market = catalog.load_market(catalog.resolve(datasets[chosen]))
     if curve is not None and len(curve.time):
         first, last = np.searchsorted(market.time, [int(curve.time[0]), int(curve.time[-1])])
         market = market.slice(int(first), max(int(last) + 1, int(first) + 1))
@@ -298,7 +337,9 @@ def get_candles(
         market = resample(market, bar_ns * merge)
     return CandlesOut(
         run_id=run_id,
-        dataset=run.dataset,
+        dataset=datasets[chosen],
+        symbol=chosen,
+        symbols=list(datasets),
         candle_seconds=bar_ns * merge // 1_000_000_000,
         candles=[
             Candle(time=t // 1_000_000_000, open=o, high=h, low=lo, close=c)
@@ -312,6 +353,16 @@ def get_candles(
             )
         ],
     )
+
+
+def _run_datasets(run: RunRow, catalog: DatasetCatalog) -> dict[str, str]:
+    """The run's datasets by symbol, the primary first (a run over several symbols names the
+    further ones in its config's `other_datasets`)."""
+    config = run.config or {}
+    datasets = {str(config.get("symbol", "")): run.dataset}
+    for name in config.get("other_datasets", []):
+        datasets[catalog.resolve(str(name)).symbol] = str(name)
+    return datasets
 
 
 @router.post(

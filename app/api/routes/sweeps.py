@@ -135,11 +135,13 @@ async def create_sweep(
 
     def store() -> tuple[str, int | None]:
         with session_scope(engine) as session:
+            quota.check_concurrent(session)  # the user's sweeps at once: nothing is stored
             row = store_sweep(session, submission=submission, request=request, catalog=catalog)
             quota.check(row.trials_total)  # over the user's sweep size: nothing is stored
             return row.id, row.trials_total
 
-    sweep_id, total = await run_in_threadpool(store)
+    async with quota.admitted():
+        sweep_id, total = await run_in_threadpool(store)
     sweeps.submit(sweep_id)
     await audit.record(AuditAction.SWEEP_STARTED, target=f"sweep {sweep_id}")
     return SweepCreated(id=sweep_id, status=RunStatus.QUEUED, trials_total=total)

@@ -49,13 +49,15 @@ async def create_walkforward(
 
     def store() -> tuple[str, int | None]:
         with session_scope(engine) as session:
+            quota.check_concurrent(session)  # the user's sweeps at once: nothing is stored
             row = store_sweep(
                 session, submission=submission, request=request, catalog=catalog, walk=walk
             )
             quota.check(row.trials_total, what="walk-forward")  # over quota: nothing stored
             return row.id, row.trials_total
 
-    walk_id, total = await run_in_threadpool(store)
+    async with quota.admitted():
+        walk_id, total = await run_in_threadpool(store)
     sweeps.submit(walk_id)
     await audit.record(AuditAction.SWEEP_STARTED, target=f"walk-forward {walk_id}")
     return SweepCreated(id=walk_id, status=RunStatus.QUEUED, trials_total=total)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Final
 
@@ -61,6 +62,18 @@ def parse_objectives(texts: Sequence[str], *, maximize: bool) -> tuple[Objective
         )
         objectives.append(Objective(metric.strip(), direction))
     return tuple(objectives)
+
+
+def one_data_file(files: Sequence[Path], command: str) -> Path:
+    """The one `--data` file a sweep or walk-forward runs on. Given twice it is refused, not
+    silently narrowed to the last: several symbols in one account are `strategylab run` only."""
+    if len(files) != 1:
+        raise fail(
+            f"--data: {command} runs on one data file, but --data was given {len(files)} times; "
+            "several symbols in one account are supported by `strategylab run` only",
+            EXIT_BAD_INPUT,
+        )
+    return files[0]
 
 
 @contextmanager

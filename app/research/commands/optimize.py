@@ -22,6 +22,7 @@ import typer
 
 from app.research.commands.common import (
     describe_best,
+    one_data_file,
     parse_objectives,
     parse_ranges,
     reported_research_errors,
@@ -59,7 +60,9 @@ EXIT_INTERRUPTED: Final = 130
 @with_run_options
 def optimize_command(
     file: Annotated[Path, typer.Argument(help="Strategy file (.py).")],
-    data: Annotated[Path, typer.Option("--data", help="OHLCV file, CSV or Parquet.")],
+    data_files: Annotated[
+        list[Path], typer.Option("--data", help="OHLCV file, CSV or Parquet (one).")
+    ],
     out: Annotated[Path, typer.Option(help="Folder for the sweep's files and its study.")],
     param: Annotated[
         list[str] | None,
@@ -124,6 +127,7 @@ def optimize_command(
 ) -> None:
     """Search a strategy's params (grid, random, tpe, cmaes, nsga2) in the sandbox; writes
     trials.csv, best.json and the best runs' folders; Ctrl-C stops and keeps the work."""
+    data = one_data_file(data_files, "optimize")
     service = RunService.from_settings(load_settings())
     with reported_run_errors(file, out), reported_research_errors():
         base = prepare_file_run(

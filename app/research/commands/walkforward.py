@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from app.research.commands.common import (
     describe_best,
+    one_data_file,
     parse_objectives,
     parse_ranges,
     reported_research_errors,
@@ -43,8 +44,8 @@ from app.research.walkforward import (
     WalkForwardResult,
     WalkForwardSpec,
     check_walkforward,
-    estimated_warmup,
     run_walkforward,
+    with_measured_warmup,
 )
 from app.research.walkforward_outputs import summary_document, write_walkforward_outputs
 from app.run_options import RunOptions, fail, reported_run_errors, with_run_options
@@ -63,7 +64,9 @@ DEFAULT_TRAIN_RATIO: Final = 0.75
 @with_run_options
 def walkforward_command(
     file: Annotated[Path, typer.Argument(help="Strategy file (.py).")],
-    data: Annotated[Path, typer.Option("--data", help="OHLCV file, CSV or Parquet.")],
+    data_files: Annotated[
+        list[Path], typer.Option("--data", help="OHLCV file, CSV or Parquet (one).")
+    ],
     out: Annotated[Path, typer.Option(help="Folder for the walk-forward's files and studies.")],
     param: Annotated[
         list[str] | None,
@@ -94,8 +97,8 @@ def walkforward_command(
     warmup: Annotated[
         int | None,
         typer.Option(
-            help="Bars the strategy needs before it trades (default: its largest int param "
-            "in the search); a train window must hold more."
+            help="Bars the strategy needs before it trades (default: measured by probe runs "
+            "of the first train window); the first train window must hold more."
         ),
     ] = None,
     method: Annotated[str, typer.Option(help=f"Search method: {', '.join(METHODS)}.")] = "grid",
@@ -143,6 +146,7 @@ def walkforward_command(
 ) -> None:
     """Walk-forward analysis in the sandbox: optimise on each train window, trade the best
     params on the next test window, stitch the test runs into one out-of-sample account."""
+    data = one_data_file(data_files, "walkforward")
     service = RunService.from_settings(load_settings())
     with reported_run_errors(file, out), reported_research_errors():
         scheme = _scheme(train, test, step, anchored, folds, train_ratio)
@@ -169,11 +173,14 @@ def walkforward_command(
         spec = WalkForwardSpec(
             sweep=sweep,
             scheme=scheme,
-            warmup_bars=estimated_warmup(space, defaults) if warmup is None else warmup,
+            warmup_bars=warmup,
             acceptance=Acceptance(min_trades=min_trades, min_efficiency=min_efficiency),
         )
-        plan = check_walkforward(base, spec)
         worker_count = workers if workers is not None else (os.cpu_count() or 1)
+        spec = with_measured_warmup(spec, base, workers=worker_count)  # layout checked first
+        plan = check_walkforward(base, spec)
+        if spec.warmup_note is not None:
+            typer.echo(f"warm-up: {spec.warmup_bars} bars ({spec.warmup_note})", err=True)
         url = storage or f"sqlite:///{out.resolve() / STUDY_FILE}"
         out.mkdir(parents=True, exist_ok=True)
         folds_dir = out / FOLDS_DIR
