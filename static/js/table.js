@@ -62,12 +62,20 @@ export class DataTable {
       element.textContent = caption;
       element.className = "visually-hidden";
     }
-    const head = table.createTHead().insertRow();
-    for (const column of columns) {
+    this.head = table.createTHead().insertRow();
+    this.renderHead();
+    this.body = table.createTBody();
+  }
+
+  /** The header row: one sorting button per shown column. */
+  renderHead() {
+    this.headerButtons = [];
+    this.head.replaceChildren();
+    for (const column of this.visibleColumns()) {
       const th = document.createElement("th");
       th.scope = "col";
       th.dataset.key = column.key;
-      th.setAttribute("aria-sort", "none");
+      th.setAttribute("aria-sort", this.ariaSort(column.key));
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = column.label;
@@ -77,9 +85,12 @@ export class DataTable {
       th.addEventListener("click", (event) => { if (event.target === th) this.sortBy(column.key); });
       th.append(button);
       if (column.numeric) th.className = "num";
-      head.append(th);
+      this.head.append(th);
     }
-    this.body = table.createTBody();
+  }
+
+  ariaSort(key) {
+    return this.sortKey !== key ? "none" : this.descending ? "descending" : "ascending";
   }
 
   setRows(rows) {
@@ -92,7 +103,7 @@ export class DataTable {
     if (shown === !this.hidden.has(key)) return;
     if (shown) this.hidden.delete(key);
     else this.hidden.add(key);
-    for (const th of this.table.tHead.rows[0].cells) if (th.dataset.key === key) th.hidden = !shown;
+    this.renderHead();
     this.render();
   }
 
@@ -103,10 +114,7 @@ export class DataTable {
   sortBy(key) {
     this.descending = this.sortKey === key ? !this.descending : false;
     this.sortKey = key;
-    for (const th of this.table.tHead.rows[0].cells) {
-      const state = th.dataset.key === key ? (this.descending ? "descending" : "ascending") : "none";
-      th.setAttribute("aria-sort", state);
-    }
+    for (const th of this.head.cells) th.setAttribute("aria-sort", this.ariaSort(th.dataset.key));
     this.render();
   }
 
