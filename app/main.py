@@ -64,9 +64,8 @@ from app.api.ws import websocket_keepalive
 from app.db import make_engine, migrate
 from app.hostnames import parse_host_pattern
 from app.jobs import DatasetCatalog, ProgressHub
-from app.jobs.backends import make_job_runner, make_sweep_runner
+from app.jobs.backends import make_job_runner, make_sweep_hub, make_sweep_runner
 from app.jobs.quotas import QuotaLimits
-from app.jobs.sweep_progress import SweepHub
 from app.runs.record import package_version
 from app.settings import REPO_ROOT, WILDCARD_ADDRESSES, Settings, load_settings
 from sandbox import WorkerPool
@@ -115,11 +114,12 @@ def create_app(
             defaults=QuotaLimits.from_settings(settings),
             runs_dir=settings.runs_dir,
         )
-        app.state.sweep_hub = sweep_hub = SweepHub()
+        app.state.sweep_hub = sweep_hub = make_sweep_hub(settings)  # every node's live view
         app.state.sweeps = sweeps = make_sweep_runner(  # trials here, or on the workers
             settings, engine=engine, catalog=catalog, hub=sweep_hub
         )
         runner.start()
+        sweep_hub.start()
         sweeps.start()
         warm_up = asyncio.get_running_loop().run_in_executor(None, catalog.entries)
         warm_up.add_done_callback(_log_warm_up_failure)  # first GET /api/datasets stays quick
@@ -131,6 +131,7 @@ def create_app(
             await run_in_threadpool(runner.shutdown)
             hub.close_all(SERVER_STOPPING)
             sweep_hub.close_all(SERVER_STOPPING)
+            sweep_hub.stop()
             engine.dispose()
 
     app = SecuredFastAPI(  # security headers outside every layer, error 500s included

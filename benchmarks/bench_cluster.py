@@ -7,8 +7,9 @@ default, or --database-url). Then, from this process: queues `--runs` runs sprea
 nodes, attaches `--viewers` websocket viewers spread over the nodes and the runs (a viewer on
 one node watches runs queued on the other), and reads the API at a steady rate while the
 workers are busy. Prints:
-- that every run completed exactly once (status done, and exactly one "run started" line for
-  it in all the workers' logs),
+- that every run completed exactly once (status done, and exactly one "run done" line for it
+  in all the workers' logs), with how many runs were started more than once (a worker found
+  lost; its replaced attempt stores nothing and logs "stale attempt dropped"),
 - API p50/p95/p99 latency (target: p95 under 200 ms) of the steady reads, measured by a
   separate probe process (`--probe`): this process decodes every viewer's messages, and its
   own event loop's lag must not count as the server's latency; the burst of run submissions
@@ -322,10 +323,13 @@ def run_cluster(args: argparse.Namespace) -> float:
     finally:
         installation.stop()
     starts = [logs.count(f"run started run_id={state['id']}") for state in states]
+    ends = [logs.count(f"run done run_id={state['id']}") for state in states]
     done = sum(1 for state in states if state["status"] == "done")
-    once = sum(1 for count in starts if count == 1)
-    print(f"runs: {done}/{args.runs} done, {once}/{args.runs} started exactly once "
-          f"(max starts of one run: {max(starts)}) in {total_s:.1f} s")  # fmt: skip
+    once = sum(1 for count in ends if count == 1)
+    retried = sum(1 for count in starts if count > 1)
+    print(f"runs: {done}/{args.runs} done, {once}/{args.runs} completed exactly once, "
+          f"{retried} started again after a lost worker, {logs.count('stale attempt dropped')} "
+          f"stale attempts dropped, in {total_s:.1f} s")  # fmt: skip
     got_done = sum(1 for final in finals if final == "done")
     print(f"viewers: {got_done}/{args.viewers} saw 'done' (each on the other node than most "
           "of its run's queueing)")  # fmt: skip

@@ -83,6 +83,12 @@ STRATEGY = SmaCross
 """
 
 PEER_TREND_PULLBACK = """
+# pandas-ta's own code, as Strategy Lab computes it: with TA-Lib importable (the ta-lib
+# wheel is a dependency) pandas-ta computes ema, rsi and atr through TA-Lib, whose values
+# differ (docs/performance.md, "trend_pullback's trades in both engines").
+import pandas_ta.maps
+pandas_ta.maps.Imports["talib"] = False
+
 def ema(values, length):
     return ta.ema(series(values), length).to_numpy()
 
@@ -254,6 +260,17 @@ def tree_rss_mb(root_pid: int) -> tuple[float, float]:
     return rss_kb.get(root_pid, 0) / 1024, descendants / 1024
 
 
+def high_water_mb(pid: int) -> float:
+    """A process's own peak resident set so far (VmHWM: every peak, even one shorter than the
+    10 ms between samples), in MB; 0 once it has gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return 0.0
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
+
+
 def peak_memory(work: Path) -> None:
     csv_path = work / f"sma-{MEMORY_BARS}.csv"
     make_bars(MEMORY_BARS).to_csv(csv_path)
@@ -262,16 +279,17 @@ def peak_memory(work: Path) -> None:
     command = [str(STRATEGYLAB), "run", str(source), "--data", str(csv_path), *TERMS]
     command += ["--out", str(work / "memory-run"), "--memory-mb", "2048"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    cli_peak = worker_peak = tree_peak = 0.0
+    cli_peak = worker_peak = tree_peak = cli_hwm = 0.0
     while process.poll() is None:
         cli, worker = tree_rss_mb(process.pid)
         cli_peak, worker_peak = max(cli_peak, cli), max(worker_peak, worker)
         tree_peak = max(tree_peak, cli + worker)
+        cli_hwm = max(cli_hwm, high_water_mb(process.pid))
         time.sleep(0.01)
     if process.returncode != 0:
         raise SystemExit(f"memory run failed: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
     print(f"\npeak RSS, {MEMORY_BARS:,} bars, `strategylab run` (sampled every 10 ms):")
-    print(f"  CLI process       {cli_peak:7.0f} MB")
+    print(f"  CLI process       {cli_peak:7.0f} MB   (its own peak, VmHWM: {cli_hwm:.0f} MB)")
     print(f"  sandbox worker    {worker_peak:7.0f} MB   (its descendants, summed)")
     print(f"  process tree      {tree_peak:7.0f} MB   (target < {MEMORY_TARGET_MB} MB)")
 

@@ -250,7 +250,7 @@ FORK_SERVER_COMMAND: Final = (sys.executable, "-s", "-m", "sandbox.forkserver")
 class ForkServer:
     """Starts and talks to one fork server process; `spawn()` is safe from several threads.
 
-    `env` is the workers' environment (the supervisor's WORKER_ENV): the server is started
+    `env` is the workers' environment (sandbox.worker_process.WORKER_ENV): the server is started
     with it, so every child inherits it, hash seed included. `nice` is applied to the server
     and so to every worker it forks. `close()` (or the end of this process) stops the server;
     once it is gone, the children it forked that are still running are killed (their exit

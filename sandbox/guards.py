@@ -110,39 +110,66 @@ def _user_class_rule(kind: type, fixed: Mapping[type, AccessRule]) -> AccessRule
     return (frozenset(denied), False)
 
 
+class _AccessRules:
+    """One run's access rules by exact type: the fixed table, other types resolved once.
+    `allowed` holds the names of every plain allow-list rule (all but a class object's), the
+    guard's hot path."""
+
+    __slots__ = ("allowed", "fixed", "rules")
+
+    def __init__(self) -> None:
+        self.fixed = _fixed_rules()
+        self.rules: dict[type, AccessRule] = dict(self.fixed)
+        self.allowed: dict[type, frozenset[str]] = {}
+        for kind in self.fixed:
+            self.rule_for(kind)
+
+    def rule_for(self, kind: type) -> AccessRule:
+        rule = self.rules.get(kind)
+        if rule is None:
+            rule = self.rules[kind] = _resolve_rule(kind, self.fixed)
+        if rule[1] and rule is not _CLASS_OBJECT:
+            self.allowed[kind] = rule[0]
+        return rule
+
+
+def _checked_getattr(
+    obj: object,
+    name: str,
+    default: object,
+    rule: AccessRule,
+    is_user_class: Callable[[object], bool],
+) -> Any:
+    """`obj.<name>` by `obj`'s type's rule, or the refusal."""
+    names, is_allow = rule
+    if is_allow:
+        if name in names:
+            return getattr(obj, name) if default is _MISSING else getattr(obj, name, default)
+        if (
+            rule is _CLASS_OBJECT
+            and is_user_class(obj)
+            and name[0] != "_"
+            and name not in _NEVER_ALLOWED
+            and not isinstance(getattr(obj, name, None), FunctionType)
+        ):
+            return getattr(obj, name)
+    elif name not in names and name[0] != "_":
+        return _open_getattr(obj, name, default, names)
+    raise _refusal(obj, name, names)
+
+
 def make_getattr(
     is_user_class: Callable[[object], bool],
 ) -> tuple[Callable[..., Any], Callable[[object], None]]:
     """The `_getattr_` guard (per-type allow-lists, cached by exact type) and `_check_self_`."""
-    fixed = _fixed_rules()
-    cache: dict[type, AccessRule] = dict(fixed)
-
-    def rule_for(kind: type) -> AccessRule:
-        rule = cache.get(kind)
-        if rule is None:
-            rule = cache[kind] = _resolve_rule(kind, fixed)
-        return rule
+    rules = _AccessRules()
+    allowed, rule_for = rules.allowed, rules.rule_for
 
     def guarded_getattr(obj: object, name: str, default: object = _MISSING) -> Any:
-        kind = type(obj)
-        rule = cache.get(kind)
-        if rule is None:
-            rule = rule_for(kind)
-        names, is_allow = rule
-        if is_allow:
-            if name in names:
-                return getattr(obj, name) if default is _MISSING else getattr(obj, name, default)
-            if (
-                rule is _CLASS_OBJECT
-                and is_user_class(obj)
-                and name[0] != "_"
-                and name not in _NEVER_ALLOWED
-                and not isinstance(getattr(obj, name, None), FunctionType)
-            ):
-                return getattr(obj, name)
-        elif name not in names and name[0] != "_":
-            return _open_getattr(obj, name, default, names)
-        raise _refusal(obj, name, names)
+        names = allowed.get(type(obj))  # the hot path: an allowed name of an allow-list type
+        if names is not None and name in names and default is _MISSING:
+            return getattr(obj, name)
+        return _checked_getattr(obj, name, default, rule_for(type(obj)), is_user_class)
 
     trusted_selves: set[type] = set()  # checked once; a class's module and rule never change
 

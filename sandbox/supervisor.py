@@ -13,12 +13,9 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any, Final
 
 from app.engine import (
@@ -65,10 +62,18 @@ from sandbox.record_tally import RecordTally
 from sandbox.shared_indicators import SharedIndicators, refusal
 from sandbox.text import MAX_NAME_CHARS, clean_text
 from sandbox.validate import validate_source
+from sandbox.worker_process import PROJECT_ROOT as PROJECT_ROOT  # tests read these here
+from sandbox.worker_process import (
+    WORKER_COMMAND,
+    StartedWorker,
+    read_only_workdir,
+    start_worker_process,
+    worker_env,
+)
+from sandbox.worker_process import WORKER_ENV as WORKER_ENV
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
 POLL_SECONDS: Final = 0.05
 MAX_STDERR_BYTES: Final = 64 * 1024
 MAX_ERROR_CHARS: Final = 2_000
@@ -86,20 +91,6 @@ ENGINE_ERRORS: Final[dict[str, type[EngineError]]] = {
         CheckpointError,
     )
 }
-WORKER_ENV: Final = {
-    "PATH": "/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONHASHSEED": "0",
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-    "JE_ARROW_MALLOC_CONF": "background_thread:false",
-    "ARROW_DEFAULT_MEMORY_POOL": "system",  # see sandbox.memory_watch.use_system_allocator
-}
-
-WORKER_COMMAND: Final = (sys.executable, "-s", "-m", "sandbox.worker")
 MAX_INDICATOR_REQUESTS: Final = 256
 """Indicator requests one sweep trial may send its parent (a run declaring more gets each
 further one refused with a sentence); bounds what one trial can make the parent compute."""
@@ -377,31 +368,30 @@ class WarmWorker:
     """
 
     def __init__(
-        self, command: Sequence[str] = WORKER_COMMAND, *, forkserver: ForkServer | None = None
+        self,
+        command: Sequence[str] = WORKER_COMMAND,
+        *,
+        forkserver: ForkServer | None = None,
+        started: StartedWorker | None = None,
     ) -> None:
-        self.workdir = tempfile.mkdtemp(prefix="strategylab-worker-")
-        Path(self.workdir).chmod(0o555)
         self.stderr = bytearray()
         self.stderr_closed = threading.Event()  # set once the worker's stderr is read to its end
         self.is_used = False
         self.process: WorkerProcess
-        if forkserver is not None:
+        if started is not None:  # started earlier on its own (sandbox.worker_process)
+            self.workdir = started.workdir
+            self.process = started.process
+        elif forkserver is not None:
+            self.workdir = read_only_workdir()
             try:
                 self.process = forkserver.spawn(self.workdir)
             except BaseException:
                 shutil.rmtree(self.workdir, ignore_errors=True)
                 raise
         else:
-            self.process = subprocess.Popen(
-                list(command),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=self.workdir,
-                env=worker_env(),
-                close_fds=True,
-                start_new_session=True,
-            )
+            started = start_worker_process(tuple(command))
+            self.workdir = started.workdir
+            self.process = started.process
         for stream in (self.process.stdin, self.process.stdout):
             _widen_pipe(stream)
         threading.Thread(target=self._drain_stderr, daemon=True).start()
@@ -433,15 +423,14 @@ class WarmWorker:
         self.close()
 
 
-def start_worker(forkserver: ForkServer | None = None) -> WarmWorker:
+def start_worker(
+    forkserver: ForkServer | None = None, *, started: StartedWorker | None = None
+) -> WarmWorker:
     """A worker started now, to be handed to run_sandboxed later (see WarmWorker): forked by
-    `forkserver` when given (milliseconds), otherwise a new interpreter (~1 s of imports)."""
-    return WarmWorker(forkserver=forkserver)
-
-
-def worker_env() -> dict[str, str]:
-    """The environment of every worker process, started on its own or by a fork server."""
-    return {**WORKER_ENV, "PYTHONPATH": str(PROJECT_ROOT)}
+    `forkserver` when given (milliseconds), otherwise a new interpreter (~1.5 s of imports).
+    With `started`, the worker process started earlier by sandbox.worker_process (a command
+    line starts its run's worker before its own imports) is adopted instead."""
+    return WarmWorker(forkserver=forkserver, started=started)
 
 
 def start_fork_server(*, nice: int = 0) -> ForkServer:

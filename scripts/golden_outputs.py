@@ -47,6 +47,7 @@ class Case:
     dataset: str
     config: tuple[tuple[str, Any], ...]
     bars: int | None = None  # the first `bars` bars of the dataset; None for all of them
+    others: tuple[str, ...] = ()  # more datasets traded in the same account (their symbols)
 
     @property
     def name(self) -> str:
@@ -65,11 +66,18 @@ SPOT = (("mode", "spot"), ("fee_maker", 0.001), ("fee_taker", 0.001))
 CAPPED = (("mode", "futures"), ("leverage_max", 100.0), ("slippage_bps", 2.0))
 
 
+SEVERAL_SYMBOLS = {"relative_strength": ("ETHUSDT-1h.parquet",)}
+"""Examples that trade more symbols beside BTCUSDT: the sample datasets they get. There is no
+minute sample of a second symbol, so these run on the hour samples only."""
+
+
 def cases(examples_dir: Path) -> Iterator[Case]:
     for path in sorted(examples_dir.glob("*.py")):
-        yield Case(path.stem, "BTCUSDT-1h.parquet", FUTURES)
-        yield Case(path.stem, "BTCUSDT-1h.parquet", SPOT)
-        yield Case(path.stem, "BTCUSDT-1m.parquet", CAPPED, bars=MINUTE_BARS)
+        others = SEVERAL_SYMBOLS.get(path.stem, ())
+        yield Case(path.stem, "BTCUSDT-1h.parquet", FUTURES, others=others)
+        yield Case(path.stem, "BTCUSDT-1h.parquet", SPOT, others=others)
+        if not others:
+            yield Case(path.stem, "BTCUSDT-1m.parquet", CAPPED, bars=MINUTE_BARS)
 
 
 def run_case(case: Case, examples_dir: Path, scratch: Path) -> dict[str, str]:
@@ -85,11 +93,18 @@ def run_case(case: Case, examples_dir: Path, scratch: Path) -> dict[str, str]:
     frame = read_ohlcv(SAMPLES / case.dataset)
     if case.bars is not None:
         frame = frame.iloc[: case.bars]
+    market = MarketData.from_frame(frame)
+    if case.others:
+        from app.engine import align_symbols
+
+        others = [
+            MarketData.from_frame(read_ohlcv(SAMPLES / name), symbol=name.split("-")[0])
+            for name in case.others
+        ]
+        market = align_symbols([market, *others])
     settings = dict(case.config)
     settings["mode"] = Mode(settings["mode"])
-    result = run_backtest(
-        strategy.strategy_class, MarketData.from_frame(frame), RunConfig(**settings)
-    )
+    result = run_backtest(strategy.strategy_class, market, RunConfig(**settings))
     folder = scratch / case.name.replace("|", "_").replace("=", "-").replace(",", "_")
     write_run_folder(result, folder, {})
     hashes = {

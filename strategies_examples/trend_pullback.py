@@ -1,5 +1,9 @@
 """Trend pullback: trade with the trend (EMA 21/50, SuperTrend, price vs daily VWAP) and enter
-on StochRSI turns; exit when SuperTrend flips or StochRSI reaches the other extreme."""
+on StochRSI turns; exit when SuperTrend flips or StochRSI reaches the other extreme.
+
+It acts only when StochRSI's lines cross or SuperTrend turns, so it says so with `wake_on`:
+on_data then runs on those bars (and the bars its orders fill), with the same trades as on
+every bar."""
 
 
 class TrendPullback(Strategy):
@@ -11,6 +15,8 @@ class TrendPullback(Strategy):
         self.trend = self.indicator("supertrend", length=10, multiplier=3.0)
         self.vwap = self.indicator("vwap", anchor="D")
         self.stoch = self.indicator("stochrsi", length=14, rsi_length=14, k=3, d=3)
+        self.wake_on("cross", self.stoch["STOCHRSIk"], self.stoch["STOCHRSId"])
+        self.wake_on("cross", self.trend["SUPERTd"], 0)
 
     def on_data(self, bar):
         direction = self.trend["SUPERTd"][-1]

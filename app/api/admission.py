@@ -7,26 +7,34 @@ client started through this server process, and counts only those the database s
 queued or running, so finished, cancelled, failed and deleted runs free their slot by
 themselves. Runs re-queued after a restart count for no one. A run being stored holds a
 reservation, so a burst of concurrent requests cannot overshoot the limit.
+
+A route stores its run through the request's `RunDoor` (the `RunSlotDep` dependency): it
+first does everything slow (checking the code, the dataset, the config: building the row),
+then `door.store(row)` takes the user's lock (app.api.quota_gate), reserves the client's slot,
+checks the user's quotas and inserts the row in one short transaction on the admission's own
+thread, so a burst of submissions is checked and validated in parallel and only the few
+milliseconds of counting and inserting take turns (two submissions still never both pass a
+limit: the second counts the first's committed row).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import col, select
-from starlette.concurrency import run_in_threadpool
 
 from app.api.access import principal_of
 from app.api.deps import EngineDep
 from app.api.errors import RunLimitReachedError
 from app.api.quota_gate import QuotaGate
-from app.db import RunRow, RunStatus, session_scope
+from app.db import RunRow, RunStatus, crud, session_scope
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
@@ -55,12 +63,21 @@ class RunAdmission:
     _runs: dict[str, set[str]] = field(default_factory=dict)
     _reserved: dict[str, int] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="run-admission")
+    )
+    """The admission's own thread: its short database steps never wait behind the slow
+    validations that fill the server's shared thread pool during a burst."""
+
+    async def in_thread[T](self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` on the admission's own thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     async def reserve(self, client: str, engine: Engine) -> RunSlot:
         """A slot for one more run of `client`; RunLimitReachedError when it has none left."""
         async with self._lock:
             known = set(self._runs.get(client, ()))
-            active = await run_in_threadpool(_still_active, engine, known)
+            active = await self.in_thread(_still_active, engine, known)
             # A run settled while the query ran is not in `known`: keep it, or its slot is lost.
             settled_meanwhile = self._runs.get(client, set()) - known
             self._runs[client] = active | settled_meanwhile
@@ -92,28 +109,52 @@ def _still_active(engine: Engine, run_ids: set[str]) -> set[str]:
         return set(session.exec(query).all())
 
 
-async def run_slot(request: Request, engine: EngineDep) -> AsyncIterator[RunSlot]:
-    """A dependency: admits one more run for the request's client or answers 429."""
-    admission: RunAdmission = request.app.state.admission
-    client = client_key(request)
+@dataclass(frozen=True, slots=True)
+class RunDoor:
+    """How one request stores its run within the client's limit and the user's quotas."""
+
+    engine: Engine
+    admission: RunAdmission
+    client: str
+    gate: QuotaGate | None
+    user_id: int | None
+
+    async def store(self, record: RunRow) -> str:
+        """Insert the queued run `record` (built and checked beforehand) and return its id;
+        RunLimitReachedError or QuotaExceededError (nothing stored) when it would pass the
+        client's limit or one of the user's quotas. The user's submissions take turns here,
+        each counting the ones committed before it."""
+        async with self._user_turn():
+            slot = await self.admission.reserve(self.client, self.engine)
+            try:
+                run_id = await self.admission.in_thread(self._insert, record)
+                slot.hold(run_id)
+            finally:
+                self.admission.settle(self.client, slot)
+        return run_id
+
+    def _user_turn(self) -> asyncio.Lock | contextlib.AbstractAsyncContextManager[None]:
+        if self.gate is None or self.user_id is None:
+            return contextlib.nullcontext()
+        return self.gate.user_lock(self.user_id)
+
+    def _insert(self, record: RunRow) -> str:
+        with session_scope(self.engine) as session:
+            if self.gate is not None and self.user_id is not None:
+                self.gate.check_run(session, self.user_id)
+            return crud.create_run(session, run=record).id
+
+
+async def run_door(request: Request, engine: EngineDep) -> RunDoor:
+    """A dependency: the request's door to store one run (checked when it stores)."""
     principal = principal_of(request.scope)
-    gate: QuotaGate | None = getattr(request.app.state, "quotas", None)
-    async with _quota_admitted(gate, principal.user_id if principal else None):
-        slot = await admission.reserve(client, engine)
-        try:
-            yield slot
-        finally:
-            admission.settle(client, slot)
+    return RunDoor(
+        engine=engine,
+        admission=request.app.state.admission,
+        client=client_key(request),
+        gate=getattr(request.app.state, "quotas", None),
+        user_id=principal.user_id if principal else None,
+    )
 
 
-@asynccontextmanager
-async def _quota_admitted(gate: QuotaGate | None, user_id: int | None) -> AsyncIterator[None]:
-    """The user's quotas checked (app.api.quota_gate), or nothing to check."""
-    if gate is None:
-        yield
-        return
-    async with gate.run_admitted(user_id):
-        yield
-
-
-RunSlotDep = Annotated[RunSlot, Depends(run_slot)]
+RunSlotDep = Annotated[RunDoor, Depends(run_door)]

@@ -1,15 +1,14 @@
 """The API's door to the per-user quotas (app.jobs.quotas): runs and sweeps over quota get 429.
 
 `QuotaGate` (one per app, on `app.state.quotas`) checks a request's user before anything is
-stored. A user's run submissions are checked one at a time (a lock per user), each counting
-the runs in the database plus those admitted before it and still being stored, so a burst of
-requests cannot overshoot the concurrent-runs limit (for the few milliseconds between a run's
-commit and the end of its request it counts twice: a burst at the limit may be refused one
-early, never admitted one over). A user's sweep and walk-forward submissions are stored one
-at a time too (`SweepQuota.admitted`), each counting the sweeps already committed, so a burst
-cannot pass the concurrent-sweeps limit on one web node (across web nodes a simultaneous
-burst may pass it by one per node). Requests without a signed-in user (open paths) are not
-counted.
+stored. A user's run submissions are checked and inserted one at a time (`user_lock`, then
+`check_run` in the inserting transaction: app.api.admission.RunDoor), each counting the runs
+committed before it, so a burst of requests cannot overshoot the concurrent-runs limit; the
+slow part of a submission (checking its code and data) is done before its turn. A user's
+sweep and walk-forward submissions are stored one at a time too (`SweepQuota.admitted`),
+each counting the sweeps already committed, so a burst cannot pass the concurrent-sweeps
+limit on one web node (across web nodes a simultaneous burst may pass it by one per node).
+Requests without a signed-in user (open paths) are not counted.
 """
 
 from __future__ import annotations
@@ -54,48 +53,30 @@ class QuotaGate:
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     _sweep_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     _storage: dict[int, tuple[float, int]] = field(default_factory=dict)  # monotonic s, bytes
-    _in_flight: dict[int, int] = field(default_factory=dict)  # admitted, not yet stored
 
     def limits(self, user_id: int) -> QuotaLimits:
         """The limits in force for `user_id` (blocking: call from a thread)."""
         with session_scope(self.engine) as session:
             return limits_for(session, user_id=user_id, defaults=self.defaults)
 
-    @asynccontextmanager
-    async def run_admitted(self, user_id: int | None) -> AsyncIterator[None]:
-        """Inside: one more run of `user_id` is within every quota (QuotaExceededError
-        otherwise); the user's next submission waits until this one has left."""
-        if user_id is None:
-            yield
-            return
-        lock = self._locks.setdefault(user_id, asyncio.Lock())
-        async with lock:
-            in_flight = self._in_flight.get(user_id, 0)
-            await run_in_threadpool(self._check_run, user_id, in_flight)
-            self._in_flight[user_id] = in_flight + 1
-        try:
-            yield
-        finally:
-            left = self._in_flight.get(user_id, 1) - 1
-            if left > 0:
-                self._in_flight[user_id] = left
-            else:
-                self._in_flight.pop(user_id, None)
+    def user_lock(self, user_id: int) -> asyncio.Lock:
+        """The lock a user's run submissions take turns on (count, check, insert, commit)."""
+        return self._locks.setdefault(user_id, asyncio.Lock())
 
     def sweep_lock(self, user_id: int) -> asyncio.Lock:
         """The lock a user's sweep submissions take turns on (check, store, commit)."""
         return self._sweep_locks.setdefault(user_id, asyncio.Lock())
 
-    def _check_run(self, user_id: int, in_flight: int) -> None:
-        with session_scope(self.engine) as session:
-            limits = limits_for(session, user_id=user_id, defaults=self.defaults)
-            check_new_run(
-                session,
-                user_id=user_id,
-                limits=limits,
-                stored_bytes=lambda: self._stored_bytes(session, user_id),
-                in_flight=in_flight,
-            )
+    def check_run(self, session: Session, user_id: int) -> None:
+        """QuotaExceededError when one more run of `user_id` would pass a quota, counted in
+        `session` (the one that then inserts the run; blocking: call from a thread)."""
+        limits = limits_for(session, user_id=user_id, defaults=self.defaults)
+        check_new_run(
+            session,
+            user_id=user_id,
+            limits=limits,
+            stored_bytes=lambda: self._stored_bytes(session, user_id),
+        )
 
     def _stored_bytes(self, session: Session, user_id: int) -> int:
         """The user's storage, measured at most every STORAGE_CACHE_S (walking every run

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -163,21 +163,30 @@ def parse_ohlcv_columns(
 
 
 def _standard_names(raw: pd.DataFrame, column_map: Mapping[str, str]) -> pd.DataFrame:
+    renamed = standard_column_names([str(column) for column in raw.columns], column_map)
+    kept = raw.loc[:, [column for column in raw.columns if str(column) in renamed]]
+    kept.columns = pd.Index([renamed[str(column)] for column in kept.columns])
+    return kept
+
+
+def standard_column_names(columns: Sequence[str], column_map: Mapping[str, str]) -> dict[str, str]:
+    """The standard name (`time`, `open`, ...) of each header name that gets one: names are
+    case-insensitive, the time aliases name `time`, `column_map` renames (source -> standard
+    name), the first column claiming a name wins, and an unnamed first column (a
+    pandas-written index) is `time` when no other column is."""
     mapping = {str(key).strip().lower(): value for key, value in column_map.items()}
     renamed: dict[str, str] = {}
-    for column in raw.columns:
-        key = str(column).strip().lower()
+    for column in columns:
+        key = column.strip().lower()
         target = mapping.get(key, key)
         if target in _TIME_ALIASES:
             target = TIME_COLUMN
         if target not in renamed.values():
-            renamed[str(column)] = target
-    first = str(raw.columns[0]) if len(raw.columns) else None
+            renamed[column] = target
+    first = columns[0] if len(columns) else None
     if first is not None and TIME_COLUMN not in renamed.values() and _is_unnamed_index(first):
         renamed[first] = TIME_COLUMN  # a pandas-written index: backtesting.py's own CSV files
-    kept = raw.loc[:, [column for column in raw.columns if str(column) in renamed]]
-    kept.columns = pd.Index([renamed[str(column)] for column in kept.columns])
-    return kept
+    return renamed
 
 
 def _is_unnamed_index(name: str) -> bool:
@@ -222,17 +231,38 @@ def _refuse_missing_times(values: pd.Series, *, path: Path) -> None:
         raise DataFileError(message, path=path, row=row + 1, column=TIME_COLUMN)
 
 
-def epoch_to_utc(numbers: NDArray[np.float64], *, path: Path) -> pd.Series:
-    """Convert epoch numbers to UTC times, choosing s/ms/µs/ns per value by its magnitude."""
+class EpochOutOfRange(ValueError):  # noqa: N818  (named for what it found)
+    """An epoch time that is not finite or beyond datetime64[ns]'s range; `row` is its index."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__(f"epoch time out of range at row {row}")
+        self.row = row
+
+
+def epoch_nanoseconds(numbers: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Epoch numbers as nanoseconds, choosing s/ms/µs/ns per value by its magnitude (see
+    _EPOCH_LIMITS); EpochOutOfRange names the first value that is not finite or too large."""
     magnitude = np.abs(numbers)
     scale = np.ones(len(numbers), dtype="int64")
     for limit, factor in reversed(_EPOCH_LIMITS):
         scale[magnitude < limit] = factor
     if not np.all(np.isfinite(numbers)) or np.any(magnitude * scale > 9.2e18):
-        row = int(np.flatnonzero(~np.isfinite(numbers) | (magnitude * scale > 9.2e18))[0])
-        message = f"{path}: row {row + 1} has an epoch time out of range; fix or remove that row."
-        raise DataFileError(message, path=path, row=row + 1, column=TIME_COLUMN)
-    nanoseconds = np.rint(numbers).astype("int64") * scale
+        raise EpochOutOfRange(
+            int(np.flatnonzero(~np.isfinite(numbers) | (magnitude * scale > 9.2e18))[0])
+        )
+    nanoseconds: NDArray[np.int64] = np.rint(numbers).astype("int64") * scale
+    return nanoseconds
+
+
+def epoch_to_utc(numbers: NDArray[np.float64], *, path: Path) -> pd.Series:
+    """Convert epoch numbers to UTC times, choosing s/ms/µs/ns per value by its magnitude."""
+    try:
+        nanoseconds = epoch_nanoseconds(numbers)
+    except EpochOutOfRange as error:
+        message = (
+            f"{path}: row {error.row + 1} has an epoch time out of range; fix or remove that row."
+        )
+        raise DataFileError(message, path=path, row=error.row + 1, column=TIME_COLUMN) from None
     return pd.Series(pd.to_datetime(nanoseconds, unit="ns", utc=True))
 
 

@@ -201,33 +201,82 @@ def set_run_status(
     expected: Collection[RunStatus],
     status: RunStatus,
     values: dict[str, Any] | None = None,
+    attempt: int | None = None,
 ) -> bool:
-    """Move a run to `status` only if it is in one of `expected` (atomic); True if it moved."""
+    """Move a run to `status` only if it is in one of `expected` (atomic); True if it moved.
+    With `attempt`, only while that is still the run's attempt (`start_run`): a worker whose
+    attempt was replaced (its lease lapsed and the run was queued again) moves nothing."""
     statement = (
         update(RunRow)
         .where(col(RunRow.id) == run_id)
         .where(col(RunRow.status).in_([s.value for s in expected]))
-        .values(status=status.value, **(values or {}))
     )
-    moved = session.execute(statement).rowcount  # type: ignore[attr-defined]
+    if attempt is not None:
+        statement = statement.where(col(RunRow.attempt) == attempt)
+    moved = session.execute(statement.values(status=status.value, **(values or {}))).rowcount  # type: ignore[attr-defined]
     return bool(moved)
 
 
-def set_run_progress(session: Session, *, run_id: str, bars_done: int, bars_total: int) -> None:
-    """Record how far a running run has got (ignored once it has finished)."""
+def start_run(session: Session, *, run_id: str, values: dict[str, Any]) -> int | None:
+    """Move a queued run to running as its next attempt (atomic); the attempt's number (1,
+    then 2 after a lost worker...), or None when the run was not queued. Every later write of
+    that attempt names the number, so only the newest attempt can end the run."""
+    statement = (
+        update(RunRow)
+        .where(col(RunRow.id) == run_id)
+        .where(col(RunRow.status) == RunStatus.QUEUED.value)
+        .values(status=RunStatus.RUNNING.value, attempt=col(RunRow.attempt) + 1, **values)
+    )
+    if not session.execute(statement).rowcount:  # type: ignore[attr-defined]
+        return None
+    return run_attempt(session, run_id=run_id)
+
+
+def run_attempt(session: Session, *, run_id: str) -> int | None:
+    """The run's current attempt number (None when the run is gone)."""
+    return session.exec(select(RunRow.attempt).where(RunRow.id == run_id)).first()
+
+
+def is_attempt_replaced(session: Session, *, run_id: str, attempt: int) -> bool:
+    """True when attempt `attempt` no longer owns the run: a later attempt started it, or it
+    was queued again for one (its worker was found lost). A run that ended (done, failed,
+    cancelled) with this attempt, or is gone, is not replaced."""
+    row = session.exec(select(RunRow.attempt, RunRow.status).where(RunRow.id == run_id)).first()
+    if row is None:
+        return False
+    current, status = row
+    return current != attempt or status is RunStatus.QUEUED
+
+
+def set_run_progress(
+    session: Session,
+    *,
+    run_id: str,
+    bars_done: int,
+    bars_total: int,
+    attempt: int | None = None,
+) -> bool:
+    """Record how far a running run has got (ignored once it has finished, or, with
+    `attempt`, once that attempt was replaced); True when it was recorded."""
     pct = 100.0 * bars_done / bars_total if bars_total else 0.0
-    session.execute(
+    statement = (
         update(RunRow)
         .where(col(RunRow.id) == run_id)
         .where(col(RunRow.status) == RunStatus.RUNNING.value)
-        .values(bars_done=bars_done, bars_total=bars_total, pct=pct)
     )
+    if attempt is not None:
+        statement = statement.where(col(RunRow.attempt) == attempt)
+    done = statement.values(bars_done=bars_done, bars_total=bars_total, pct=pct)
+    return bool(session.execute(done).rowcount)  # type: ignore[attr-defined]
 
 
-def store_result(session: Session, *, run_id: str, result: RunResult) -> bool:
+def store_result(
+    session: Session, *, run_id: str, result: RunResult, attempt: int | None = None
+) -> bool:
     """Write a finished run's results and mark it done, in the caller's one transaction.
 
-    Returns False (writing nothing) when the run is no longer running, e.g. it was cancelled.
+    Returns False (writing nothing) when the run is no longer running, e.g. it was cancelled,
+    or, with `attempt`, when that attempt was replaced by a newer one.
     """
     values = {
         "metrics": json_safe(dict(result.metrics)),
@@ -239,7 +288,12 @@ def store_result(session: Session, *, run_id: str, result: RunResult) -> bool:
         "error": None,
     }
     moved = set_run_status(
-        session, run_id=run_id, expected=(RunStatus.RUNNING,), status=RunStatus.DONE, values=values
+        session,
+        run_id=run_id,
+        expected=(RunStatus.RUNNING,),
+        status=RunStatus.DONE,
+        values=values,
+        attempt=attempt,
     )
     if not moved:
         return False

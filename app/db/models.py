@@ -170,6 +170,9 @@ class RunRow(SQLModel, table=True):
         default=None, sa_column=Column(StorableJSON(), nullable=True)
     )  # from the worker or the parent's own errors: text never trusted (see `storable`)
     logs_dropped: int = 0
+    attempt: int = Field(
+        default=0, sa_column=Column(sa.Integer(), nullable=False, server_default="0")
+    )  # times a worker started it: only that attempt may end it (app.db.crud.start_run)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     started_at: datetime | None = _time_column(nullable=True)
     finished_at: datetime | None = _time_column(nullable=True)

@@ -245,13 +245,13 @@ class Broker:
 
     def process_bar(self, index: int) -> None:
         """Bar `index` in the order of the module docstring."""
-        bar = BarPrices(
-            index, self.times[index], self._opens[index], self._highs[index], self._lows[index]
-        )
-        open_ = bar.open
-        self._settle_funding(index, self._mark_opens[index])
-        self._liquidate_if_through(open_, index, bar.time)
-        self._liquidate_on_mark(self._mark_opens[index], index, bar.time)
+        time, open_ = self.times[index], self._opens[index]
+        bar = BarPrices(index, time, open_, self._highs[index], self._lows[index])
+        if self.portfolio.position.side != 0:  # steps 1-2 act on an open position only
+            mark_open = self._mark_opens[index]
+            self._settle_funding(index, mark_open)
+            self._liquidate_if_through(open_, index, time)
+            self._liquidate_on_mark(mark_open, index, time)
         if self.working:
             self._refuse_post_only_takers(bar)
             for order in [o for o in self.working if _acts_at_open(o)]:
@@ -268,7 +268,8 @@ class Broker:
                 )
                 self._execute(order, price, LIQUIDITY_OF[order.type], bar, open_)
                 self._exit_at_open(bar)
-        self._liquidate_on_mark_range(index, bar.time)
+        self._liquidate_on_mark_range(index, time)
+        self._refresh_triggers()
         if self._can_fire_inside(bar):
             _, first, second, close = bar_path(
                 open_, bar.high, bar.low, self._closes[index], self.portfolio.position.side
@@ -276,16 +277,17 @@ class Broker:
             self._walk(open_, first, bar)
             self._walk(first, second, bar)
             self._walk(second, close, bar)
-        self._refresh_triggers()
+            self._refresh_triggers()
 
     def _can_fire_inside(self, bar: BarPrices) -> bool:
         """False when no exit of the position and no working order has its level inside the
-        bar's range (nor can the range move a trailing stop): its path has nothing to do."""
-        if self.portfolio.position.side != 0:
-            self._refresh_triggers()
-            if bar.low <= self.lower_trigger or bar.high >= self.upper_trigger:
-                return True
+        bar's range (nor can the range move a trailing stop): its path has nothing to do.
+        The triggers must be fresh (`_refresh_triggers`)."""
         low, high = bar.low, bar.high
+        if self.portfolio.position.side != 0 and (
+            low <= self.lower_trigger or high >= self.upper_trigger
+        ):
+            return True
         for order in self.working:
             level = order.limit if order.limit is not None else order.stop
             if level is not None and low <= level <= high:

@@ -89,6 +89,7 @@ class StrategyContext:
         "_timeframes",
         "_wake",
         "data",
+        "portfolio",
     )
 
     def __init__(
@@ -112,6 +113,9 @@ class StrategyContext:
         # a run over several symbols: the account, whose primary broker is `_broker`
         self._account = broker if isinstance(broker, SymbolAccount) else None
         self._broker = broker.primary if isinstance(broker, SymbolAccount) else broker
+        # the primary's portfolio, for Strategy.get_position_size's one-frame hot path (the
+        # object lives as long as its broker; a checkpoint restores into it)
+        self.portfolio = self._broker.portfolio
         self._log = log
         self._frame: pd.DataFrame | None = None
         self._indicators: dict[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from sys import getrefcount
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from app.engine.errors import (
     StrategyRuntimeError,
 )
 from app.engine.events import Event
-from app.engine.feed import Bar, Cursor, IntArray, MarketData, ns_to_iso
+from app.engine.feed import Bar, BarColumns, Cursor, IntArray, MarketData, ns_to_iso
 from app.engine.indicators import IndicatorSource
 from app.engine.logbook import LogSink
 from app.engine.metrics import MetricValue, compute_metrics
@@ -350,7 +351,11 @@ def _loop(
     on_data. A progress report after each chunk of bars, a checkpoint where one is due.
     With `wake` (the sorted bars wake_on declared, app.engine.wake) only the bars that need
     it are visited: the broker's (`next_work`) and those, on_data called on the latter and on
-    the bars where the broker did something for the account."""
+    the bars where the broker did something for the account.
+    Every bar: one Bar object serves bar after bar while only the loop holds it (its
+    reference count says so; CPython's count is exact). Once the strategy keeps it (a list,
+    an attribute, a closure), the next bar gets a new Bar, so a kept Bar keeps its own bar's
+    values (tests/engine/test_bar_reuse.py)."""
     if wake is not None:
         _loop_on_wake(
             strategy, market, broker, cursor, ledger, first, every, report, checkpoints, wake
@@ -360,12 +365,24 @@ def _loop(
     stop = len(market)
     step = every if report.is_active else stop
     origin = first if checkpoints is None else checkpoints.origin
+    columns = BarColumns(market)
+    bar = Bar(columns, first)
+    held = getrefcount(bar)  # the loop's own references: nobody else holds this Bar
     for chunk_start, chunk_stop in bar_chunks(first, stop, step, origin, checkpoints):
         for index in range(chunk_start, chunk_stop):
             cursor.end = index + 1
             if index >= broker.next_work and broker.step(index):
                 _mark(ledger, broker, index)
-            _call_on_data(on_data, market, index)
+            if getrefcount(bar) == held:
+                bar.index = index
+            else:  # the strategy kept the previous Bar: it keeps that bar's values
+                bar = Bar(columns, index)
+            try:  # inline, not a call per bar; the same errors as _call_on_data's
+                on_data(bar)
+            except RecordLimitExceeded:
+                raise  # the run's own cap, not the strategy's error
+            except Exception as error:
+                raise _runtime_error(error, "on_data()", index, market) from error
         broker.records.raise_if_exceeded()  # a strategy may have caught it and carried on
         if index + 1 < stop:
             report(index)
@@ -393,6 +410,7 @@ def _loop_on_wake(
     stop = len(market)
     step = every if report.is_active else stop
     origin = first if checkpoints is None else checkpoints.origin
+    columns = BarColumns(market)
     bars = [*wake[wake >= first].tolist(), stop]  # the stop ends every search
     position = 0  # bars[position] is the next declared bar not yet visited
     index = first
@@ -407,7 +425,7 @@ def _loop_on_wake(
                     _mark(ledger, broker, index)
                     is_woken = is_woken or activity(broker) != before
             if is_woken:
-                _call_on_data(on_data, market, index)
+                _call_on_data(on_data, Bar(columns, index), index, market)
             while bars[position] <= index:
                 position += 1
             index = min(bars[position], max(broker.next_work, index + 1))
@@ -419,10 +437,11 @@ def _loop_on_wake(
                 checkpoints.after(chunk_stop)
 
 
-def _call_on_data(on_data: Callable[[Bar], None], market: MarketData, index: int) -> None:
-    """The strategy's on_data at bar `index`; its error as a StrategyRuntimeError at the bar."""
+def _call_on_data(on_data: Callable[[Bar], None], bar: Bar, index: int, market: MarketData) -> None:
+    """The strategy's on_data with `bar` (bar `index`); its error as a StrategyRuntimeError
+    at the bar. The every-bar loop does the same inline."""
     try:
-        on_data(Bar(market, index))
+        on_data(bar)
     except RecordLimitExceeded:
         raise  # the run's own cap, not the strategy's error
     except Exception as error:

@@ -184,11 +184,12 @@ class Portfolio:
         notional = amount * price
         margin = notional / leverage
         fee = notional * fee_rate
-        if margin + fee > self.cash * (1 + 1e-12):
+        cash = self.wallet.cash
+        if margin + fee > cash * (1 + 1e-12):
             return Refusal(
                 RejectReason.INSUFFICIENT_CASH,
                 f"not enough cash: needs {margin + fee:,.2f} (margin {margin:,.2f} + fee "
-                f"{fee:,.2f}), {max(self.cash, 0.0):,.2f} available",
+                f"{fee:,.2f}), {max(cash, 0.0):,.2f} available",
             )
         if self.config.mode is Mode.FUTURES:
             total_notional = (position.size if position.side == direction else 0.0) * price
@@ -227,7 +228,7 @@ class Portfolio:
         position.margin += margin
         position.initial_margin += margin
         position.open_fees += fee
-        self.cash -= margin + fee
+        self.wallet.cash -= margin + fee  # the wallet itself: no property on the hot path
         self.fees_paid += fee
         self._refresh_liquidation_price()
         return fee
@@ -263,7 +264,7 @@ class Portfolio:
             initial_margin,
             self.symbol,
         )
-        self.cash += released + price_pnl - fee
+        self.wallet.cash += released + price_pnl - fee
         self.fees_paid += fee
         if fraction >= 1.0 - 1e-12:
             self.position = Position(is_marked=self.is_marked)

@@ -214,6 +214,9 @@ class Strategy:
     def get_position_size(self, symbol: str | None = None) -> float:
         """Signed position size in base units (negative when short); the primary symbol's
         unless `symbol` names another of the run's."""
+        if symbol is None:  # the hot path, read here: one call per bar fewer
+            position = self._context.portfolio.position
+            return position.side * position.size
         return self._context.position_size(symbol)
 
     def get_cash(self) -> float:

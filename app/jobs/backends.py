@@ -13,6 +13,7 @@ from app.jobs.owners import run_owner
 from app.jobs.progress import ProgressHub
 from app.jobs.queue import LocalProcessPool
 from app.jobs.redis_queue import JOB_TIMEOUT_MARGIN_S, ClusterJobRunner, connect
+from app.jobs.redis_sweep_progress import RelayedSweepHub
 from app.jobs.remote_trials import RedisSweepTrials
 from app.jobs.runner import JobRunner
 from app.jobs.sweep_leases import SweepLeases
@@ -58,6 +59,14 @@ def make_job_runner(
         service=service,
         queue_factory=partial(LocalProcessPool, owner_of=owner_of),
     )
+
+
+def make_sweep_hub(settings: Settings) -> SweepHub:
+    """STRATEGYLAB_REDIS_URL set: a hub whose sweeps every web node sees live
+    (app.jobs.redis_sweep_progress). Unset: this node's own."""
+    if settings.redis_url is not None:
+        return RelayedSweepHub(connect(settings.redis_url))
+    return SweepHub()
 
 
 def make_sweep_runner(

@@ -3,36 +3,44 @@
 The worker calls `run_job(run_id)` in its own process (app.jobs.redis_worker: RQ's
 SimpleWorker; each run is isolated in its own sandbox process anyway, and a process kept
 between jobs keeps a sandbox worker started ahead and a database pool open, instead of paying
-seconds of imports per run). The job reads the run from the shared database, holds a lease on
-Redis while it runs (renewed every LEASE_RENEW_S; a worker killed with SIGKILL lets it expire
-and the web nodes' reaper fails the run "worker lost"), polls the run's cancel flag, and
-executes the run through the same JobRunner states and RunService as a local run, inside the
-same sandbox, its events published on Redis. The dataset is read from the shared store and
-its bytes are hashed before the run: a worker whose store holds other bytes than the run names
-refuses to run it (app.jobs.verified_data). The sandbox process exits when its parent does, so
-it never outlives the job.
+seconds of imports per run). The job reads the run from the shared database and starts it as
+the run's next attempt (app.db.crud.start_run); while the attempt runs it holds the run's
+lease on Redis with the attempt's number as its token, renewed by the worker's lease keeper
+process (app.jobs.lease_keeper), so a busy worker keeps it and a killed one loses it within
+seconds: the web nodes' reaper then queues the run again once, or fails it "worker lost".
+Only the run's current attempt can store its progress, results and end: an attempt that was
+replaced (its worker stalled past the lease and came back) stops and stores nothing, saying
+so in the worker's log. The job polls the run's cancel flag and executes the run through the
+same JobRunner states and RunService as a local run, inside the same sandbox, its events
+published on Redis. The dataset is read from the shared store and its bytes are hashed before
+the run: a worker whose store holds other bytes than the run names refuses to run it
+(app.jobs.verified_data). The sandbox process exits when its parent does, so it never
+outlives the job.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 import redis
+from rq import get_current_job
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from app.db import RunRow, make_engine, session_scope
+from app.jobs.lease_keeper import LeaseKeeper, drop_lease, lease_holder, renew_lease
 from app.jobs.queue import WORKER_NICE, JobHandler, RunJob
 from app.jobs.redis_keys import LEASE_RENEW_S, LEASE_TTL_S, cancel_key, lease_key
 from app.jobs.redis_progress import RedisProgressPublisher
-from app.jobs.redis_queue import connect
+from app.jobs.redis_queue import JOB_TIMEOUT_MARGIN_S, connect
 from app.jobs.runner import JobRunner
 from app.jobs.trial_bases import TrialBases
 from app.jobs.verified_data import VerifiedCatalog
@@ -43,6 +51,8 @@ from sandbox import WarmWorker, WorkerPool
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 0.25
+DEFAULT_HOLD_S = 3600.0 + JOB_TIMEOUT_MARGIN_S
+"""How long a lease is kept at most when the job does not say (RQ's default hard timeout)."""
 
 
 class _NoQueue:
@@ -66,11 +76,27 @@ class WorkerJobRunner(JobRunner):
     its sandbox taken from the worker's pool (`sandboxes`; None starts one per run)."""
 
     _sandboxes: WorkerPool | None = None  # set by run(), per instance
+    _lease: Callable[[str, int, threading.Event], RunLease] | None = None
 
-    def run(self, run_id: str, stop: threading.Event, sandboxes: WorkerPool | None) -> None:
-        """Execute the run to a terminal state (see JobRunner: never left running)."""
+    def run(
+        self,
+        run_id: str,
+        stop: threading.Event,
+        sandboxes: WorkerPool | None,
+        lease: Callable[[str, int, threading.Event], RunLease],
+    ) -> None:
+        """Execute the run to a terminal state (see JobRunner: never left running), each
+        attempt holding the run's lease made by `lease(run_id, attempt, stop)`."""
         self._sandboxes = sandboxes
+        self._lease = lease
         self._execute(RunJob(run_id), stop)
+
+    def _attempt_scope(
+        self, run_id: str, attempt: int, stop: threading.Event
+    ) -> AbstractContextManager[object]:
+        if self._lease is None:
+            return super()._attempt_scope(run_id, attempt, stop)
+        return self._lease(run_id, attempt, stop)
 
     def _take_worker(self) -> WarmWorker:
         if self._sandboxes is not None:
@@ -82,18 +108,39 @@ class WorkerJobRunner(JobRunner):
 
 
 class RunLease:
-    """While entered: the run's lease renewed on Redis and its cancel flag watched (sets
-    `stop`). Leaving deletes the lease, after the run's terminal state is stored."""
+    """While entered: the lease `lease_key(lease_id)` held as attempt `attempt`, and the
+    cancel flag watched (sets `stop`). The lease is renewed from this object's thread and,
+    when there is one, by the worker's lease keeper process (app.jobs.lease_keeper), so a
+    worker starved of CPU or stopped keeps its lease. When a later attempt holds the lease
+    (this attempt was found lost and replaced), `stop` is set and `is_replaced` is true.
+    Leaving deletes the lease if it is still this attempt's, after the terminal state is
+    stored."""
 
-    def __init__(self, connection: redis.Redis, run_id: str, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        connection: redis.Redis,
+        lease_id: str,
+        stop: threading.Event,
+        *,
+        attempt: int = 1,
+        keeper: LeaseKeeper | None = None,
+        hold_s: float = DEFAULT_HOLD_S,
+    ) -> None:
         self._redis = connection
-        self._run_id = run_id
+        self._id = lease_id
+        self._key = lease_key(lease_id)
+        self._attempt = attempt
         self._stop = stop
+        self._keeper = keeper
+        self._until_s = time.time() + hold_s
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._keep, name="run-lease", daemon=True)
+        self.is_replaced = False
 
     def __enter__(self) -> RunLease:
-        self._redis.set(lease_key(self._run_id), b"1", ex=LEASE_TTL_S)
+        self._renew()
+        if self._keeper is not None:
+            self._keeper.hold(self._key, self._attempt, until_s=self._until_s)
         self._thread.start()
         return self
 
@@ -105,10 +152,29 @@ class RunLease:
     ) -> None:
         self._done.set()
         self._thread.join(timeout=5)
+        if self._keeper is not None:
+            self._keeper.drop(self._key, self._attempt)
         try:
-            self._redis.delete(lease_key(self._run_id))
+            drop_lease(self._redis, self._key, self._attempt)
         except redis.RedisError:
-            logger.warning("lease not released (it expires) run_id=%s", self._run_id)
+            logger.warning("lease not released (it expires) lease=%s", self._id)
+
+    def _renew(self) -> None:
+        try:
+            if not renew_lease(self._redis, self._key, self._attempt, LEASE_TTL_S):
+                self._replaced()
+        except redis.RedisError as error:  # Redis restarting: keep trying until it is back
+            logger.warning("lease renewal failed lease=%s: %s", self._id, error)
+
+    def _replaced(self) -> None:
+        if not self.is_replaced:
+            logger.warning(
+                "lease taken over by a newer attempt; this attempt stops lease=%s attempt=%d",
+                self._id,
+                self._attempt,
+            )
+        self.is_replaced = True
+        self._stop.set()
 
     def _keep(self) -> None:
         renewed = 0.0
@@ -116,13 +182,17 @@ class RunLease:
         while not self._done.wait(CANCEL_POLL_S):
             waited += CANCEL_POLL_S
             try:
-                if self._redis.exists(cancel_key(self._run_id)):
+                if self._redis.exists(cancel_key(self._id)):
                     self._stop.set()
-                if waited - renewed >= LEASE_RENEW_S:
-                    renewed = waited
-                    self._redis.set(lease_key(self._run_id), b"1", ex=LEASE_TTL_S)
-            except redis.RedisError as error:  # Redis restarting: keep trying until it is back
-                logger.warning("lease renewal failed run_id=%s: %s", self._run_id, error)
+                holder = lease_holder(self._redis, self._key)
+            except redis.RedisError as error:
+                logger.warning("cancel flag not read lease=%s: %s", self._id, error)
+                continue
+            if holder is not None and holder > self._attempt:
+                self._replaced()
+            if waited - renewed >= LEASE_RENEW_S:  # the keeper renews too, when this is starved
+                renewed = waited
+                self._renew()
 
 
 def stored_dataset_hash(engine: Engine, run_id: str) -> str | None:
@@ -141,25 +211,46 @@ class WorkerContext:
     connection: redis.Redis
     sandboxes: WorkerPool | None = None
     trials: TrialBases = field(default_factory=TrialBases)
+    keeper: LeaseKeeper | None = None
+    """The process renewing this worker's leases (None: renewed from the job's thread)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, warm: bool = True) -> WorkerContext:
         """The context for `settings` (STRATEGYLAB_REDIS_URL required); `warm` keeps one
-        sandbox worker started ahead of each run, at the runs' priority."""
+        sandbox worker started ahead of each run, at the runs' priority, and a lease keeper
+        process (a `strategylab worker`'s context; a one-off job's renews from a thread)."""
         if settings.redis_url is None:
             raise RuntimeError("STRATEGYLAB_REDIS_URL is not set in the worker's environment")
+        keeper = (
+            LeaseKeeper(settings.redis_url, ttl_s=LEASE_TTL_S, renew_s=LEASE_RENEW_S)
+            if warm
+            else None
+        )
         return cls(
             settings=settings,
             engine=make_engine(settings.resolved_database_url),
             connection=connect(settings.redis_url),
             sandboxes=WorkerPool(1, nice=WORKER_NICE) if warm else None,
+            keeper=keeper,
+        )
+
+    def lease(self, lease_id: str, attempt: int, stop: threading.Event) -> RunLease:
+        """The lease of attempt `attempt` of run or trial `lease_id`, held (by the keeper)
+        until the current RQ job's hard timeout at most."""
+        job = get_current_job()
+        hold_s = float(job.timeout) if job is not None and job.timeout else DEFAULT_HOLD_S
+        return RunLease(
+            self.connection, lease_id, stop, attempt=attempt, keeper=self.keeper, hold_s=hold_s
         )
 
     def close(self) -> None:
-        """Kill the idle sandbox, stop the trial runners, close the database pool."""
+        """Kill the idle sandbox, stop the trial runners and the lease keeper, close the
+        database pool."""
         if self.sandboxes is not None:
             self.sandboxes.close()
         self.trials.close()
+        if self.keeper is not None:
+            self.keeper.close()
         self.engine.dispose()
 
 
@@ -195,8 +286,7 @@ def execute_run(run_id: str, context: WorkerContext) -> None:
         service=RunService.from_settings(context.settings),
         queue_factory=_NoQueue,
     )
-    with RunLease(context.connection, run_id, stop):
-        runner.run(run_id, stop, context.sandboxes)
+    runner.run(run_id, stop, context.sandboxes, context.lease)
 
 
 def run_job(run_id: str) -> None:

@@ -19,7 +19,8 @@ CANCEL_PREFIX: Final = "strategylab:cancel:"
 ATTEMPTS_PREFIX: Final = "strategylab:lost:"
 """How many times a run's worker was lost (a counter); the first loss re-queues the run."""
 LEASE_PREFIX: Final = "strategylab:lease:"
-"""A running run's lease (a key with a short TTL the worker keeps renewing); gone = worker lost."""
+"""A running run's lease: a key with a short TTL the worker keeps renewing, its value the
+number of the attempt holding it (app.jobs.lease_keeper); gone or another attempt's = lost."""
 JOB_PREFIX: Final = "run-"
 """RQ job id of a run: JOB_PREFIX + run id, so a run is never queued twice."""
 

@@ -9,11 +9,12 @@ and takes a run that has not started off its queue.
 `ClusterJobRunner` is the JobRunner of a web node in this mode: no local sandbox workers; at
 start it re-submits the runs the database shows queued (idempotent: those still on Redis stay
 as they are), and it never marks running runs interrupted, since workers, not this node, run
-them. Its reaper thread handles a running run whose worker lease has expired (the worker was
-killed or its machine went away): the first time it queues the run again for another worker
-(RUNNING -> QUEUED), the second time it fails it "worker lost", so no run is ever stuck in
-running. Every 10 s the reaper also queues on Redis the runs the database shows queued that
-Redis does not hold (submitted while Redis was away).
+them. Its reaper thread handles a running run whose current attempt holds no lease (the
+worker and its lease keeper were killed or their machine went away): the first time it
+queues the run again for another worker (RUNNING -> QUEUED, only while that attempt is the
+run's, so two nodes reaping at once move it once), the second time it fails it "worker
+lost", so no run is ever stuck in running. Every 10 s the reaper also queues on Redis the
+runs the database shows queued that Redis does not hold (submitted while Redis was away).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncio
 import logging
 import threading
 import typing
+from datetime import timedelta
 from typing import Any, Final
 
 import redis
@@ -34,6 +36,7 @@ from app.data.catalog import DatasetCatalog
 from app.db import crud
 from app.db.models import RunStatus, utc_now
 from app.db.session import session_scope
+from app.jobs.lease_keeper import holder_of
 from app.jobs.progress import ProgressHub, queued_progress
 from app.jobs.queue import JobHandler, OwnerOf, RunJob, local_owner
 from app.jobs.redis_keys import (
@@ -235,13 +238,30 @@ class ClusterJobRunner(JobRunner):
         return status
 
     def reap(self) -> list[str]:
-        """Handle every running run whose worker lease has expired: queued again after its
-        first lost worker, failed "worker lost" after its second. Returns the runs handled."""
+        """Handle every running run whose current attempt holds no lease (its worker and that
+        worker's lease keeper are gone): queued again after its first lost worker, failed
+        "worker lost" after its second. A run started less than LEASE_TTL_S ago is left
+        alone (its worker sets the lease right after starting it). Returns the runs handled."""
+        settled = utc_now() - timedelta(seconds=LEASE_TTL_S)
         with session_scope(self._engine) as session:
             running = crud.list_runs(session, statuses=(RunStatus.RUNNING,), limit=1_000_000)
-            candidates = [run.id for run in running]
-        lost = [run_id for run_id in candidates if not self._redis.exists(lease_key(run_id))]
-        return [run_id for run_id in lost if self._handle_lost(run_id)]
+            candidates = [
+                (run.id, run.attempt)
+                for run in running
+                if run.started_at is None or run.started_at < settled
+            ]
+        if not candidates:
+            return []
+        with self._redis.pipeline(transaction=False) as pipe:
+            for run_id, _ in candidates:
+                pipe.get(lease_key(run_id))
+            holders = pipe.execute()
+        lost = [
+            (run_id, attempt)
+            for (run_id, attempt), holder in zip(candidates, holders, strict=True)
+            if holder_of(holder) != attempt
+        ]
+        return [run_id for run_id, attempt in lost if self._handle_lost(run_id, attempt)]
 
     def resubmit(self) -> list[str]:
         """Queue on Redis every run the database shows queued that Redis does not hold (Redis
@@ -255,9 +275,8 @@ class ClusterJobRunner(JobRunner):
             self._jobs.submit(RunJob(run_id))
         return missing
 
-    def _handle_lost(self, run_id: str) -> bool:
-        losses = int(self._redis.incr(lost_key(run_id)))
-        self._redis.expire(lost_key(run_id), CANCEL_TTL_S)
+    def _handle_lost(self, run_id: str, attempt: int) -> bool:
+        losses = int(self._redis.get(lost_key(run_id)) or 0) + 1
         is_retry = losses <= LOST_WORKER_RETRIES
         error = worker_lost_error()
         with session_scope(self._engine) as session:
@@ -267,9 +286,12 @@ class ClusterJobRunner(JobRunner):
                 expected=(RunStatus.RUNNING,),
                 status=RunStatus.QUEUED if is_retry else RunStatus.FAILED,
                 values={} if is_retry else {"error": error, "finished_at": utc_now()},
+                attempt=attempt,  # that attempt, not a newer one another node queued meanwhile
             )
         if not moved:
             return False  # it ended meanwhile (its lease went with its end)
+        self._redis.incr(lost_key(run_id))
+        self._redis.expire(lost_key(run_id), CANCEL_TTL_S)
         if is_retry:
             logger.warning("worker lost; run queued again run_id=%s", run_id)
             self._events.publish_progress(run_id, queued_progress())  # every node: waiting

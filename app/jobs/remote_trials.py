@@ -37,6 +37,7 @@ from rq.job import Job, JobStatus
 
 from app.db.models import SweepRow
 from app.engine import ParamValue
+from app.jobs.lease_keeper import holder_of
 from app.jobs.owners import owner_key
 from app.jobs.redis_keys import (
     CANCEL_TTL_S,
@@ -193,6 +194,7 @@ class RemoteTrialRunner:
         Queue(name, connection=self._redis).enqueue(
             TRIAL_FUNCTION,
             job.to_dict(),
+            attempt,  # the lease's token and the fence on its outcome (app.jobs.trial_job)
             job_id=job_id,
             job_timeout=int(self._job_timeout_s),
             result_ttl=60,
@@ -207,14 +209,15 @@ class RemoteTrialRunner:
         with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.get(trial_result_key(key))
-                pipe.exists(lease_key(trial_lease_id(key)))
+                pipe.get(lease_key(trial_lease_id(key)))
             answers = pipe.execute()
         job_ids = [trial_job_id(key, waiting[key].attempt) for key in keys]
         found = Job.fetch_many(job_ids, connection=self._redis)
         now = time.monotonic()
         for index, key in enumerate(keys):
-            raw, is_leased, job = answers[2 * index], answers[2 * index + 1], found[index]
+            raw, holder, job = answers[2 * index], answers[2 * index + 1], found[index]
             state = waiting[key]
+            is_leased = holder_of(holder) == state.attempt
             if raw is not None:
                 outcomes[key] = _decoded(state.job, raw)
                 del waiting[key]

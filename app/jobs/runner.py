@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
-import time
 import typing
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Final
 
 from sqlalchemy import Engine
@@ -25,10 +24,11 @@ from app.data.errors import DataError
 from app.db import crud
 from app.db.models import RunStatus, utc_now
 from app.db.session import session_scope
-from app.engine import EngineError, LogLine, Progress, ns_to_iso
-from app.jobs.errors import RunStorageError
+from app.engine import EngineError
+from app.jobs.errors import AttemptReplacedError, RunStorageError
 from app.jobs.progress import Message, ProgressHub, stage_progress
 from app.jobs.queue import WORKER_NICE, JobQueue, LocalProcessPool, RunJob
+from app.jobs.run_progress import ProgressTracker
 from app.runs import RunOutcome, RunService
 from app.runs.checkpoints import has_checkpoint, remove_checkpoints
 from app.runs.errors import CheckpointUnusable
@@ -59,24 +59,12 @@ TERMINAL: Final = frozenset(status for status, after in TRANSITIONS.items() if n
 INTERRUPTED_MESSAGE: Final = (
     "interrupted: the server stopped while this run was running; start it again to re-run it"
 )
-PROGRESS_SAVE_INTERVAL_S: Final = 1.0
 STORAGE_FAILED: Final = "storing the run failed: "
 
 
 def sources_of(target: RunStatus) -> frozenset[RunStatus]:
     """The states a run may move to `target` from."""
     return frozenset(source for source, after in TRANSITIONS.items() if target in after)
-
-
-def log_message(line: LogLine) -> Message:
-    """A strategy log line as a websocket message."""
-    return {
-        "type": "log",
-        "time": ns_to_iso(line.time),
-        "bar_index": line.bar_index,
-        "level": line.level.value,
-        "message": line.message,
-    }
 
 
 def error_message(error: dict[str, Any], status: RunStatus) -> Message:
@@ -218,40 +206,88 @@ class JobRunner:
 
     def _execute(self, job: RunJob, stop: threading.Event) -> None:
         """Run one job to a terminal state: whatever raises on the way (a storage step
-        included), the run ends failed with the reason and is never left running."""
+        included), the run ends failed with the reason and is never left running. Each start
+        is a new attempt (app.db.crud.start_run); only the run's current attempt may end it."""
+        run_id = job.run_id
         try:
-            self._run_job(job.run_id, stop)
+            with session_scope(self._engine) as session:
+                attempt = crud.start_run(session, run_id=run_id, values={"started_at": utc_now()})
         except Exception as error:
-            logger.exception("storing the run's outcome failed run_id=%s", job.run_id)
-            self._fail_after_storage_error(job.run_id, error)
+            logger.exception("starting the run failed run_id=%s", run_id)
+            self._fail_after_storage_error(run_id, error, None)
+            return
+        if attempt is None:
+            return  # not queued any more (cancelled, or another worker took it)
+        with self._attempt_scope(run_id, attempt, stop):
+            try:
+                self._run_attempt(run_id, attempt, stop)
+            except Exception as error:
+                logger.exception("storing the run's outcome failed run_id=%s", run_id)
+                self._fail_after_storage_error(run_id, error, attempt)
 
-    def _run_job(self, run_id: str, stop: threading.Event) -> None:
+    def _attempt_scope(
+        self, run_id: str, attempt: int, stop: threading.Event
+    ) -> AbstractContextManager[object]:
+        """Held while attempt `attempt` runs, until its terminal state is stored (a cluster
+        worker holds the run's lease here: app.jobs.redis_job)."""
+        del run_id, attempt, stop
+        return nullcontext()
+
+    def _run_attempt(self, run_id: str, attempt: int, stop: threading.Event) -> None:
         with session_scope(self._engine) as session:
-            if not self._move(session, run_id, RunStatus.RUNNING, None):
-                return
             run = crud.get_run(session, run_id=run_id)
             code, dataset, config_data = run.code, run.dataset_version or run.dataset, run.config
-        logger.info("run started run_id=%s dataset=%s", run_id, dataset)
+        logger.info("run started run_id=%s attempt=%d dataset=%s", run_id, attempt, dataset)
         try:
             outcome = self._backtest(
-                run_id=run_id, code=code, dataset=dataset, config_data=config_data, stop=stop
+                run_id=run_id,
+                code=code,
+                dataset=dataset,
+                config_data=config_data,
+                stop=stop,
+                attempt=attempt,
             )
+        except AttemptReplacedError as replaced:
+            self._log_replaced(run_id, attempt, replaced.current)
         except RunCancelled:
-            self._finish_cancelled(run_id)
+            self._finish_cancelled(run_id, attempt)
         except StrategyFailed as error:
-            self._finish_failed(run_id, _failure(error, line=error.line))
+            self._finish_failed(run_id, _failure(error, line=error.line), attempt)
         except StrategyRejected as error:
             first = error.diagnostics[0] if error.diagnostics else None
-            self._finish_failed(run_id, _failure(error, line=first.line if first else None))
+            line = first.line if first else None
+            self._finish_failed(run_id, _failure(error, line=line), attempt)
         except (SandboxError, EngineError, DataError, CheckpointUnusable) as error:
-            self._finish_failed(run_id, _failure(error, line=None))
+            self._finish_failed(run_id, _failure(error, line=None), attempt)
         except (OSError, RunStorageError) as error:  # the run's folder, its progress row
-            self._finish_failed(run_id, _failure(error, line=None, prefix=STORAGE_FAILED))
+            failure = _failure(error, line=None, prefix=STORAGE_FAILED)
+            self._finish_failed(run_id, failure, attempt)
         except Exception as error:
             logger.exception("run crashed run_id=%s", run_id)
-            self._finish_failed(run_id, _failure(error, line=None, prefix="internal error: "))
+            failure = _failure(error, line=None, prefix="internal error: ")
+            self._finish_failed(run_id, failure, attempt)
         else:
-            self._finish_done(run_id, outcome)
+            self._finish_done(run_id, outcome, attempt)
+
+    def _is_replaced(self, run_id: str, attempt: int | None) -> bool:
+        """True (and logged) when `attempt` no longer owns the run (crud.is_attempt_replaced)."""
+        if attempt is None:
+            return False
+        with session_scope(self._engine) as session:
+            if not crud.is_attempt_replaced(session, run_id=run_id, attempt=attempt):
+                return False
+            current = crud.run_attempt(session, run_id=run_id)
+        self._log_replaced(run_id, attempt, current)
+        return True
+
+    def _log_replaced(self, run_id: str, attempt: int, current: int | None) -> None:
+        logger.warning(
+            "stale attempt dropped: the run was queued again after this worker's lease "
+            "lapsed, attempt %s owns it run_id=%s attempt=%d",
+            current,
+            run_id,
+            attempt,
+        )
 
     def _backtest(
         self,
@@ -261,12 +297,13 @@ class JobRunner:
         dataset: str,
         config_data: dict[str, Any],
         stop: threading.Event,
+        attempt: int | None = None,
     ) -> RunOutcome:
         self._publish_progress(run_id, stage_progress("starting"))
         with self._take_worker() as worker:  # killed on every path, the run's own end included
             self._publish_progress(run_id, stage_progress("loading"))
-            tracker = _ProgressTracker(
-                run_id, self._engine, self._publish_progress, self._publish_logs
+            tracker = ProgressTracker(
+                run_id, self._engine, self._publish_progress, self._publish_logs, attempt
             )
             return self._service.run_stored(
                 run_id=run_id,
@@ -284,14 +321,16 @@ class JobRunner:
         shutdown(). Taken before the data loads, so a worker started now overlaps it."""
         return self._pool.take() if self._pool is not None else start_worker()
 
-    def _finish_done(self, run_id: str, outcome: RunOutcome) -> None:
+    def _finish_done(self, run_id: str, outcome: RunOutcome, attempt: int | None = None) -> None:
         result = outcome.result
         with session_scope(self._engine) as session:
-            stored = crud.store_result(session, run_id=run_id, result=result)
+            stored = crud.store_result(session, run_id=run_id, result=result, attempt=attempt)
             run = crud.get_run(session, run_id=run_id)
             metrics, status, error = run.metrics, run.status, run.error
             if stored:
                 run.provenance = outcome.provenance
+        if not stored and self._is_replaced(run_id, attempt):
+            return  # the newer attempt stores the run and tells the viewers
         if not stored:  # it ended otherwise first (a cancel): the viewers learn how
             self._call_in_loop(self._hub.finish, run_id, [error_message(error or {}, status)])
             return
@@ -300,35 +339,43 @@ class JobRunner:
         done = {"type": "done", "metrics": metrics, "status": RunStatus.DONE.value}
         self._call_in_loop(self._hub.finish, run_id, [done])
 
-    def _finish_failed(self, run_id: str, error: dict[str, Any]) -> None:
+    def _finish_failed(
+        self, run_id: str, error: dict[str, Any], attempt: int | None = None
+    ) -> None:
         with session_scope(self._engine) as session:
-            moved = self._move(session, run_id, RunStatus.FAILED, error)
+            moved = self._move(session, run_id, RunStatus.FAILED, error, attempt)
+        if not moved and self._is_replaced(run_id, attempt):
+            return  # the newer attempt owns the run, its checkpoints and its viewers
         self._drop_checkpoints(run_id)  # a failed run is never resumed
         if moved:
             logger.info("run failed run_id=%s reason=%s", run_id, error["message"])
             self._call_in_loop(self._hub.finish, run_id, [error_message(error, RunStatus.FAILED)])
 
-    def _fail_after_storage_error(self, run_id: str, error: Exception) -> None:
+    def _fail_after_storage_error(
+        self, run_id: str, error: Exception, attempt: int | None = None
+    ) -> None:
         """Mark the run failed after a storage step raised, with a plain error of clean text
         (the first attempt may have failed on its error's own content). When even that cannot
         be written the database is unreachable, and restart recovery marks the run."""
         failure = _failure(error, line=None, prefix=STORAGE_FAILED)
         failure = {**failure, "kind": "storage", "message": clean_text(failure["message"], 2_000)}
         try:
-            self._finish_failed(run_id, failure)
+            self._finish_failed(run_id, failure, attempt)
         except Exception:
             logger.exception("cannot mark the run failed run_id=%s", run_id)
 
-    def _finish_cancelled(self, run_id: str) -> None:
+    def _finish_cancelled(self, run_id: str, attempt: int | None = None) -> None:
+        if self._is_replaced(run_id, attempt):
+            return  # stopped because a newer attempt took the run over: it tells the viewers
         if self._is_stopping and self._has_checkpoint(run_id):
             logger.info("run stopped by the shutdown, left to resume run_id=%s", run_id)
             return  # still running: the next start's recover() queues it from its checkpoint
         if self._is_stopping:
             error = {"message": INTERRUPTED_MESSAGE, "line": None, "kind": "interrupted"}
-            self._finish_failed(run_id, error)
+            self._finish_failed(run_id, error, attempt)
             return
         with session_scope(self._engine) as session:
-            moved = self._move(session, run_id, RunStatus.CANCELLED, _cancelled_error())
+            moved = self._move(session, run_id, RunStatus.CANCELLED, _cancelled_error(), attempt)
         self._drop_checkpoints(run_id)
         if moved:
             logger.info("run cancelled run_id=%s", run_id)
@@ -336,7 +383,12 @@ class JobRunner:
         self._call_in_loop(self._hub.finish, run_id, [message])
 
     def _move(
-        self, session: Any, run_id: str, target: RunStatus, error: dict[str, Any] | None
+        self,
+        session: Any,
+        run_id: str,
+        target: RunStatus,
+        error: dict[str, Any] | None,
+        attempt: int | None = None,
     ) -> bool:
         now = utc_now()
         values: dict[str, Any] = (
@@ -345,7 +397,12 @@ class JobRunner:
         if error is not None:
             values["error"] = error
         return crud.set_run_status(
-            session, run_id=run_id, expected=sources_of(target), status=target, values=values
+            session,
+            run_id=run_id,
+            expected=sources_of(target),
+            status=target,
+            values=values,
+            attempt=attempt,
         )
 
     def _publish_progress(self, run_id: str, message: Message) -> None:
@@ -379,65 +436,3 @@ def _failure(error: Exception, *, line: int | None, prefix: str = "") -> dict[st
     if isinstance(error, StrategyRejected):
         failure["diagnostics"] = [d.to_dict() for d in error.diagnostics]
     return typing.cast(dict[str, Any], clean_json(failure))  # clean text into the database
-
-
-def _stage(progress: Progress) -> str:
-    """The stage a report shows: after the last bar the parent stores the results."""
-    is_last = progress.stage == "running" and progress.bars_done >= progress.bars_total
-    return "storing" if is_last else progress.stage
-
-
-class _ProgressTracker:
-    """Turns engine Progress into websocket messages, with speed and ETA; saves it each second."""
-
-    def __init__(
-        self,
-        run_id: str,
-        engine: Engine,
-        publish: Callable[[str, Message], None],
-        publish_logs: Callable[[str, list[Message]], None],
-    ) -> None:
-        self._run_id = run_id
-        self._engine = engine
-        self._publish = publish
-        self._publish_logs = publish_logs
-        self._started = time.monotonic()
-        self._last_saved = 0.0
-
-    def update(self, progress: Progress) -> None:
-        if progress.logs:
-            self._publish_logs(self._run_id, [log_message(line) for line in progress.logs])
-        now = time.monotonic()
-        if progress.stage == "indicators":
-            self._started = now  # bars/s counts from here, not the sandbox's start-up
-        elapsed = max(now - self._started, 1e-9)
-        rate = progress.bars_done / elapsed
-        left = progress.bars_total - progress.bars_done
-        pct = 100.0 * progress.bars_done / progress.bars_total if progress.bars_total else 100.0
-        message: Message = {
-            "type": "progress",
-            "pct": round(pct, 2),
-            "bars_done": progress.bars_done,
-            "bars_total": progress.bars_total,
-            "bars_per_s": round(rate, 1),
-            "eta_s": round(left / rate, 2) if rate > 0 else None,
-            "equity": progress.equity if math.isfinite(progress.equity) else None,
-            "time": progress.time // 1_000_000_000,
-            "stage": _stage(progress),
-        }
-        if progress.stage == "indicators":  # "Computing indicators k / n"
-            message["indicators_done"] = progress.indicators_done
-            message["indicators_total"] = progress.indicators_total
-        self._publish(self._run_id, message)
-        if now - self._last_saved >= PROGRESS_SAVE_INTERVAL_S:
-            self._last_saved = now
-            try:
-                with session_scope(self._engine) as session:
-                    crud.set_run_progress(
-                        session,
-                        run_id=self._run_id,
-                        bars_done=progress.bars_done,
-                        bars_total=progress.bars_total,
-                    )
-            except Exception as error:  # stops the run (raised through the sandbox's callback)
-                raise RunStorageError("saving its progress", error) from error

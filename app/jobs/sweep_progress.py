@@ -81,6 +81,12 @@ class SweepHub:
     def __init__(self) -> None:
         self._channels: dict[str, SweepChannel] = {}
 
+    def start(self) -> None:
+        """Called on the event loop once the app starts (a relayed hub starts listening)."""
+
+    def stop(self) -> None:
+        """Called once the app's sweeps have stopped."""
+
     def open(self, sweep_id: str, progress: Message | None = None) -> None:
         """Start tracking a sweep (queued or starting); idempotent."""
         channel = self._channels.setdefault(sweep_id, SweepChannel())

@@ -27,7 +27,7 @@ from app.jobs.walkforward_requests import WALK_KEY, WalkRequest, build_walkforwa
 from app.research.sweep import trials_total
 from app.runs import RunService
 from app.runs.prepare import RunOrder
-from app.runs.submission import CodeChoice, Submission, check_submission, create_run
+from app.runs.submission import CodeChoice, Submission, check_submission, checked_record
 
 
 def create_sweep(
@@ -132,6 +132,15 @@ def create_trial_run(
 ) -> RunRow:
     """A queued run of trial `number` of the sweep, through the normal run submission (the
     caller commits, then submits it to the JobRunner)."""
+    record = trial_run_record(session, sweep_id=sweep_id, number=number, catalog=catalog)
+    return crud.create_run(session, run=record)
+
+
+def trial_run_record(
+    session: Session, *, sweep_id: str, number: int, catalog: DatasetCatalog
+) -> RunRow:
+    """The row of a queued run of trial `number` of the sweep, checked as every submission
+    is, not stored."""
     sweep = crud.get_sweep(session, sweep_id=sweep_id)
     trial = crud.get_sweep_trial(session, sweep_id=sweep_id, number=number)
     is_kept = True
@@ -143,4 +152,4 @@ def create_trial_run(
         except RecordNotFoundError:  # deleted since: the sweep's copy is the same code
             is_kept = False
     submission = trial_submission(sweep, dict(trial.params), is_strategy_kept=is_kept)
-    return create_run(session, submission=submission, catalog=catalog)
+    return checked_record(session, submission=submission, catalog=catalog)

@@ -73,7 +73,8 @@ _SAMPLE_SIZE = 1_024  # values looked at to guess whether a column has few disti
 _NAT = np.iinfo(np.int64).min
 _DAY_NS = 86_400 * 1_000_000_000
 _SECOND_NS = 1_000_000_000
-EQUITY_BLOCK_ROWS = 65_536  # rows of equity.csv formatted and written at a time
+EQUITY_BLOCK_ROWS = 16_384  # rows of equity.csv formatted and written at a time
+RECORD_BLOCK_ROWS = 16_384  # rows of trades.csv and orders.csv formatted and written at a time
 
 
 def format_times(ns: npt.ArrayLike) -> list[str]:
@@ -187,8 +188,10 @@ def format_optional_numbers(values: Sequence[float | None]) -> list[str]:
     return ["" if value is None else next(texts) for value in values]
 
 
-def trade_columns(result: RunResult) -> list[list[str]]:
-    trades = result.trades
+def trade_columns(result: RunResult, start: int = 0, stop: int | None = None) -> list[list[str]]:
+    """trades.csv's first columns (TRADE_COLUMNS) as text, for trades `start:stop` (all by
+    default)."""
+    trades = result.trades[start:stop]
     return [
         format_times([t.entry_time for t in trades]),
         format_times([t.exit_time for t in trades]),
@@ -202,10 +205,14 @@ def trade_columns(result: RunResult) -> list[list[str]]:
     ]
 
 
-def trade_margin_columns(result: RunResult) -> list[list[str]]:
-    """TRADE_MARGIN_COLUMNS as text; a trade without a recorded margin has both empty."""
-    margins = np.array([t.margin for t in result.trades], dtype=np.float64)
-    notionals = np.array([t.size * t.entry_price for t in result.trades], dtype=np.float64)
+def trade_margin_columns(
+    result: RunResult, start: int = 0, stop: int | None = None
+) -> list[list[str]]:
+    """TRADE_MARGIN_COLUMNS as text, for trades `start:stop`; a trade without a recorded
+    margin has both empty."""
+    trades = result.trades[start:stop]
+    margins = np.array([t.margin for t in trades], dtype=np.float64)
+    notionals = np.array([t.size * t.entry_price for t in trades], dtype=np.float64)
     known = margins > 0.0
     leverage = np.divide(notionals, margins, out=np.zeros_like(margins), where=known)
     return [_known_only(leverage, known), _known_only(margins, known)]
@@ -216,8 +223,9 @@ def _known_only(values: npt.NDArray[np.float64], known: npt.NDArray[np.bool_]) -
     return [text if is_known else "" for text, is_known in zip(texts, known.tolist(), strict=True)]
 
 
-def order_columns(result: RunResult) -> list[list[str]]:
-    orders = result.orders
+def order_columns(result: RunResult, start: int = 0, stop: int | None = None) -> list[list[str]]:
+    """orders.csv's columns (ORDER_COLUMNS) as text, for orders `start:stop` (all by default)."""
+    orders = result.orders[start:stop]
     return [
         [str(o.id) for o in orders],
         format_times([o.created_time for o in orders]),
@@ -255,17 +263,27 @@ _QUOTED_CHARACTERS = (",", '"', "\r", "\n")
 """What makes `csv.writer` (QUOTE_MINIMAL) quote a field: the delimiter, the quote, a line end."""
 
 
-def _write_csv(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
-    """Rows quoted as `csv.writer` quotes them (fields with commas, quotes or newlines). When
-    no field needs quoting (numbers, times and the engine's own words; a strategy's log text
-    in an order's reason may), rows are joined directly: the same bytes, ~4x faster."""
+def _write_csv(
+    path: Path, header: Sequence[str], rows: int, columns_of: Callable[[int, int], list[list[str]]]
+) -> None:
+    """A CSV of `rows` rows whose columns `columns_of(start, stop)` formats as text for rows
+    `start:stop`, RECORD_BLOCK_ROWS rows at a time (the text of 100,000 orders' rows, as
+    Python strings, is ~50 MB; a block's is ~8 MB).
+
+    Rows are quoted as `csv.writer` quotes them (fields with commas, quotes or newlines).
+    When no field of a block needs quoting (numbers, times and the engine's own words; a
+    strategy's log text in an order's reason may), its rows are joined directly: the same
+    bytes, ~4x faster."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
-        if any(_needs_quoting(column) for column in columns) or len(columns) < 2:
-            writer.writerows(zip(*columns, strict=True))
-        elif columns[0]:
-            handle.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
+        for start in range(0, rows, RECORD_BLOCK_ROWS):
+            columns = columns_of(start, start + RECORD_BLOCK_ROWS)
+            if any(_needs_quoting(column) for column in columns) or len(columns) < 2:
+                writer.writerows(zip(*columns, strict=True))
+            elif columns[0]:
+                handle.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
+            del columns
 
 
 def _needs_quoting(column: list[str]) -> bool:
@@ -420,14 +438,21 @@ def write_run_folder(result: RunResult, out_dir: Path, provenance: dict[str, Any
         "trades.csv": lambda path: _write_csv(
             path,
             TRADE_COLUMNS + TRADE_MARGIN_COLUMNS + symbol,
-            trade_columns(result)
-            + trade_margin_columns(result)
-            + ([[t.symbol for t in result.trades]] if symbol else []),
+            len(result.trades),
+            lambda start, stop: (
+                trade_columns(result, start, stop)
+                + trade_margin_columns(result, start, stop)
+                + ([[t.symbol for t in result.trades[start:stop]]] if symbol else [])
+            ),
         ),
         "orders.csv": lambda path: _write_csv(
             path,
             ORDER_COLUMNS + symbol,
-            order_columns(result) + ([[o.symbol for o in result.orders]] if symbol else []),
+            len(result.orders),
+            lambda start, stop: (
+                order_columns(result, start, stop)
+                + ([[o.symbol for o in result.orders[start:stop]]] if symbol else [])
+            ),
         ),
         "equity.csv": lambda path: write_equity_csv(path, result),
         "metrics.json": lambda path: path.write_text(

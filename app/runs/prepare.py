@@ -13,9 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from app.data import read_ohlcv
 from app.data.catalog import DatasetCatalog, DatasetEntry
-from app.data.store import content_hash
+from app.data.columns import read_ohlcv_columns
 from app.data.tiers import TierCatalog, TierChoice, TierChoiceError
 from app.engine import (
     MISSING_BAR_POLICIES,
@@ -178,9 +177,9 @@ def load_data_file(
 ) -> tuple[MarketData, DataIdentity]:
     """An OHLCV file (CSV or Parquet) as MarketData, with its identity by content;
     `column_map` renames columns (source -> standard name), as `data import --map`."""
-    frame = read_ohlcv(path, column_map=column_map)
-    market = MarketData.from_frame(frame, symbol=symbol)
-    return market, DataIdentity(path.name, symbol, len(market), content_hash(frame))
+    columns = read_ohlcv_columns(path, column_map=column_map)  # no DataFrame: app/data/columns.py
+    market = columns.market(symbol)
+    return market, DataIdentity(path.name, symbol, len(market), columns.content_hash())
 
 
 def typed_params(

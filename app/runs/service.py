@@ -108,13 +108,15 @@ class RunService:
         symbol: str,
         on_progress: ProgressCallback | None = None,
         out_dir: Path | None = None,
+        worker: WarmWorker | None = None,
     ) -> RunOutcome:
         """Run a strategy file on a data file (the CLI's door).
 
-        The worker is started first, so its start-up (~1.2 s of imports) overlaps the reading
-        and inspection of the strategy and the data; it is killed on every path out of here.
+        The worker (`worker`, which the CLI starts before its own imports, or one started now)
+        is started first, so its start-up (~1.5 s of imports) overlaps the reading and
+        inspection of the strategy and the data; it is killed on every path out of here.
         """
-        with start_worker() as worker:
+        with worker or start_worker() as worker:
             prepared = prepare.prepare_file_run(
                 strategy_path,
                 data_path,
@@ -137,15 +139,20 @@ class RunService:
             )
 
     def resume_file(
-        self, run_dir: Path, *, on_progress: ProgressCallback | None = None
+        self,
+        run_dir: Path,
+        *,
+        on_progress: ProgressCallback | None = None,
+        worker: WarmWorker | None = None,
     ) -> RunOutcome:
         """Continue the CLI run whose folder is `run_dir` from its newest checkpoint (the
         plan in `run_dir/checkpoints/run.json` names its code, data file, config and
         limits). The files written are the ones the run writes uninterrupted.
 
         CheckpointUnusable when the plan or the checkpoint cannot be used; the data file's
-        StrategyLoadError/DataError, or InvalidRunRequestError("data") when it changed."""
-        with start_worker() as worker:
+        StrategyLoadError/DataError, or InvalidRunRequestError("data") when it changed.
+        `worker` as for run_file."""
+        with worker or start_worker() as worker:
             prepared, names = prepared_from_plan(read_plan(run_dir), self.maximums)
             return self.run(
                 prepared,

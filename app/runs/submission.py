@@ -136,15 +136,22 @@ def _visible_entry(
     return entry
 
 
-def create_run(session: Session, *, submission: Submission, catalog: DatasetCatalog) -> RunRow:
-    """Check `submission` and store it as a queued run (the caller commits, then queues it)."""
+def checked_record(session: Session, *, submission: Submission, catalog: DatasetCatalog) -> RunRow:
+    """Check `submission` (everything `check_submission` checks) and return the queued run's
+    row, not stored: the slow part of a submission, done before its user's quotas are
+    checked and the row inserted (app.api.admission)."""
     checked = check_submission(session, submission=submission, catalog=catalog)
-    record = queued_record(
+    return queued_record(
         checked.inputs,
         dataset=submission.dataset,
         strategy_id=checked.strategy_id,
         strategy_version=checked.strategy_version,
     )
+
+
+def create_run(session: Session, *, submission: Submission, catalog: DatasetCatalog) -> RunRow:
+    """Check `submission` and store it as a queued run (the caller commits, then queues it)."""
+    record = checked_record(session, submission=submission, catalog=catalog)
     return crud.create_run(session, run=record)
 
 
@@ -183,16 +190,20 @@ def _resolve_code(session: Session, choice: CodeChoice) -> tuple[str, int | None
     return version.code, version.strategy_id, version.version
 
 
-def rerun(session: Session, *, run_id: str) -> RunRow:
-    """A new queued run with exactly the inputs of `run_id` (e.g. one a restart interrupted)."""
+def rerun_record(session: Session, *, run_id: str) -> RunRow:
+    """The row of a new queued run with exactly the inputs of `run_id`, not stored."""
     source = crud.get_run(session, run_id=run_id)
-    copy = RunRow(
+    return RunRow(
         id=uuid.uuid4().hex,
         status=RunStatus.QUEUED,
         **{name: getattr(source, name) for name in RERUN_FIELDS},
         created_at=utc_now(),
     )
-    return crud.create_run(session, run=copy)
+
+
+def rerun(session: Session, *, run_id: str) -> RunRow:
+    """A new queued run with exactly the inputs of `run_id` (e.g. one a restart interrupted)."""
+    return crud.create_run(session, run=rerun_record(session, run_id=run_id))
 
 
 RERUN_FIELDS = (

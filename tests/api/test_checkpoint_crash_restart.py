@@ -8,10 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.api.test_crash_restart import free_port, start_server, status
+from tests.api.test_crash_restart import LOOPBACK, free_port, start_server, status
 from tests.jobs.fixtures import SAMPLE_NAME
 
 CODE = """
@@ -65,7 +64,7 @@ def test_a_killed_server_resumes_a_checkpointed_run_byte_identically(data_dir: P
     base = f"http://127.0.0.1:{port}"
     server = start(data_dir, port)
     try:
-        crashed = httpx.post(f"{base}/api/runs", json=BODY).json()["id"]
+        crashed = LOOPBACK.post(f"{base}/api/runs", json=BODY).json()["id"]
         checkpoints = data_dir / "runs" / crashed / "checkpoints"
         deadline = time.monotonic() + 120
         while not list(checkpoints.glob("checkpoint-*.json")):
@@ -80,7 +79,7 @@ def test_a_killed_server_resumes_a_checkpointed_run_byte_identically(data_dir: P
     try:
         resumed = wait_done(base, crashed)
         assert resumed["status"] == "done", resumed
-        whole = httpx.post(f"{base}/api/runs", json=BODY).json()["id"]
+        whole = LOOPBACK.post(f"{base}/api/runs", json=BODY).json()["id"]
         assert wait_done(base, whole)["status"] == "done"
     finally:
         server.send_signal(signal.SIGINT)

@@ -83,6 +83,25 @@ def test_a_run_over_the_concurrent_quota_is_refused_with_figure_and_limit(
     app_client.post(f"/api/runs/{accepted.json()['id']}/cancel", headers=as_bob)
 
 
+def test_a_burst_of_runs_cannot_pass_the_concurrent_runs_quota(app_client: TestClient) -> None:
+    alice = new_user(app_client)
+    set_quota(app_client, alice, concurrent_runs=3)
+    as_alice = bearer(app_client, alice)
+
+    def post() -> tuple[int, str]:
+        answer = app_client.post("/api/runs", json=SLOW_RUN, headers=as_alice)
+        return answer.status_code, answer.json().get("id", answer.json().get("quota", ""))
+
+    with ThreadPoolExecutor(8) as pool:  # validated side by side, stored one at a time
+        answers = list(pool.map(lambda _: post(), range(8)))
+    codes = sorted(code for code, _ in answers)
+    assert codes == [201] * 3 + [429] * 5, answers  # exactly the limit, whatever the order
+    assert {what for code, what in answers if code == 429} == {"concurrent_runs"}
+    for code, run_id in answers:
+        if code == 201:
+            app_client.post(f"/api/runs/{run_id}/cancel", headers=as_alice)
+
+
 def test_a_run_over_the_daily_cpu_quota_is_refused(app_client: TestClient) -> None:
     alice = new_user(app_client)
     set_quota(app_client, alice, cpu_seconds_per_day=1.0)

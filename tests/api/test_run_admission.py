@@ -19,7 +19,8 @@ from app.api.admission import RunAdmission
 from app.api.errors import RunLimitReachedError
 from app.db import RunStatus, crud, session_scope
 from app.main import create_app
-from tests.api.conftest import LoopbackClient, wait_until_finished
+from sandbox import ForkServer
+from tests.api.conftest import LoopbackClient, pools_on, wait_until_finished
 from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, make_settings, queued_run
 
 LIMIT = 2
@@ -27,9 +28,9 @@ SLOW_RUN = {"code": SLOW_CODE, "dataset": SAMPLE_NAME, "params": {"spin": 200_00
 
 
 @pytest.fixture
-def limited(data_dir: Path) -> Iterator[TestClient]:
+def limited(data_dir: Path, fork_server: ForkServer) -> Iterator[TestClient]:
     settings = make_settings(data_dir, max_active_runs_per_client=LIMIT, workers=1)
-    with LoopbackClient(create_app(settings)) as client:
+    with LoopbackClient(create_app(settings, worker_pool=pools_on(fork_server))) as client:
         yield client
 
 

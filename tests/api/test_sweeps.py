@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -18,8 +17,15 @@ from app.db.models import SweepRow
 from app.jobs.sweeps import storage_url_of, study_name_of
 from app.main import create_app
 from app.research.study import storage_at
-from tests.api.conftest import LoopbackClient, collect, wait_until_finished
-from tests.api.test_crash_restart import free_port, start_server
+from sandbox import ForkServer
+from tests.api.conftest import (
+    LoopbackClient,
+    collect,
+    poll_pauses,
+    pools_on,
+    wait_until_finished,
+)
+from tests.api.test_crash_restart import LOOPBACK, free_port, start_server
 from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, SMA_CODE, make_settings, write_sample
 
 SWEEP_FINISHED = ("done", "failed", "cancelled")
@@ -33,11 +39,15 @@ GRID = {
 
 
 @pytest.fixture(scope="module")
-def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def shared_client(
+    tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer
+) -> Iterator[TestClient]:
     """One app for the tests that store nothing (refusals, 404s)."""
     folder = tmp_path_factory.mktemp("sweep-refusals")
     write_sample(folder)
-    with LoopbackClient(create_app(make_settings(folder))) as client:
+    with LoopbackClient(
+        create_app(make_settings(folder), worker_pool=pools_on(fork_server))
+    ) as client:
         yield client
 
 
@@ -50,11 +60,13 @@ def start_sweep(client: TestClient, body: dict[str, Any]) -> str:
 
 def wait_for_sweep(client: TestClient, sweep_id: str, timeout_s: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    for pause in poll_pauses(longest_s=0.25):
         sweep: dict[str, Any] = client.get(f"/api/sweeps/{sweep_id}").json()
         if sweep["status"] in SWEEP_FINISHED:
             return sweep
-        time.sleep(0.1)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(pause)
     raise TimeoutError(sweep_id)
 
 
@@ -151,16 +163,17 @@ SLOW_GRID = {
     **GRID,
     "code": SLOW_CODE.replace('"spin": 3000', '"spin": 3000, "tag": 1'),
     "ranges": ["tag=1:40"],
-    "params": {"spin": 1000},
+    "params": {"spin": 300},  # ~0.3 s a trial alone: slow enough to land mid-sweep
     "objectives": [{"metric": "total_return"}],
 }  # 40 slow trials: a cancel or a restart lands mid-sweep (trials are told 8 at a time)
 
 
 def wait_for_trials(client: TestClient, sweep_id: str, at_least: int) -> None:
     deadline = time.monotonic() + 120
+    pauses = poll_pauses()
     while client.get(f"/api/sweeps/{sweep_id}").json()["trials_done"] < at_least:
         assert time.monotonic() < deadline, "the sweep made no progress"
-        time.sleep(0.1)
+        time.sleep(next(pauses))
 
 
 @pytest.mark.slow
@@ -215,8 +228,8 @@ def test_delete_cancels_a_running_sweep_first(client: TestClient) -> None:
     assert study_name_of(sweep_id) not in study_names(client)
 
 
-def test_a_queued_sweep_cancels_at_once(data_dir: Path) -> None:
-    app = create_app(make_settings(data_dir))
+def test_a_queued_sweep_cancels_at_once(data_dir: Path, fork_server: ForkServer) -> None:
+    app = create_app(make_settings(data_dir), worker_pool=pools_on(fork_server))
     with LoopbackClient(app) as client:
         first = start_sweep(client, SLOW_GRID)
         second = start_sweep(client, SLOW_GRID)  # waits: one sweep at a time
@@ -227,10 +240,10 @@ def test_a_queued_sweep_cancels_at_once(data_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_a_restart_resumes_the_sweep_without_repeating_or_losing_a_trial(
-    data_dir: Path,
+    data_dir: Path, fork_server: ForkServer
 ) -> None:
     settings = make_settings(data_dir)
-    with LoopbackClient(create_app(settings)) as client:
+    with LoopbackClient(create_app(settings, worker_pool=pools_on(fork_server))) as client:
         sweep_id = start_sweep(client, {**SLOW_GRID, "ranges": ["tag=1:16"]})
         wait_for_trials(client, sweep_id, 8)
     # The server stopped mid-sweep: the sweep waits, queued, with what it had finished.
@@ -241,7 +254,7 @@ def test_a_restart_resumes_the_sweep_without_repeating_or_losing_a_trial(
         done_before = paused.trials_done
     engine.dispose()
     assert 8 <= done_before < 16
-    with LoopbackClient(create_app(settings)) as client:
+    with LoopbackClient(create_app(settings, worker_pool=pools_on(fork_server))) as client:
         sweep = wait_for_sweep(client, sweep_id)
         assert sweep["status"] == "done" and sweep["trials_done"] == 16
         trials = trials_of(client, sweep_id)
@@ -250,9 +263,11 @@ def test_a_restart_resumes_the_sweep_without_repeating_or_losing_a_trial(
 
 
 @pytest.mark.slow
-def test_a_sweep_left_running_by_a_crash_is_resumed_not_left_running(data_dir: Path) -> None:
+def test_a_sweep_left_running_by_a_crash_is_resumed_not_left_running(
+    data_dir: Path, fork_server: ForkServer
+) -> None:
     settings = make_settings(data_dir)
-    with LoopbackClient(create_app(settings)) as client:
+    with LoopbackClient(create_app(settings, worker_pool=pools_on(fork_server))) as client:
         sweep_id = start_sweep(client, {**GRID, "ranges": ["fast=5:10:5", "slow=30"]})
         wait_for_sweep(client, sweep_id)
     engine = make_engine(settings.resolved_database_url)
@@ -262,7 +277,7 @@ def test_a_sweep_left_running_by_a_crash_is_resumed_not_left_running(data_dir: P
         row.status = RunStatus.RUNNING
         session.add(row)
     engine.dispose()
-    with LoopbackClient(create_app(settings)) as client:
+    with LoopbackClient(create_app(settings, worker_pool=pools_on(fork_server))) as client:
         sweep = wait_for_sweep(client, sweep_id)
         assert sweep["status"] == "done" and sweep["trials_done"] == 2
         assert [t["number"] for t in trials_of(client, sweep_id)] == [0, 1]
@@ -277,11 +292,11 @@ def test_a_server_killed_mid_sweep_resumes_it_without_repeating_or_losing_a_tria
     server = start_server(data_dir, port)
     try:
         body = {**SLOW_GRID, "ranges": ["tag=1:12"]}
-        created = httpx.post(f"{base}/api/sweeps", json=body, timeout=30)
+        created = LOOPBACK.post(f"{base}/api/sweeps", json=body, timeout=30)
         assert created.status_code == 201, created.text
         sweep_id = created.json()["id"]
         deadline = time.monotonic() + 120
-        while httpx.get(f"{base}/api/sweeps/{sweep_id}").json()["trials_done"] < 1:
+        while LOOPBACK.get(f"{base}/api/sweeps/{sweep_id}").json()["trials_done"] < 1:
             assert time.monotonic() < deadline, "the sweep made no progress"
             time.sleep(0.1)
     finally:
@@ -290,13 +305,13 @@ def test_a_server_killed_mid_sweep_resumes_it_without_repeating_or_losing_a_tria
     server = start_server(data_dir, port)
     try:
         deadline = time.monotonic() + 240
-        while (sweep := httpx.get(f"{base}/api/sweeps/{sweep_id}").json())["status"] not in (
+        while (sweep := LOOPBACK.get(f"{base}/api/sweeps/{sweep_id}").json())["status"] not in (
             SWEEP_FINISHED
         ):
             assert time.monotonic() < deadline, "the resumed sweep did not finish"
             time.sleep(0.2)
         assert sweep["status"] == "done" and sweep["trials_done"] == 12
-        trials = httpx.get(f"{base}/api/sweeps/{sweep_id}/trials").json()["trials"]
+        trials = LOOPBACK.get(f"{base}/api/sweeps/{sweep_id}/trials").json()["trials"]
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)

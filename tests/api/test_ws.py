@@ -9,7 +9,14 @@ from fastapi.testclient import TestClient
 
 from app.db import RunStatus, crud, make_engine, session_scope
 from app.main import create_app
-from tests.api.conftest import LoopbackClient, collect, wait_until_finished, wait_until_running
+from sandbox import ForkServer
+from tests.api.conftest import (
+    LoopbackClient,
+    collect,
+    pools_on,
+    wait_until_finished,
+    wait_until_running,
+)
 from tests.jobs.fixtures import FAILING_CODE, SAMPLE_NAME, SLOW_CODE, SMA_CODE, make_settings
 
 
@@ -122,9 +129,11 @@ def test_an_unknown_run_is_an_error_message(client: TestClient) -> None:
     assert messages == [{"type": "error", "message": "there is no run nope", "line": None}]
 
 
-def test_a_server_restart_never_leaves_a_run_running(data_dir: Path) -> None:
+def test_a_server_restart_never_leaves_a_run_running(
+    data_dir: Path, fork_server: ForkServer
+) -> None:
     settings = make_settings(data_dir)
-    with LoopbackClient(create_app(settings)) as client:
+    with LoopbackClient(create_app(settings, worker_pool=pools_on(fork_server))) as client:
         stopped = start_run(client, SLOW_CODE)
         wait_until_running(client, stopped)
     # a crash leaves a row "running" with no worker behind it: fake one
@@ -136,7 +145,7 @@ def test_a_server_restart_never_leaves_a_run_running(data_dir: Path) -> None:
             type(crashed)(**{**crashed.model_dump(), "id": crashed_id, "status": RunStatus.RUNNING})
         )
     engine.dispose()
-    with LoopbackClient(create_app(settings)) as client:
+    with LoopbackClient(create_app(settings, worker_pool=pools_on(fork_server))) as client:
         for run_id in (stopped, crashed_id):
             run = client.get(f"/api/runs/{run_id}").json()
             assert run["status"] == "failed" and run["error"]["kind"] == "interrupted"

@@ -1,13 +1,16 @@
-"""Shared market data for the example-strategy tests: one synthetic BTCUSDT-like hour series."""
+"""Shared set-up for the example-strategy tests: one synthetic BTCUSDT-like hour series and
+one fork server for their sandbox workers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from app.data import generate_ohlcv
+from sandbox import ForkServer, start_fork_server
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "strategies_examples"
 
@@ -16,3 +19,15 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "strategies_examples"
 def hourly_frame() -> pd.DataFrame:
     """About five months of 1h bars; the same every time (seeded)."""
     return generate_ohlcv(bars=3_600, timeframe="1h", seed=11)
+
+
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """The fork server of the examples' runs, as the server's job pool has one.
+
+    It holds no run's state: each run still gets a child forked for it alone and confined
+    afresh. A worker started from scratch (as `strategylab run` starts one) cost each run here
+    ~2 s of CPU in imports."""
+    server = start_fork_server()
+    yield server
+    server.close()

@@ -13,7 +13,7 @@ import pytest
 from app.data import generate_ohlcv
 from app.engine import ExitReason, MarketData, Mode, RunConfig, RunResult, align_symbols
 from app.engine.indicators import compute_indicator
-from sandbox import run_sandboxed
+from sandbox import ForkServer, run_sandboxed, start_worker
 from tests.examples.conftest import EXAMPLES_DIR
 
 TAKER = 0.0005
@@ -31,15 +31,19 @@ def second_symbol(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def run_example(name: str, frame: pd.DataFrame, **config: object) -> RunResult:
-    """The example file's source run as every run is: validated, in a sandbox worker."""
+def run_example(
+    fork_server: ForkServer, name: str, frame: pd.DataFrame, **config: object
+) -> RunResult:
+    """The example file's source run as every run is: validated, in a sandbox worker (forked by
+    `fork_server`, as the server's job pool forks its workers)."""
     source = (EXAMPLES_DIR / f"{name}.py").read_text()
     settings: dict[str, object] = {"cash": 10_000.0, "fee_taker": TAKER, **config}
     market = MarketData.from_frame(frame)
     if name in SEVERAL_SYMBOLS:
         other = MarketData.from_frame(second_symbol(frame), symbol=SEVERAL_SYMBOLS[name])
         market = align_symbols([market, other])
-    return run_sandboxed(source, market, RunConfig(**settings))  # type: ignore[arg-type]
+    run_config = RunConfig(**settings)  # type: ignore[arg-type]
+    return run_sandboxed(source, market, run_config, worker=start_worker(fork_server))
 
 
 def test_every_example_file_is_covered_here() -> None:
@@ -57,8 +61,10 @@ def test_every_example_file_is_covered_here() -> None:
     assert {path.stem for path in EXAMPLES_DIR.glob("*.py")} == tested
 
 
-def test_buy_and_hold_tracks_the_market(hourly_frame: pd.DataFrame) -> None:
-    result = run_example("buy_and_hold", hourly_frame, mode=Mode.SPOT)
+def test_buy_and_hold_tracks_the_market(
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
+) -> None:
+    result = run_example(fork_server, "buy_and_hold", hourly_frame, mode=Mode.SPOT)
     assert len(result.trades) == 1
     trade = result.trades[0]
     assert trade.exit_reason is ExitReason.END_OF_DATA
@@ -70,9 +76,9 @@ def test_buy_and_hold_tracks_the_market(hourly_frame: pd.DataFrame) -> None:
 
 
 def test_sma_crossover_always_holds_one_side_and_flips_on_each_cross(
-    hourly_frame: pd.DataFrame,
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
 ) -> None:
-    result = run_example("sma_crossover", hourly_frame, funding_rate=0.0)
+    result = run_example(fork_server, "sma_crossover", hourly_frame, funding_rate=0.0)
     trades = result.trades
     assert len(trades) > 20
     for before, after in itertools.pairwise(trades):
@@ -82,9 +88,9 @@ def test_sma_crossover_always_holds_one_side_and_flips_on_each_cross(
 
 
 def test_rsi_mean_reversion_buys_only_after_an_oversold_close(
-    hourly_frame: pd.DataFrame,
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
 ) -> None:
-    result = run_example("rsi_mean_reversion", hourly_frame, mode=Mode.SPOT)
+    result = run_example(fork_server, "rsi_mean_reversion", hourly_frame, mode=Mode.SPOT)
     # The engine's own rsi (pandas-ta without TA-Lib, as every run computes it): in this
     # process TA-Lib is importable and `ta.rsi` would be TA-Lib's, NaN where pandas-ta's is not.
     rsi = compute_indicator(hourly_frame, "rsi", {"length": 14})["RSI_14"]
@@ -96,8 +102,10 @@ def test_rsi_mean_reversion_buys_only_after_an_oversold_close(
         assert rsi[signal_bar] < 30
 
 
-def test_trend_pullback_trades_both_ways_at_its_leverage(hourly_frame: pd.DataFrame) -> None:
-    result = run_example("trend_pullback", hourly_frame)
+def test_trend_pullback_trades_both_ways_at_its_leverage(
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
+) -> None:
+    result = run_example(fork_server, "trend_pullback", hourly_frame)
     assert {trade.side.value for trade in result.trades} == {"long", "short"}
     entry_times = {trade.entry_time for trade in result.trades}
     entries = [o for o in result.orders if o.filled_time in entry_times and o.leverage != 1.0]
@@ -106,8 +114,10 @@ def test_trend_pullback_trades_both_ways_at_its_leverage(hourly_frame: pd.DataFr
         assert trade.size * trade.entry_price / trade.margin == pytest.approx(2.0, rel=1e-9)
 
 
-def test_breakout_exits_only_through_its_stop_or_target(hourly_frame: pd.DataFrame) -> None:
-    result = run_example("breakout_sl_tp", hourly_frame)
+def test_breakout_exits_only_through_its_stop_or_target(
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
+) -> None:
+    result = run_example(fork_server, "breakout_sl_tp", hourly_frame)
     reasons = {trade.exit_reason for trade in result.trades}
     assert ExitReason.STOP_LOSS in reasons and ExitReason.TAKE_PROFIT in reasons
     assert reasons <= {ExitReason.STOP_LOSS, ExitReason.TAKE_PROFIT, ExitReason.END_OF_DATA}
@@ -119,9 +129,9 @@ def test_breakout_exits_only_through_its_stop_or_target(hourly_frame: pd.DataFra
 
 
 def test_high_leverage_is_liquidated_and_loses_exactly_its_margin(
-    hourly_frame: pd.DataFrame,
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
 ) -> None:
-    result = run_example("high_leverage_liquidation", hourly_frame, funding_rate=0.0)
+    result = run_example(fork_server, "high_leverage_liquidation", hourly_frame, funding_rate=0.0)
     liquidated = [t for t in result.trades if t.exit_reason is ExitReason.LIQUIDATION]
     assert result.metrics["liquidations"] == len(liquidated) >= 3
     for trade in liquidated:
@@ -134,8 +144,10 @@ def test_high_leverage_is_liquidated_and_loses_exactly_its_margin(
         assert trade.exit_price == pytest.approx(expected, rel=1e-12)
 
 
-def test_trailing_stop_rides_the_trend_and_risks_one_percent(hourly_frame: pd.DataFrame) -> None:
-    result = run_example("trailing_stop", hourly_frame)
+def test_trailing_stop_rides_the_trend_and_risks_one_percent(
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
+) -> None:
+    result = run_example(fork_server, "trailing_stop", hourly_frame)
     trades = result.trades
     reasons = [trade.exit_reason for trade in trades]
     assert reasons.count(ExitReason.TRAILING_STOP) >= 10
@@ -164,9 +176,11 @@ def test_trailing_stop_rides_the_trend_and_risks_one_percent(hourly_frame: pd.Da
             assert trade.exit_price <= stop + 1e-6  # a sell stop: at the level or a gap below
 
 
-def test_relative_strength_holds_the_stronger_symbol(hourly_frame: pd.DataFrame) -> None:
+def test_relative_strength_holds_the_stronger_symbol(
+    hourly_frame: pd.DataFrame, fork_server: ForkServer
+) -> None:
     frame = hourly_frame.iloc[:1_500]
-    result = run_example("relative_strength", frame, mode=Mode.SPOT)
+    result = run_example(fork_server, "relative_strength", frame, mode=Mode.SPOT)
     closes = {
         "BTCUSDT": frame["close"],
         "ETHUSDT": second_symbol(frame)["close"].set_axis(frame.index),
@@ -191,16 +205,18 @@ def test_relative_strength_holds_the_stronger_symbol(hourly_frame: pd.DataFrame)
     assert result.equity.equity[-1] == pytest.approx(10_000.0 + sum(t.pnl for t in result.trades))
 
 
-def test_never_trades_keeps_its_cash(hourly_frame: pd.DataFrame) -> None:
-    result = run_example("never_trades", hourly_frame)
+def test_never_trades_keeps_its_cash(hourly_frame: pd.DataFrame, fork_server: ForkServer) -> None:
+    result = run_example(fork_server, "never_trades", hourly_frame)
     assert result.trades == () and result.orders == ()
     assert np.all(result.equity.equity == 10_000.0)
     assert len(result.logs) == 4  # bars 0, 1000, 2000, 3000
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES_DIR.glob("*.py")), ids=lambda p: Path(p).stem)
-def test_examples_are_deterministic(path: Path, hourly_frame: pd.DataFrame) -> None:
-    first = run_example(path.stem, hourly_frame.iloc[:800])
-    second = run_example(path.stem, hourly_frame.iloc[:800])
+def test_examples_are_deterministic(
+    path: Path, hourly_frame: pd.DataFrame, fork_server: ForkServer
+) -> None:
+    first = run_example(fork_server, path.stem, hourly_frame.iloc[:800])
+    second = run_example(fork_server, path.stem, hourly_frame.iloc[:800])
     assert first.trades == second.trades
     assert np.array_equal(first.equity.equity, second.equity.equity)

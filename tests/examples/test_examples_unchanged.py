@@ -14,7 +14,7 @@ import pytest
 from app.data import generate_ohlcv
 from app.engine import MarketData, Mode, RunConfig
 from app.runs.folder import write_run_folder
-from sandbox import run_sandboxed
+from sandbox import ForkServer, run_sandboxed, start_worker
 from tests.examples.conftest import EXAMPLES_DIR
 
 BEFORE: dict[str, tuple[str, str, str]] = {
@@ -63,7 +63,9 @@ BEFORE: dict[str, tuple[str, str, str]] = {
 
 
 @pytest.mark.slow
-def test_one_symbol_examples_write_the_same_bytes_as_before(tmp_path: Path) -> None:
+def test_one_symbol_examples_write_the_same_bytes_as_before(
+    tmp_path: Path, fork_server: ForkServer
+) -> None:
     market = MarketData.from_frame(generate_ohlcv(bars=1_500, timeframe="1h", seed=11))
     settings = json.loads((EXAMPLES_DIR / "run_settings.json").read_text())
     changed = []
@@ -71,7 +73,8 @@ def test_one_symbol_examples_write_the_same_bytes_as_before(tmp_path: Path) -> N
         options = dict(settings[name])
         options["mode"] = Mode(options["mode"])
         config = RunConfig(cash=10_000.0, fee_taker=0.0005, **options)
-        result = run_sandboxed((EXAMPLES_DIR / f"{name}.py").read_text(), market, config)
+        source = (EXAMPLES_DIR / f"{name}.py").read_text()
+        result = run_sandboxed(source, market, config, worker=start_worker(fork_server))
         folder = tmp_path / name
         write_run_folder(result, folder, {})
         files = ("trades.csv", "orders.csv", "equity.csv")

@@ -5,7 +5,7 @@ trial equal to a standalone run to the byte and the same trials whatever the wor
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from app.research.sweep import _ask as ask_trial
 from app.runs import RunOrder, RunService
 from app.runs.prepare import PreparedRun, prepare_file_run, with_params
 from app.runs.trials import TrialFailed, TrialOutcome, TrialRun, TrialRunner
-from sandbox import OperatorMaximums
+from sandbox import ForkServer, OperatorMaximums, start_fork_server, start_worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
 DEFAULTS: dict[str, ParamValue] = {"fast": 10, "slow": 30, "amount": 0.1, "mode": "a"}
@@ -326,8 +326,17 @@ def runner(base: PreparedRun) -> Any:
         yield shared
 
 
+@pytest.fixture(scope="module")
+def standalone_server() -> Iterator[ForkServer]:
+    """The fork server of the standalone runs, apart from the trials' (as the server's job
+    pool has its own): a worker started from scratch cost each run ~2 s of CPU in imports."""
+    server = start_fork_server()
+    yield server
+    server.close()
+
+
 def test_every_grid_trial_equals_a_standalone_run_to_the_byte(
-    base: PreparedRun, runner: TrialRunner, tmp_path: Path
+    base: PreparedRun, runner: TrialRunner, standalone_server: ForkServer, tmp_path: Path
 ) -> None:
     defaults = base.inputs.inspection.defaults
     spec = spec_of("grid", None, space=parse_space(["fast=5:15:5", "slow=30,40"], defaults))
@@ -343,7 +352,13 @@ def test_every_grid_trial_equals_a_standalone_run_to_the_byte(
     service = RunService()
     for record in result.trials:
         folder = tmp_path / f"run-{record.number}"
-        service.run(with_params(base, record.params), door="cli", names={}, out_dir=folder)
+        service.run(
+            with_params(base, record.params),
+            door="cli",
+            names={},
+            worker=start_worker(standalone_server),
+            out_dir=folder,
+        )
         standalone = (folder / "metrics.json").read_bytes()
         assert strict_json.dumps(record.metrics, indent=2).encode() + b"\n" == standalone
     assert result.daily_returns.shape[1] == 6

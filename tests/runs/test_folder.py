@@ -318,3 +318,20 @@ def test_rows_joined_without_the_csv_writer_are_its_bytes(tmp_path: Path, reason
     for name in ("orders.csv", "trades.csv"):
         expected = reference_files(result)[name]
         assert (tmp_path / name).read_bytes() == expected.encode(), name
+
+
+@pytest.mark.parametrize("block_rows", [1, 2, 3, 1_000])
+def test_records_written_in_blocks_are_the_per_row_writers_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_rows: int
+) -> None:
+    # trades.csv and orders.csv a block of rows at a time; only one order's reason needs
+    # quoting, so its block goes through the writer and the others are joined directly.
+    monkeypatch.setattr(folder, "RECORD_BLOCK_ROWS", block_rows)
+    awkward = awkward_result(bars=200)
+    orders = list(awkward.orders)
+    orders[len(orders) // 2] = orders[len(orders) // 2]._replace(reason='needs, "quoting"')
+    result = dataclasses.replace(awkward, orders=tuple(orders))
+    write_run_folder(result, tmp_path, {})
+    for name in ("orders.csv", "trades.csv"):
+        expected = reference_files(result)[name]
+        assert (tmp_path / name).read_bytes() == expected.encode(), name

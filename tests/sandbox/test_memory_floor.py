@@ -16,20 +16,37 @@ import numpy as np
 import pytest
 
 from app.engine import MarketData, RunConfig, RunResult
-from sandbox import RunLimits, run_sandboxed, start_worker
+from sandbox import RunLimits, WarmWorker, run_sandboxed, start_worker
 from sandbox.limits import MIN_MEMORY_MB
 from tests.sandbox.conftest import random_walk_market
 from tests.sandbox.test_examples_sandboxed import market_for
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "strategies_examples").glob("*.py"))
 FLOOR = RunLimits(wall_seconds=300.0, cpu_seconds=240.0, memory_mb=MIN_MEMORY_MB)
-WARM_UP_WAIT_S = 4.0  # long enough for a started worker to import and warm up
+WARM_UP_TIMEOUT_S = 60.0
+"""How long a started worker may take to import and warm up (seconds alone, ~15 s on a
+2-core machine at load 20)."""
+
+
+def wait_until_warm(worker: WarmWorker) -> None:
+    """Until `worker` has imported and warmed up and waits for its job: its main thread is
+    blocked in read(0, ...) on its stdin (Linux /proc/<pid>/syscall: the syscall number, 0 for
+    read on x86-64, then its first argument, the fd). Any other state means it is still busy.
+
+    A fixed 4 s sleep stood here: idle time on an unloaded machine, and too short on a loaded
+    one, where the "warm" worker often got its job while still importing."""
+    syscall = Path(f"/proc/{worker.process.pid}/syscall")
+    deadline = time.monotonic() + WARM_UP_TIMEOUT_S
+    while syscall.read_text().split()[:2] != ["0", "0x0"]:
+        assert worker.process.poll() is None, "the worker exited while warming up"
+        assert time.monotonic() < deadline, f"the worker was not warm in {WARM_UP_TIMEOUT_S} s"
+        time.sleep(0.02)
 
 
 def _run(source: str, market: MarketData, *, is_warm: bool) -> RunResult:
     worker = start_worker() if is_warm else None
     if worker is not None:
-        time.sleep(WARM_UP_WAIT_S)
+        wait_until_warm(worker)
     return run_sandboxed(source, market, RunConfig(), FLOOR, worker=worker)
 
 

@@ -39,8 +39,7 @@ from app.runs import RunOrder
 from app.runs.errors import InvalidRunRequestError
 from app.runs.folder import read_symbols, read_trade_margins
 from app.runs.record import remove_run_folder
-from app.runs.submission import CodeChoice, Submission, ns_of, rerun
-from app.runs.submission import create_run as store_run
+from app.runs.submission import CodeChoice, Submission, checked_record, ns_of, rerun_record
 from app.settings import Settings
 
 router = APIRouter(tags=["runs"])
@@ -106,12 +105,11 @@ async def create_run(
         ),
     )
 
-    def store() -> str:
+    def check() -> RunRow:  # the slow part, before the user's turn to store
         with session_scope(engine) as session:
-            return store_run(session, submission=submission, catalog=catalog).id
+            return checked_record(session, submission=submission, catalog=catalog)
 
-    run_id = await run_in_threadpool(store)
-    slot.hold(run_id)
+    run_id = await slot.store(await run_in_threadpool(check))
     runner.submit(run_id)
     await audit.record(AuditAction.RUN_STARTED, target=f"run {run_id}")
     return RunCreated(id=run_id, status=RunStatus.QUEUED)
@@ -127,12 +125,11 @@ async def rerun_run(
 ) -> RunCreated:
     """Queue a new run with the same code, dataset version, config and params as `run_id`."""
 
-    def store() -> str:
+    def copy() -> RunRow:
         with session_scope(engine) as session:
-            return rerun(session, run_id=run_id).id
+            return rerun_record(session, run_id=run_id)
 
-    new_id = await run_in_threadpool(store)
-    slot.hold(new_id)
+    new_id = await slot.store(await run_in_threadpool(copy))
     runner.submit(new_id)
     await audit.record(AuditAction.RUN_STARTED, target=f"run {new_id}", detail={"rerun_of": run_id})
     return RunCreated(id=new_id, status=RunStatus.QUEUED)

@@ -26,11 +26,11 @@ from app.api.schemas import (
 )
 from app.auth.audit import AuditAction
 from app.db import RunStatus, crud, session_scope
-from app.db.models import SweepRow, SweepTrialRow
+from app.db.models import RunRow, SweepRow, SweepTrialRow
 from app.jobs.errors import SweepStateError
 from app.jobs.sweep_requests import SweepRequest, range_text
 from app.jobs.sweep_submission import create_sweep as store_sweep
-from app.jobs.sweep_submission import create_trial_run
+from app.jobs.sweep_submission import trial_run_record
 from app.jobs.sweeps import SWEEP_TERMINAL
 from app.runs import RunOrder
 from app.runs.submission import CodeChoice, Submission, ns_of
@@ -254,13 +254,11 @@ async def open_trial_as_run(
     """Queue a normal run of one trial (the sweep's code, data, options, the trial's params);
     its metrics equal the trial's. Watch it on WS /ws/runs/{id}."""
 
-    def store() -> str:
+    def check() -> RunRow:  # the slow part, before the user's turn to store
         with session_scope(engine) as session:
-            run = create_trial_run(session, sweep_id=sweep_id, number=number, catalog=catalog)
-            return run.id
+            return trial_run_record(session, sweep_id=sweep_id, number=number, catalog=catalog)
 
-    run_id = await run_in_threadpool(store)
-    slot.hold(run_id)
+    run_id = await slot.store(await run_in_threadpool(check))
     runner.submit(run_id)
     await audit.record(AuditAction.RUN_STARTED, target=f"run {run_id}", detail={"sweep": sweep_id})
     return RunCreated(id=run_id, status=RunStatus.QUEUED)
