@@ -21,9 +21,11 @@ def hourly_frame() -> pd.DataFrame:
     return generate_ohlcv(bars=3_600, timeframe="1h", seed=11)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fork_server() -> Iterator[ForkServer]:
-    """The fork server of the examples' runs, as the server's job pool has one.
+    """The fork server of a module's example runs, as the server's job pool has one. Per
+    module, not per session: tests elsewhere on the same xdist worker check that no sandbox
+    process outlives what started it (tests/sandbox/test_attacks.py, test_pool_shutdown.py).
 
     It holds no run's state: each run still gets a child forked for it alone and confined
     afresh. A worker started from scratch (as `strategylab run` starts one) cost each run here
