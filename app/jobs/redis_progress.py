@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Final
 
 import redis
@@ -40,6 +41,37 @@ FINISHED_REMEMBERED: Final = 10_000
 def encode_event(run_id: str, event: str, data: Any) -> str:
     """One event as strict JSON (non-finite numbers were replaced by null upstream)."""
     return json.dumps({"run_id": run_id, "event": event, "data": data}, allow_nan=False)
+
+
+def listen(
+    connection: redis.Redis,
+    channel: str,
+    what: str,
+    stop: threading.Event,
+    subscribed: threading.Event,
+    dispatch: Callable[[object], None],
+) -> None:
+    """Until `stop` is set: subscribe to `channel` and hand each message's payload to
+    `dispatch`; `subscribed` is set once a subscription stands. Redis away: retried with a
+    doubling pause (at most RECONNECT_MAX_S), logged as `what` ("run events", ...)."""
+    delay = 0.1
+    while not stop.is_set():
+        pubsub = connection.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        try:
+            pubsub.subscribe(channel)
+            subscribed.set()
+            delay = 0.1
+            while not stop.is_set():
+                raw = pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
+                if raw is not None:
+                    dispatch(raw.get("data"))
+        except redis.RedisError as error:
+            logger.warning("%s: Redis unreachable, retrying in %.1f s: %s", what, delay, error)
+            stop.wait(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                pubsub.close()
 
 
 class RedisProgressPublisher(ProgressHub):
@@ -95,26 +127,9 @@ class ProgressRelay:
             self._thread.join(timeout=5)
 
     def _listen(self) -> None:
-        delay = 0.1
-        while not self._stop.is_set():
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-            try:
-                pubsub.subscribe(EVENTS_CHANNEL)
-                self._subscribed.set()
-                delay = 0.1
-                while not self._stop.is_set():
-                    raw = pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
-                    if raw is not None:
-                        self._dispatch(raw.get("data"))
-            except redis.RedisError as error:
-                logger.warning(
-                    "run events: Redis unreachable, retrying in %.1f s: %s", delay, error
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, RECONNECT_MAX_S)
-            finally:
-                with contextlib.suppress(redis.RedisError):
-                    pubsub.close()
+        listen(
+            self._redis, EVENTS_CHANNEL, "run events", self._stop, self._subscribed, self._dispatch
+        )
 
     def _dispatch(self, payload: object) -> None:
         try:

@@ -15,7 +15,6 @@ it; its viewers get the outcome from the database, as for runs (app.jobs.redis_p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import queue
@@ -26,14 +25,13 @@ from typing import Any, Final
 
 import redis
 
+from app.jobs.redis_progress import listen
 from app.jobs.sweep_progress import Message, SweepHub
 
 logger = logging.getLogger(__name__)
 
 SWEEP_EVENTS_CHANNEL: Final = "strategylab:sweep-events"
 """Pub/sub channel of live sweep events (open, progress with trial rows, finish)."""
-RECONNECT_MAX_S: Final = 5.0
-LISTEN_TIMEOUT_S: Final = 0.5
 FINISHED_REMEMBERED: Final = 1_000
 """Sweeps whose end a node remembers, so a late event never reopens a finished channel."""
 _STOP: Final = object()
@@ -111,24 +109,14 @@ class RelayedSweepHub(SweepHub):
     # -- the other nodes' sweeps: replayed here ----------------------------------------------
 
     def _listen(self) -> None:
-        delay = 0.1
-        while not self._stop.is_set():
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-            try:
-                pubsub.subscribe(SWEEP_EVENTS_CHANNEL)
-                self._subscribed.set()
-                delay = 0.1
-                while not self._stop.is_set():
-                    raw = pubsub.get_message(timeout=LISTEN_TIMEOUT_S)
-                    if raw is not None:
-                        self._dispatch(raw.get("data"))
-            except redis.RedisError as error:
-                logger.warning("sweep events: Redis unreachable, retry in %.1f s: %s", delay, error)
-                self._stop.wait(delay)
-                delay = min(delay * 2, RECONNECT_MAX_S)
-            finally:
-                with contextlib.suppress(redis.RedisError):
-                    pubsub.close()
+        listen(
+            self._redis,
+            SWEEP_EVENTS_CHANNEL,
+            "sweep events",
+            self._stop,
+            self._subscribed,
+            self._dispatch,
+        )
 
     def _dispatch(self, payload: object) -> None:
         try:
