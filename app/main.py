@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from app.api.accounts_setup import (
@@ -67,7 +68,13 @@ from app.jobs import DatasetCatalog, ProgressHub
 from app.jobs.backends import make_job_runner, make_sweep_hub, make_sweep_runner
 from app.jobs.quotas import QuotaLimits
 from app.runs.record import package_version
-from app.settings import REPO_ROOT, WILDCARD_ADDRESSES, Settings, load_settings
+from app.settings import (
+    REPO_ROOT,
+    WILDCARD_ADDRESSES,
+    Settings,
+    load_settings,
+    settings_problems,
+)
 from sandbox import WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -257,7 +264,13 @@ def _print_first_admin(settings: Settings) -> None:
 def serve(*, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the server until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = serving_settings(load_settings(), host=host, port=port, workers=workers)
+    try:
+        loaded = load_settings()
+    except ValidationError as error:  # one sentence per setting, not a traceback
+        for problem in settings_problems(error):
+            sys.stderr.write(f"error: {problem}\n")
+        raise SystemExit(2) from None
+    settings = serving_settings(loaded, host=host, port=port, workers=workers)
     shown_host = socket.gethostname() if settings.host in ("0.0.0.0", "::") else settings.host
     url = f"http://{shown_host}:{settings.port}/"
     sys.stderr.write(f"\n    Strategy Lab is running; open {url}\n\n")

@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.hostnames import (
@@ -163,6 +170,19 @@ class Settings(BaseSettings):
         description="Default per-user quota: sweeps (walk-forwards included) queued or "
         "running at once.",
     )
+    lease_ttl_s: int = Field(
+        default=10,
+        ge=1,
+        le=3_600,
+        description="Seconds a worker's lease on a run or trial lives unless renewed (with "
+        "STRATEGYLAB_REDIS_URL): a lost worker's run is queued again this long after its "
+        "last renewal.",
+    )
+    lease_renew_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between a worker's lease renewals; under half the lease TTL.",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -210,6 +230,16 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        if not self.lease_renew_s < self.lease_ttl_s / 2:
+            raise ValueError(
+                f"STRATEGYLAB_LEASE_RENEW_S ({self.lease_renew_s:g} s) must be under half of "
+                f"STRATEGYLAB_LEASE_TTL_S ({self.lease_ttl_s} s), so a lease is renewed at "
+                "least twice before it would lapse: lower the renewal interval or raise the TTL"
+            )
+        return self
+
     @field_validator("access_token")
     @classmethod
     def _no_access_token(cls, value: str | None) -> None:
@@ -251,6 +281,18 @@ class Settings(BaseSettings):
         bound = parse_host(self.host) or parse_host(f"[{self.host}]")
         extra = () if self.host in WILDCARD_ADDRESSES or bound is None else (bound.name,)
         return tuple(dict.fromkeys((*LOOPBACK_HOSTS, *extra)))
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One sentence per refused setting, naming its variable (`setting STRATEGYLAB_X: ...`;
+    a rule between settings names the variables itself): what a command prints instead of a
+    traceback."""
+    problems = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        problems.append(f"setting STRATEGYLAB_{field.upper()}: {message}" if field else message)
+    return problems
 
 
 def load_settings() -> Settings:

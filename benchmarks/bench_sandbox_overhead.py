@@ -3,12 +3,16 @@ backtesting.py on the same bars for issue 4's "sandboxed >= 3x faster than backt
 
     .venv/bin/python benchmarks/bench_sandbox_overhead.py [--bars 525600] [--repeat 3]
     .venv/bin/python benchmarks/bench_sandbox_overhead.py --bars 100000 --no-backtesting
+    .venv/bin/python benchmarks/bench_sandbox_overhead.py --form every-bar
 
-The workload is `bench_sma_crossover`'s (same bars, same strategy source, same terms), so all
-variants and backtesting.py make the same trades; the script checks that. Each variant is
-warmed up on 5,000 bars, then timed `--repeat` times in alternation (best shown). Seconds
-cover everything after the data is loaded: for the sandboxed variants that is validation,
-sending the bars, the run in the worker and the decoded result in the parent.
+The workload is `bench_sma_crossover`'s (same bars, same terms), in both of its forms by
+default, side by side against the same backtesting.py runs: as the bundled example writes it
+(`wake_on("cross", ...)`: on_data on the crossing bars) and with on_data on every bar. All
+variants of both forms and backtesting.py make the same trades; the script checks that (the
+two forms' trades field by field). Each variant is warmed up on 5,000 bars, then timed
+`--repeat` times in alternation (best shown). Seconds cover everything after the data is
+loaded: for the sandboxed variants that is validation, sending the bars, the run in the worker
+and the decoded result in the parent.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ sys.path[:0] = [str(BENCHMARKS.parent), str(BENCHMARKS)]
 
 from bench_sma_crossover import (  # noqa: E402 - the paths above make these importable
     SMA_CONFIG,
-    SMA_SOURCE,
+    SMA_FORMS,
     TARGET_SPEEDUP,
     YEAR_OF_MINUTES,
     load_strategy,
@@ -37,7 +41,7 @@ from bench_sma_crossover import (  # noqa: E402 - the paths above make these imp
     run_backtesting_py,
 )
 
-from app.engine import MarketData, Strategy, run_backtest  # noqa: E402
+from app.engine import MarketData, Strategy, Trade, run_backtest  # noqa: E402
 from sandbox import (  # noqa: E402
     ForkServer,
     RunLimits,
@@ -58,14 +62,15 @@ TARGETS = {
 WORKER_START_S = 3.0  # a job runner's pool starts the next worker while the previous run goes
 LIMITS = RunLimits(wall_seconds=1800, cpu_seconds=1800, memory_mb=4096)
 
-Variant = Callable[[MarketData], tuple[float, int]]  # seconds and trades of one run
+Run = tuple[float, tuple[Trade, ...]]  # seconds and trades of one run
+Variant = Callable[[MarketData], Run]
 
 
 def in_process(strategy: type[Strategy]) -> Variant:
-    def run(market: MarketData) -> tuple[float, int]:
+    def run(market: MarketData) -> Run:
         started = time.perf_counter()
         result = run_backtest(strategy, market, SMA_CONFIG)
-        return time.perf_counter() - started, len(result.trades)
+        return time.perf_counter() - started, tuple(result.trades)
 
     return run
 
@@ -79,11 +84,11 @@ def fork_server() -> ForkServer:
     return server
 
 
-def sandboxed(*, prestarted: bool, forked: bool = False) -> Variant:
+def sandboxed(source: str, *, prestarted: bool, forked: bool = False) -> Variant:
     """A worker started in the timed section (cold), before it (pre-started), or forked in the
     timed section by a running fork server (the server's and sweeps' path)."""
 
-    def run(market: MarketData) -> tuple[float, int]:
+    def run(market: MarketData) -> Run:
         worker = None
         if prestarted:
             worker = start_worker()
@@ -92,21 +97,48 @@ def sandboxed(*, prestarted: bool, forked: bool = False) -> Variant:
         started = time.perf_counter()
         if server is not None:
             worker = start_worker(server)
-        result = run_sandboxed(SMA_SOURCE, market, SMA_CONFIG, LIMITS, worker=worker)
-        return time.perf_counter() - started, len(result.trades)
+        result = run_sandboxed(source, market, SMA_CONFIG, LIMITS, worker=worker)
+        return time.perf_counter() - started, tuple(result.trades)
 
     return run
 
 
-VARIANTS: dict[str, Variant] = {
-    "in-process, plain exec": in_process(load_strategy()),
-    "in-process, guarded": in_process(
-        typing.cast(type[Strategy], compile_strategy(SMA_SOURCE).strategy_class)
-    ),
-    "sandboxed, cold worker": sandboxed(prestarted=False),
-    "sandboxed, pre-started worker": sandboxed(prestarted=True),
-    "sandboxed, forked (fork server)": sandboxed(prestarted=False, forked=True),
-}
+def variants(source: str) -> dict[str, Variant]:
+    """Every way of running `source`, by the name the table prints."""
+    guarded = typing.cast(type[Strategy], compile_strategy(source).strategy_class)
+    return {
+        "in-process, plain exec": in_process(load_strategy(source)),
+        "in-process, guarded": in_process(guarded),
+        "sandboxed, cold worker": sandboxed(source, prestarted=False),
+        "sandboxed, pre-started worker": sandboxed(source, prestarted=True),
+        "sandboxed, forked (fork server)": sandboxed(source, prestarted=False, forked=True),
+    }
+
+
+def report(
+    label: str, bars: int, best: dict[str, Run], reference: tuple[float, int] | None
+) -> None:
+    """One form's table, overheads and targets, against the backtesting.py reference."""
+    print(f"\n{label}")
+    print(f"  {'variant':<32}{'seconds':>9}{'bars/s':>12}{'trades':>8}")
+    rows = [(name, seconds, len(trades)) for name, (seconds, trades) in best.items()]
+    if reference is not None:
+        rows.append(("backtesting.py", *reference))
+    for name, seconds, trades in rows:
+        print(f"  {name:<32}{seconds:>9.2f}{bars / seconds:>12,.0f}{trades:>8}")
+    plain = best["in-process, plain exec"][0]
+    print(
+        f"  guard overhead {100 * (best['in-process, guarded'][0] / plain - 1):+.1f} %; "
+        f"worker overhead: cold {best['sandboxed, cold worker'][0] - plain:+.2f} s, "
+        f"pre-started {best['sandboxed, pre-started worker'][0] - plain:+.2f} s"
+    )
+    if len({trades for _, _, trades in rows}) != 1:
+        print("  WARNING: the variants made different numbers of trades")
+    if reference is not None:
+        for name, target in TARGETS.items():
+            ratio = reference[0] / best[name][0]
+            verdict = "meets" if ratio >= target else "MISSES"
+            print(f"  backtesting.py / {name}: {ratio:.1f}x ({verdict} the {target:g}x target)")
 
 
 def main() -> None:
@@ -114,41 +146,40 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=YEAR_OF_MINUTES)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant (best)")
     parser.add_argument("--no-backtesting", action="store_true", help="skip backtesting.py")
+    parser.add_argument(
+        "--form",
+        choices=["both", *SMA_FORMS],
+        default="both",
+        help="which form of the SMA crossover to run (default both, side by side)",
+    )
     args = parser.parse_args()
+    forms = list(SMA_FORMS) if args.form == "both" else [args.form]
+    by_form = {form: variants(SMA_FORMS[form][1]) for form in forms}
     frame = make_bars(args.bars)
     market = MarketData.from_frame(frame)
     warm_up = MarketData.from_frame(frame.iloc[:WARM_UP_BARS])
-    for name in VARIANTS:
-        VARIANTS[name](warm_up)
-    best: dict[str, tuple[float, int]] = {}
+    for runs in by_form.values():
+        for variant in runs.values():
+            variant(warm_up)
+    best: dict[str, dict[str, Run]] = {form: {} for form in forms}
     reference: tuple[float, int] | None = None
     if not args.no_backtesting:
         run_backtesting_py(frame.iloc[:WARM_UP_BARS])
     for _ in range(max(args.repeat, 1)):
-        for name in VARIANTS:
-            run = VARIANTS[name](market)
-            best[name] = min(best.get(name, run), run)
+        for form, runs in by_form.items():
+            for name, variant in runs.items():
+                run = variant(market)
+                best[form][name] = min(best[form].get(name, run), run, key=lambda r: r[0])
         if not args.no_backtesting:
             seconds, trades, _ = run_backtesting_py(frame)
             reference = min(reference or (seconds, trades), (seconds, trades))
     print(f"SMA crossover on {args.bars:,} 1-minute bars, best of {args.repeat} alternating runs")
-    print(f"{'variant':<32}{'seconds':>9}{'bars/s':>12}{'trades':>8}")
-    rows = [*best.items(), *([("backtesting.py", reference)] if reference else [])]
-    for name, (seconds, trades) in rows:
-        print(f"{name:<32}{seconds:>9.2f}{args.bars / seconds:>12,.0f}{trades:>8}")
-    plain = best["in-process, plain exec"][0]
-    print(
-        f"guard overhead {100 * (best['in-process, guarded'][0] / plain - 1):+.1f} %; "
-        f"worker overhead: cold {best['sandboxed, cold worker'][0] - plain:+.2f} s, "
-        f"pre-started {best['sandboxed, pre-started worker'][0] - plain:+.2f} s"
-    )
-    if len({trades for _, trades in [*best.values(), *([reference] if reference else [])]}) != 1:
-        print("WARNING: the variants made different numbers of trades")
-    if reference is not None:
-        for name, target in TARGETS.items():
-            ratio = reference[0] / best[name][0]
-            verdict = "meets" if ratio >= target else "MISSES"
-            print(f"backtesting.py / {name}: {ratio:.1f}x ({verdict} the {target:g}x target)")
+    for form in forms:
+        report(SMA_FORMS[form][0], args.bars, best[form], reference)
+    if len(forms) > 1:
+        made = {best[form][name][1] for form in forms for name in best[form]}
+        same = "field by field the same" if len(made) == 1 else "DIFFERENT"
+        print(f"\ntrades of every variant of the {len(forms)} forms: {same}")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,17 @@ class SmaCross(Strategy):
             self.close_position()
             self.sell(1.0)
 """
+# The same strategy as the bundled example writes it (strategies_examples/sma_crossover.py):
+# its two signals declared, so on_data runs on the crossing and fill bars only, with the same
+# trades to the byte (docs/engine.md, "Wake-ups").
+WAKE_ON_LINE = '        self.wake_on("cross", self.fast, self.slow)\n'
+_SLOW_LINE = '        self.slow = self.indicator("sma", length=self.params["slow"])\n'
+SMA_WAKE_ON_SOURCE = SMA_SOURCE.replace(_SLOW_LINE, _SLOW_LINE + WAKE_ON_LINE)
+SMA_FORMS: dict[str, tuple[str, str]] = {
+    "wake_on": ("SMA crossover as the bundled example writes it (wake_on)", SMA_WAKE_ON_SOURCE),
+    "every-bar": ("SMA crossover, on_data on every bar", SMA_SOURCE),
+}
+"""Form name -> (the label benchmarks print, the strategy source): both make the same trades."""
 
 
 def make_bars(n: int, *, seed: int = 42, start_price: float = 30_000.0) -> pd.DataFrame:

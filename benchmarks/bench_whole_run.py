@@ -4,16 +4,20 @@ equity curve to CSV, both timed as whole processes from start to files on disk.
 
     .venv/bin/python benchmarks/bench_whole_run.py                  # both workloads, 5 runs each
     .venv/bin/python benchmarks/bench_whole_run.py --only sma --repeat 3 --skip-memory
+    .venv/bin/python benchmarks/bench_whole_run.py --only sma --sma-form every-bar
     .venv/bin/python benchmarks/bench_whole_run.py --memory-only
 
 Workloads: the SMA crossover of `bench_sma_crossover` on 525,600 one-minute bars (backtesting.py's
-terms: 1 unit, no fees, no leverage), and `strategies_examples/trend_pullback.py` (EMA, SuperTrend,
-daily VWAP, StochRSI from pandas-ta) on the bundled one-year minute sample, trading 1 unit with
-the same indicators in both engines. Runs alternate between the two programs and the median of
-`--repeat` is shown, with the CPU seconds of both process trees (on a machine other jobs load,
-their ratio is the steadier figure). The memory figures are the peak resident sets of the
-`strategylab run` process, of its sandbox worker, and of the two summed at the same instant
-(sampled every 10 ms), on 1,000,000 bars; shared library pages count in both processes.
+terms: 1 unit, no fees, no leverage), in both of its forms by default, each against the same
+backtesting.py runs: as the bundled example writes it (`wake_on("cross", ...)`: on_data on the
+crossing bars) and with on_data on every bar; the two must write the same trades.csv. And
+`strategies_examples/trend_pullback.py` (EMA, SuperTrend, daily VWAP, StochRSI from pandas-ta) on
+the bundled one-year minute sample, trading 1 unit with the same indicators in both engines.
+Runs alternate between the programs and the median of `--repeat` is shown, with the CPU seconds
+of the process trees (on a machine other jobs load, their ratio is the steadier figure). The
+memory figures are the peak resident sets of the `strategylab run` process (the every-bar SMA
+crossover), of its sandbox worker, and of the two summed at the same instant (sampled every
+10 ms), on 1,000,000 bars; shared library pages count in both processes.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 ROOT = BENCHMARKS.parent
 sys.path[:0] = [str(ROOT), str(BENCHMARKS)]
 
-from bench_sma_crossover import SMA_SOURCE, YEAR_OF_MINUTES, make_bars  # noqa: E402
+from bench_sma_crossover import SMA_FORMS, SMA_SOURCE, YEAR_OF_MINUTES, make_bars  # noqa: E402
 
 STRATEGYLAB = ROOT / ".venv" / "bin" / "strategylab"
 SAMPLE_1M = ROOT / "data" / "samples" / "BTCUSDT-1m.parquet"
@@ -149,22 +153,25 @@ print(int(stats["# Trades"]))
 @dataclass(frozen=True, slots=True)
 class Workload:
     name: str
-    ours: list[str]  # the strategylab command, less --out
+    ours: dict[str, list[str]]  # label -> a strategylab command, less --out
     peer: list[str]  # the backtesting.py command, less its output folder
 
 
-def sma_workload(work: Path) -> Workload:
+def sma_workload(work: Path, forms: list[str]) -> Workload:
     csv_path = work / "sma-525600.csv"
     make_bars(YEAR_OF_MINUTES).to_csv(csv_path)
-    source = work / "sma_crossover.py"
-    source.write_text(SMA_SOURCE, encoding="utf-8")
+    ours: dict[str, list[str]] = {}
+    for form in forms:
+        label, code = SMA_FORMS[form]
+        source = work / f"sma_crossover_{form.replace('-', '_')}.py"
+        source.write_text(code, encoding="utf-8")
+        ours[label] = [str(STRATEGYLAB), "run", str(source), "--data", str(csv_path), *TERMS]
     peer = work / "peer_sma.py"
     peer.write_text(PEER_PROLOGUE + PEER_SMA + PEER_EPILOGUE, encoding="utf-8")
-    ours = [str(STRATEGYLAB), "run", str(source), "--data", str(csv_path), *TERMS]
     return Workload("sma", ours, [sys.executable, str(peer), str(csv_path)])
 
 
-def trend_pullback_workload(work: Path) -> Workload:
+def trend_pullback_workload(work: Path, forms: list[str]) -> Workload:
     import pandas as pd
 
     csv_path = work / "btcusdt-1m.csv"
@@ -178,7 +185,8 @@ def trend_pullback_workload(work: Path) -> Workload:
     peer.write_text(PEER_PROLOGUE + PEER_TREND_PULLBACK + PEER_EPILOGUE, encoding="utf-8")
     params = ["--param", "amount=1.0", "--param", "leverage=1"]
     ours = [str(STRATEGYLAB), "run", str(source), "--data", str(csv_path), *TERMS, *params]
-    return Workload("trend_pullback", ours, [sys.executable, str(peer), str(csv_path)])
+    label = "trend_pullback (as the bundled example writes it: wake_on)"
+    return Workload("trend_pullback", {label: ours}, [sys.executable, str(peer), str(csv_path)])
 
 
 def children_cpu_s() -> float:
@@ -204,34 +212,56 @@ def count_rows(path: Path) -> int:
         return sum(1 for _ in handle) - 1
 
 
+def verdict(ratio: float, target: float) -> str:
+    return f"meets the {target:g}x target" if ratio >= target else f"MISSES the {target:g}x target"
+
+
 def compare(workload: Workload, work: Path, repeat: int) -> None:
-    ours_s: list[float] = []
+    """Each of the workload's strategylab commands and the backtesting.py script, alternating,
+    `repeat` times; every strategylab row is set against the same backtesting.py runs."""
+    labels = list(workload.ours)
+    ours_s: dict[str, list[float]] = {label: [] for label in labels}
+    ours_cpu: dict[str, list[float]] = {label: [] for label in labels}
     peer_s: list[float] = []
-    ours_cpu: list[float] = []
     peer_cpu: list[float] = []
     for attempt in range(repeat):
-        wall, cpu = timed([*workload.ours, "--out", str(work / f"{workload.name}-ours-{attempt}")])
-        ours_s.append(wall)
-        ours_cpu.append(cpu)
+        for number, label in enumerate(labels):
+            out = work / f"{workload.name}-ours{number}-{attempt}"
+            wall, cpu = timed([*workload.ours[label], "--out", str(out)])
+            ours_s[label].append(wall)
+            ours_cpu[label].append(cpu)
         wall, cpu = timed([*workload.peer, str(work / f"{workload.name}-peer-{attempt}")])
         peer_s.append(wall)
         peer_cpu.append(cpu)
-    ours, peer = statistics.median(ours_s), statistics.median(peer_s)
-    trades_ours = count_rows(work / f"{workload.name}-ours-0" / "trades.csv")
+    peer, cpu_peer = statistics.median(peer_s), statistics.median(peer_cpu)
     trades_peer = count_rows(work / f"{workload.name}-peer-0" / "trades.csv")
     target = TARGETS[workload.name]
+    width = max(len(label) for label in [*labels, "backtesting.py"])
     print(f"\n{workload.name}: whole process, median of {repeat} alternating runs")
-    print(f"  strategylab run   {ours:7.2f} s   ({', '.join(f'{s:.2f}' for s in ours_s)})")
-    print(f"  backtesting.py    {peer:7.2f} s   ({', '.join(f'{s:.2f}' for s in peer_s)})")
-    print(f"  speed-up          {peer / ours:7.2f} x   (target >= {target:g}x)")
-    cpu_ours, cpu_peer = statistics.median(ours_cpu), statistics.median(peer_cpu)
-    print(
-        f"  CPU seconds       {cpu_ours:7.2f} s vs {cpu_peer:.2f} s: {cpu_peer / cpu_ours:.2f} x "
-        "(process trees, user + system; what other jobs on the machine do not inflate)"
-    )
-    print(f"  trades            {trades_ours} vs {trades_peer}")
-    if workload.name == "trend_pullback":
-        print(f"  trend_pullback    {ours:7.2f} s   (target < {TREND_PULLBACK_TARGET_S:g} s)")
+    runs = ", ".join(f"{s:.2f}" for s in peer_s)
+    print(f"  {'backtesting.py':<{width}}  {peer:7.2f} s  CPU {cpu_peer:6.2f} s  ({runs})")
+    for number, label in enumerate(labels):
+        ours, cpu_ours = statistics.median(ours_s[label]), statistics.median(ours_cpu[label])
+        runs = ", ".join(f"{s:.2f}" for s in ours_s[label])
+        print(f"  {label:<{width}}  {ours:7.2f} s  CPU {cpu_ours:6.2f} s  ({runs})")
+        print(
+            f"  {'':<{width}}  speed-up {peer / ours:.2f}x wall, {cpu_peer / cpu_ours:.2f}x CPU "
+            f"(process trees, user + system): {verdict(peer / ours, target)}"
+        )
+        if workload.name == "trend_pullback":
+            met = "meets" if ours < TREND_PULLBACK_TARGET_S else "MISSES"
+            goal = f"the < {TREND_PULLBACK_TARGET_S:g} s target"
+            print(f"  {'':<{width}}  whole run {ours:.2f} s: {met} {goal}")
+        trades = count_rows(work / f"{workload.name}-ours{number}-0" / "trades.csv")
+        same = "the same" if trades == trades_peer else "DIFFERENT"
+        print(f"  {'':<{width}}  trades {trades} vs backtesting.py's {trades_peer}: {same}")
+    trade_files = [
+        (work / f"{workload.name}-ours{number}-0" / "trades.csv").read_bytes()
+        for number in range(len(labels))
+    ]
+    if len(trade_files) > 1:
+        same = "byte for byte the same" if len(set(trade_files)) == 1 else "DIFFERENT"
+        print(f"  trades.csv of the {len(labels)} strategylab forms: {same}")
 
 
 def tree_rss_mb(root_pid: int) -> tuple[float, float]:
@@ -298,15 +328,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", choices=sorted(TARGETS))
+    parser.add_argument(
+        "--sma-form",
+        choices=["both", *SMA_FORMS],
+        default="both",
+        help="which form of the SMA crossover to run (default both, side by side)",
+    )
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-only", action="store_true", help="only the 1M-bar peak RSS")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-whole-run-") as folder:
         work = Path(folder)
         builders = {"sma": sma_workload, "trend_pullback": trend_pullback_workload}
+        forms = list(SMA_FORMS) if args.sma_form == "both" else [args.sma_form]
         for name, build in builders.items():
             if args.only in (None, name) and not args.memory_only:
-                compare(build(work), work, args.repeat)
+                compare(build(work, forms), work, args.repeat)
         if not args.skip_memory:
             peak_memory(work)
 

@@ -59,7 +59,8 @@ def trace_worker() -> int:
     import sandbox.worker as worker
 
     mark("worker", "imports done")
-    for name in ("load_indicator_libraries", "warm_up", "lock_down", "compile_strategy"):
+    names = ("load_indicator_libraries", "warm_up", "import_numba_compiler", "start_numba")
+    for name in (*names, "lock_down", "compile_strategy"):
         wrap(worker, name, "worker")
     wrap(worker, "simulate", "worker")
     wrap(worker, "run_job", "worker")

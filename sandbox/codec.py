@@ -7,14 +7,9 @@ MAX_NAME_CHARS, a record's text (a log message, an order's reason) to RECORD_TEX
 
 from __future__ import annotations
 
-import enum
-import functools
 import math
-import operator
-import types
-import typing
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +30,8 @@ from app.engine import (
 from app.engine.errors import IndicatorError
 from app.engine.indicator_settings import check_settings, plain_name, plain_settings
 from app.engine.loop import PROGRESS_LOG_LINES, PROGRESS_STAGES
-from app.engine.results import IndicatorSetting
+from app.engine.record_tables import ColumnKind, FieldSpec, RecordTable, field_specs
+from app.engine.results import IndicatorSetting, OrderTable, TradeTable
 from sandbox.errors import ProtocolError
 from sandbox.text import MAX_NAME_CHARS, MAX_TEXT_CHARS, clean_text
 
@@ -143,10 +139,6 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
 Record = type[tuple[Any, ...]]  # an engine record class: a NamedTuple (Trade, OrderRecord, ...)
 
 
-def _fields(cls: Record) -> tuple[str, ...]:
-    return typing.cast(tuple[str, ...], getattr(cls, "_fields"))  # noqa: B009  (NamedTuple)
-
-
 def _refuse(name: str) -> ProtocolError:
     return ProtocolError(f"field '{name}' has an invalid value")
 
@@ -206,7 +198,7 @@ def progress_from_frame(
     body: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
 ) -> Progress:
     """A Progress event from an untrusted worker message (at most PROGRESS_LOG_LINES lines),
-    with the trades and orders it carries, if any."""
+    with the trades and orders it carries, if any, as tables (RecordTable)."""
     values = body.get("progress")
     if not isinstance(values, list) or len(values) != 4:
         raise ProtocolError("progress record has the wrong shape")
@@ -224,10 +216,10 @@ def progress_from_frame(
         time=_scalar(values[2], int, "time"),
         equity=_scalar(values[3], float, "equity"),
         logs=logs,
-        trades=records_from_arrays("trades", Trade, body.get("trades"), arrays)
+        trades=table_from_arrays("trades", Trade, body.get("trades"), arrays)
         if has_records
         else (),
-        orders=records_from_arrays("orders", OrderRecord, body.get("orders"), arrays)
+        orders=table_from_arrays("orders", OrderRecord, body.get("orders"), arrays)
         if has_records
         else (),
         stage=str(stage),
@@ -251,47 +243,30 @@ def _indicator_counts(value: object) -> tuple[int, int]:
 # the run's record: typed array columns, derived results computed by the parent
 # -------------------------------------------------------------------------------------------
 
-ColumnKind = Literal["int", "float", "optional_int", "optional_float", "enum", "text"]
 NONE_MASK: Final = ".none"  # suffix of the i8 0/1 array marking None in an optional int column
-
-
-@functools.cache
-def _column_kinds(cls: Record) -> tuple[tuple[str, ColumnKind, Any], ...]:
-    """(field, kind, enum class or None) per field of an engine record class."""
-    hints = typing.get_type_hints(cls)
-    kinds: list[tuple[str, ColumnKind, Any]] = []
-    for name in _fields(cls):
-        hint = hints[name]
-        optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
-        inner = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
-        if inner is int:
-            kinds.append((name, "optional_int" if optional else "int", None))
-        elif inner is float:
-            kinds.append((name, "optional_float" if optional else "float", None))
-        elif isinstance(inner, type) and issubclass(inner, enum.Enum) and not optional:
-            kinds.append((name, "enum", inner))
-        elif inner is str and not optional:
-            kinds.append((name, "text", None))
-        else:
-            raise TypeError(f"no column encoding for field '{name}' of type {hint!r}")
-    return tuple(kinds)
 
 
 def records_to_arrays(
     prefix: str, cls: Record, records: Sequence[Any]
 ) -> tuple[dict[str, list[str]], dict[str, npt.NDArray[Any]]]:
     """Engine records as columns: numbers and enum codes as typed arrays (`prefix.field`), text
-    as JSON lists. None is NaN in an optional float column, a mask array for an optional int."""
-    kinds = _column_kinds(cls)
-    columns = list(zip(*records, strict=True)) if records else [() for _ in kinds]
+    as JSON lists. None is NaN in an optional float column, a mask array for an optional int.
+    A RecordTable's columns are sent as they are."""
+    if isinstance(records, RecordTable):
+        if records.record_type is not cls:
+            raise TypeError(f"a table of {records.record_type.__name__}, not of {cls.__name__}")
+        return _table_to_arrays(prefix, records)
+    specs = field_specs(cls)
+    columns = list(zip(*records, strict=True)) if records else [() for _ in specs]
     texts: dict[str, list[str]] = {}
     arrays: dict[str, npt.NDArray[Any]] = {}
-    for (name, kind, members), values in zip(kinds, columns, strict=True):
-        key = f"{prefix}.{name}"
+    for spec, values in zip(specs, columns, strict=True):
+        key = f"{prefix}.{spec.name}"
+        kind = spec.kind
         if kind == "text":
-            texts[name] = list(values)
+            texts[spec.name] = list(values)
         elif kind == "enum":
-            codes = {member: code for code, member in enumerate(members)}
+            codes = {member: code for code, member in enumerate(spec.members)}
             arrays[key] = np.array(list(map(codes.__getitem__, values)), dtype=np.int64)
         elif kind == "optional_float":
             present = [math.nan if v is None else v for v in values] if None in values else values
@@ -305,62 +280,97 @@ def records_to_arrays(
     return texts, arrays
 
 
+def _table_to_arrays(
+    prefix: str, table: RecordTable[tuple[Any, ...]]
+) -> tuple[dict[str, list[str]], dict[str, npt.NDArray[Any]]]:
+    """`records_to_arrays` of a table: its columns (NaN put in an optional float's Nones)."""
+    texts: dict[str, list[str]] = {}
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for spec in field_specs(table.record_type):
+        key = f"{prefix}.{spec.name}"
+        if spec.kind == "text":
+            texts[spec.name] = table.texts(spec.name)
+        elif spec.kind == "optional_float":
+            arrays[key] = np.where(table.is_missing(spec.name), math.nan, table.values(spec.name))
+        elif spec.kind == "optional_int":
+            arrays[key] = table.values(spec.name)
+            arrays[key + NONE_MASK] = table.is_missing(spec.name).astype(np.int64)
+        else:
+            arrays[key] = table.values(spec.name)
+    return texts, arrays
+
+
 def records_from_arrays(
     prefix: str,
     cls: Record,
     texts: object,
     arrays: Mapping[str, npt.NDArray[Any]],
 ) -> tuple[Any, ...]:
-    """Records of `cls` from untrusted `records_to_arrays` output; shapes, codes and text are
-    checked, and the array types make every number the field's type."""
-    kinds = _column_kinds(cls)
-    text_names = {name for name, kind, _ in kinds if kind == "text"}
+    """Records of `cls` from untrusted `records_to_arrays` output, made as Python records (the
+    checks of `table_from_arrays`)."""
+    return table_from_arrays(prefix, cls, texts, arrays).records()
+
+
+def table_from_arrays[R: tuple[Any, ...]](
+    prefix: str,
+    cls: type[R],
+    texts: object,
+    arrays: Mapping[str, npt.NDArray[Any]],
+) -> RecordTable[R]:
+    """The RecordTable of `cls` from untrusted `records_to_arrays` output, its columns kept
+    as the frame's arrays (no Python object per record): shapes, dtypes, codes, numbers and
+    text are checked a whole column at a time; ProtocolError on the first that fails."""
+    specs = field_specs(cls)
+    text_names = {spec.name for spec in specs if spec.kind == "text"}
     if not isinstance(texts, dict) or set(texts) != text_names:
         raise ProtocolError(f"{cls.__name__} text columns do not match its fields")
-    columns = [
-        _checked_texts(texts[name], name)
-        if kind == "text"
-        else _column_values(arrays, f"{prefix}.{name}", kind, members)
-        for name, kind, members in kinds
-    ]
-    if len({len(column) for column in columns}) > 1:
+    values: dict[str, npt.NDArray[Any]] = {}
+    missing: dict[str, npt.NDArray[np.bool_]] = {}
+    column_texts: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.kind == "text":
+            column_texts[spec.name] = _checked_texts(texts[spec.name], spec.name)
+            continue
+        values[spec.name], mask = _checked_column(arrays, f"{prefix}.{spec.name}", spec)
+        if mask is not None:
+            missing[spec.name] = mask
+    lengths = {len(column) for column in values.values()}
+    lengths |= {len(column) for column in column_texts.values()}
+    if len(lengths) > 1:
         raise ProtocolError(f"{cls.__name__} columns differ in length")
-    return tuple(map(cls, *columns))
+    return RecordTable.from_columns(cls, values, missing, column_texts)
 
 
-def _column_values(
-    arrays: Mapping[str, npt.NDArray[Any]], key: str, kind: ColumnKind, members: Any
-) -> list[Any]:
-    """One decoded column: Python values of the field's type, None where it was None."""
+def _checked_column(
+    arrays: Mapping[str, npt.NDArray[Any]], key: str, spec: FieldSpec
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_] | None]:
+    """One number or enum column, checked whole: (its values or codes, its mask of the
+    Nones for an optional field)."""
     values = _array(arrays, key)
-    listed: list[Any]
-    if kind == "enum":
+    if values.ndim != 1:
+        raise _refuse(key)
+    if spec.kind == "enum":
         if values.dtype != np.int64 or (
-            len(values) and (values.min() < 0 or values.max() >= len(members))
+            len(values) and (values.min() < 0 or values.max() >= len(spec.members))
         ):
             raise _refuse(key)
-        return list(map(list(members).__getitem__, values.tolist()))
-    if kind == "optional_int":
-        mask = _array(arrays, key + NONE_MASK)
-        if values.dtype != np.int64 or len(mask) != len(values) or not np.isin(mask, (0, 1)).all():
+        return values, None
+    if spec.kind == "optional_int":
+        flags = _array(arrays, key + NONE_MASK)
+        if (
+            values.dtype != np.int64
+            or flags.dtype != np.int64
+            or len(flags) != len(values)
+            or not np.isin(flags, (0, 1)).all()
+        ):
             raise _refuse(key)
-        listed = values.tolist()
-        if not mask.any():
-            return listed
-        pairs = zip(listed, mask.tolist(), strict=True)
-        return [None if is_none else v for v, is_none in pairs]
-    if values.dtype != (np.int64 if kind == "int" else np.float64):
+        return values, flags == 1
+    if values.dtype != (np.int64 if spec.kind == "int" else np.float64):
         raise _refuse(key)
-    if kind != "int":
-        _check_floats(values, key, kind)
-    if kind == "optional_float":
-        missing = np.isnan(values)
-        if missing.all():
-            return [None] * len(values)
-        if missing.any():
-            return [None if v != v else v for v in values.tolist()]
-    listed = values.tolist()
-    return listed
+    if spec.kind == "int":
+        return values, None
+    _check_floats(values, key, spec.kind)
+    return values, np.isnan(values) if spec.kind == "optional_float" else None
 
 
 def _check_floats(values: npt.NDArray[np.float64], key: str, kind: ColumnKind) -> None:
@@ -438,37 +448,54 @@ def result_from_frame(
     market: MarketData,
     config: RunConfig,
     *,
-    streamed_trades: Sequence[Trade] = (),
-    streamed_orders: Sequence[OrderRecord] = (),
+    trade_batches: Sequence[TradeTable] = (),
+    order_batches: Sequence[OrderTable] = (),
 ) -> RunResult:
-    """The RunResult of an untrusted worker's `result` message: the record is checked, then
-    the equity curve and metrics are derived here from the parent's own market and config.
+    """The RunResult of an untrusted worker's `result` message: the record is checked
+    (`record_from_frame`), then the equity curve and metrics are derived here from the
+    parent's own market and config."""
+    record = record_from_frame(
+        body, arrays, market, trade_batches=trade_batches, order_batches=order_batches
+    )
+    return summarize(record, market, config)
 
-    `streamed_trades`/`streamed_orders` are the records that came with progress messages; the
-    result carries the rest. Trades keep the order they were closed in, orders are by id.
+
+def record_from_frame(
+    body: Mapping[str, Any],
+    arrays: Mapping[str, npt.NDArray[Any]],
+    market: MarketData,
+    *,
+    trade_batches: Sequence[TradeTable] = (),
+    order_batches: Sequence[OrderTable] = (),
+) -> RunRecord:
+    """The checked RunRecord of an untrusted worker's `result` message, before anything is
+    derived from it (`summarize` derives the result).
+
+    `trade_batches`/`order_batches` are the tables of records that came with progress
+    messages, in order (`progress_from_frame`); the result carries the rest. Trades keep the
+    order they were closed in, orders are by id. The records stay columns throughout: the
+    record's tables hold the frames' arrays (or their concatenation), no Python object per
+    record is made. A caller holding the batches can drop them once this returns: the record
+    has its own copy.
     """
     bars = len(market)
     start = _scalar(body.get("start"), int, "start")
     if not 0 <= start < bars:
         raise ProtocolError("the result's first traded bar is outside the data")
+    orders = RecordTable.concat(
+        OrderRecord,
+        [*order_batches, table_from_arrays("orders", OrderRecord, body.get("orders"), arrays)],
+        order_by="id",
+    )
     record = RunRecord(
         strategy=clean_text(_scalar(body.get("strategy"), str, "strategy"), MAX_NAME_CHARS),
         params=_params(body.get("params")),
         start=start,
         marks=_marks(arrays, start, bars, len(market.other_symbols)),
-        trades=(
-            *streamed_trades,
-            *records_from_arrays("trades", Trade, body.get("trades"), arrays),
+        trades=RecordTable.concat(
+            Trade, [*trade_batches, table_from_arrays("trades", Trade, body.get("trades"), arrays)]
         ),
-        orders=tuple(
-            sorted(
-                [
-                    *streamed_orders,
-                    *records_from_arrays("orders", OrderRecord, body.get("orders"), arrays),
-                ],
-                key=operator.attrgetter("id"),
-            )
-        ),
+        orders=orders,
         logs=records_from_arrays("logs", LogLine, body.get("logs"), arrays),
         logs_dropped=_scalar(body.get("logs_dropped"), int, "logs_dropped"),
         fees_paid=_scalar(body.get("fees_paid"), float, "fees_paid"),
@@ -479,7 +506,7 @@ def result_from_frame(
         symbol_totals=_symbol_totals(body.get("symbol_totals", []), market),
     )
     _check_symbols(record, market)
-    return summarize(record, market, config)
+    return record
 
 
 def _symbol_totals(value: object, market: MarketData) -> tuple[SymbolTotals, ...]:
@@ -507,10 +534,17 @@ def _check_symbols(record: RunRecord, market: MarketData) -> None:
     """Every trade and order names one of the run's symbols (or none: "", as records made
     before runs had several symbols)."""
     symbols = {"", *market.symbols}
-    if any(t.symbol not in symbols for t in record.trades) or any(
-        o.symbol not in symbols for o in record.orders
-    ):
-        raise ProtocolError("a trade or order of the result names a symbol the run does not trade")
+    for records, cls in ((record.trades, Trade), (record.orders, OrderRecord)):
+        if not _named_symbols(RecordTable.from_records(cls, records)) <= symbols:
+            raise ProtocolError(
+                "a trade or order of the result names a symbol the run does not trade"
+            )
+
+
+def _named_symbols(table: RecordTable[tuple[Any, ...]]) -> set[str]:
+    """The symbols the rows of `table` name (not merely every text its column knows)."""
+    known = table.distinct_texts("symbol")
+    return {known[code] for code in np.unique(table.values("symbol")).tolist()}
 
 
 def _indicator_settings(value: object) -> tuple[IndicatorSetting, ...]:

@@ -3,17 +3,27 @@ pandas, pandas-ta with its numba kernels, RestrictedPython, the engine) forks a 
 run, so a run starts in milliseconds instead of paying ~1 s of imports.
 
 What each child promises is what a worker started from scratch promises: it never ran code
-the server did not run (the server itself never sees strategy code or data), it starts with
+the server did not run (the server itself never sees strategy code), it starts with
 only the three pipes of its own run open (every other descriptor, the control socket included,
 is closed before anything else happens), in its own process group and working directory, and then
 applies every confinement layer itself (`sandbox.worker.serve`). A child's changes to modules,
 classes or memory stay in that child: the server's copy is never written by a child.
 
+A sweep's market (its bars: plain arrays, no code) can be loaded into the server once
+(`ForkServer.load_market`), so its trials' children inherit it copy-on-write instead of each
+receiving ~25 MB through its pipe: the server decodes it with the protocol's reader (only
+int64/float64 arrays) over an immutable buffer, so no child can make the arrays writable, and a
+child keeps only its own sweep's market (the others are dropped before it becomes a worker).
+
 Protocol (a SOCK_SEQPACKET socket pair, one JSON object per packet, descriptors passed with
 SCM_RIGHTS): the client asks `{"op": "fork", "id", "workdir"}` with the child's stdin, stdout
 and stderr ends; the server answers `{"id", "pid"}` with a pidfd of the child (or `{"id",
 "error"}`), and `{"exited": pid, "returncode"}` when it has reaped a child (returncode as
-subprocess reports it: negative for a signal). The server exits when the socket closes.
+subprocess reports it: negative for a signal). `{"op": "load", "id", "key"}` comes with
+the read end of a pipe carrying one `market` frame (sandbox.protocol) and is answered
+`{"id", "loaded": key}` (or `{"id", "error"}`); a fork request naming `"market": key` gives
+the child that market; `{"op": "unload", "id", "key"}` forgets it. The server exits when the
+socket closes.
 """
 
 from __future__ import annotations
@@ -30,8 +40,17 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from app.engine import MarketData
+
+from sandbox.errors import ProtocolError
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +59,11 @@ READY_TIMEOUT_S: Final = 120.0
 SPAWN_TIMEOUT_S: Final = 30.0
 MAX_STDERR_BYTES: Final = 64 * 1024
 CHILD_FAILED_EXIT: Final = 70  # EX_SOFTWARE: the child could not become a worker
+MAX_MARKETS: Final = 64
+"""Markets one server holds at once (a sweep's runner loads one and unloads it at its end)."""
+MAX_MARKET_KEY_CHARS: Final = 64
+
+Markets = dict[str, Mapping[str, "npt.NDArray[Any]"]]
 
 
 class WorkerProcess(Protocol):
@@ -102,6 +126,7 @@ def serve(control: socket.socket) -> int:
     worker.prepare(warm=True)
     _send(control, {"ready": True})
     children: dict[int, int] = {}  # pidfd -> pid
+    markets: Markets = {}
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     while True:
@@ -110,9 +135,64 @@ def serve(control: socket.socket) -> int:
                 message, fds = _receive(control)
                 if message is None:
                     return 0
-                _answer(control, message, fds, children, selector)
+                if message.get("op") in ("load", "unload"):
+                    _keep_market(control, message, fds, markets)
+                else:
+                    _answer(control, message, fds, children, selector, markets)
             else:
                 _reap(control, int(key.fd), children, selector)
+
+
+def _keep_market(
+    control: socket.socket, message: dict[str, Any], fds: list[int], markets: Markets
+) -> None:
+    """Load (from the pipe that came with the request) or unload one market."""
+    request_id, key = message.get("id"), message.get("key")
+    is_load = message.get("op") == "load"
+    try:
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_MARKET_KEY_CHARS:
+            raise ValueError("malformed market key")
+        if len(fds) != (1 if is_load else 0):
+            raise ValueError("malformed market request")
+        if not is_load:
+            markets.pop(key, None)
+            _send(control, {"id": request_id, "unloaded": key})
+            return
+        if key not in markets and len(markets) >= MAX_MARKETS:
+            raise ValueError(f"the fork server holds {MAX_MARKETS} markets already")
+        markets[key] = read_market(fds.pop())
+    except (ValueError, OSError, ProtocolError) as error:
+        _send(control, {"id": request_id, "error": str(error)})
+        return
+    finally:
+        for fd in fds:
+            os.close(fd)
+    _send(control, {"id": request_id, "loaded": key})
+
+
+def read_market(fd: int) -> Mapping[str, npt.NDArray[Any]]:
+    """The arrays of the one `market` frame on pipe `fd` (closed here), over an immutable copy
+    of the bytes: read-only, and no one can make them writable again. ValueError or
+    ProtocolError when the bytes are not one whole market frame."""
+    from sandbox.protocol import HEADER, decode
+    from sandbox.worker import MAX_JOB_BLOB_BYTES, MAX_JOB_JSON_BYTES
+
+    received = bytearray()
+    with os.fdopen(fd, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(1 << 20):
+            received += chunk
+            if len(received) > HEADER.size + MAX_JOB_JSON_BYTES + MAX_JOB_BLOB_BYTES:
+                raise ValueError("the market is larger than a job may be")
+    if len(received) < HEADER.size:
+        raise ValueError("the market frame is cut short")
+    json_len, blob_len = HEADER.unpack_from(received)
+    if json_len > MAX_JOB_JSON_BYTES or len(received) != HEADER.size + json_len + blob_len:
+        raise ValueError("the market frame is malformed")
+    data = bytes(received)
+    del received
+    payload = data[HEADER.size : HEADER.size + json_len]
+    frame = decode(payload, data, frozenset({"market"}), offset=HEADER.size + json_len)
+    return frame.arrays
 
 
 def _answer(
@@ -121,13 +201,20 @@ def _answer(
     fds: list[int],
     children: dict[int, int],
     selector: selectors.BaseSelector,
+    markets: Markets,
 ) -> None:
     request_id = message.get("id")
     workdir = message.get("workdir")
+    market_key = message.get("market")
     if message.get("op") != "fork" or len(fds) != 3 or not isinstance(workdir, str):
         for fd in fds:
             os.close(fd)
         _send(control, {"id": request_id, "error": "malformed fork request"})
+        return
+    if market_key is not None and market_key not in markets:
+        for fd in fds:
+            os.close(fd)
+        _send(control, {"id": request_id, "error": "the fork request names no loaded market"})
         return
     try:
         pid = os.fork()
@@ -137,7 +224,9 @@ def _answer(
         _send(control, {"id": request_id, "error": f"fork failed: {error.strerror}"})
         return
     if pid == 0:
-        _become_worker(workdir, fds)  # never returns
+        market = markets.get(market_key) if isinstance(market_key, str) else None
+        markets.clear()  # other sweeps' bars are not this child's
+        _become_worker(workdir, fds, market)  # never returns
     with contextlib.suppress(OSError):  # the child does the same: whichever runs first wins
         os.setpgid(pid, pid)
     for fd in fds:
@@ -158,8 +247,11 @@ def _reap(
     _send(control, {"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
 
 
-def _become_worker(workdir: str, fds: list[int]) -> None:
-    """In the forked child: keep only this run's pipes, then serve the run as a worker."""
+def _become_worker(
+    workdir: str, fds: list[int], market: Mapping[str, npt.NDArray[Any]] | None = None
+) -> None:
+    """In the forked child: keep only this run's pipes, then serve the run as a worker (with
+    its sweep's `market` arrays, when the request named one)."""
     code = CHILD_FAILED_EXIT
     try:
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
@@ -173,7 +265,7 @@ def _become_worker(workdir: str, fds: list[int]) -> None:
         _close_all_but_standard_streams()
         from sandbox import worker
 
-        code = worker.serve()
+        code = worker.serve(market)
     except BaseException:
         with contextlib.suppress(BaseException):
             traceback.print_exc(limit=5)
@@ -247,6 +339,30 @@ class ForkedProcess:
 FORK_SERVER_COMMAND: Final = (sys.executable, "-s", "-m", "sandbox.forkserver")
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class PreloadedMarket:
+    """A market loaded into `server` under `key` (ForkServer.load_market): a worker forked
+    with it holds `market`'s arrays, so its job carries none (checked by identity: a job for
+    another market still carries its own)."""
+
+    server: ForkServer
+    key: str
+    market: MarketData
+
+
+def _write_all(fd: int, chunks: list[Any]) -> None:
+    """Write `chunks` to pipe `fd` and close it (a server that stopped reading ends it)."""
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as pipe:
+            for chunk in chunks:
+                view = memoryview(chunk).cast("B")
+                while view:
+                    written = pipe.write(view) or 0
+                    view = view[written:]
+    except OSError:
+        pass
+
+
 class ForkServer:
     """Starts and talks to one fork server process; `spawn()` is safe from several threads.
 
@@ -266,6 +382,7 @@ class ForkServer:
         self._processes: dict[int, ForkedProcess] = {}
         self._early_exits: dict[int, int] = {}
         self._next_id = 0
+        self._next_market = 0
         self._is_ready = False
         self._is_closed = False
         self.process = subprocess.Popen(
@@ -302,29 +419,22 @@ class ForkServer:
             if not self._is_ready:
                 raise ForkServerError(f"the fork server stopped: {self._stderr_tail()}")
 
-    def spawn(self, workdir: str) -> ForkedProcess:
-        """A new worker forked in `workdir`, its pipes connected to the returned process."""
+    def spawn(self, workdir: str, market: PreloadedMarket | None = None) -> ForkedProcess:
+        """A new worker forked in `workdir`, its pipes connected to the returned process; with
+        `market` (loaded here by load_market) the worker has that market's arrays."""
         self.wait_ready()
+        if market is not None and market.server is not self:
+            raise ForkServerError("the market was loaded into another fork server")
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         ours = [stdin_w, stdout_r, stderr_r]
+        request: dict[str, Any] = {"op": "fork", "workdir": workdir}
+        if market is not None:
+            request["market"] = market.key
         try:
             with self._arrived:
-                self._next_id += 1
-                request_id = self._next_id
-                _send(
-                    self._socket,
-                    {"op": "fork", "id": request_id, "workdir": workdir},
-                    [stdin_r, stdout_w, stderr_w],
-                )
-                if not self._arrived.wait_for(
-                    lambda: request_id in self._replies or self._is_closed, SPAWN_TIMEOUT_S
-                ):
-                    raise ForkServerError("the fork server did not answer a fork request")
-                if request_id not in self._replies:
-                    raise ForkServerError("the fork server stopped")
-                reply, fds = self._replies.pop(request_id)
+                reply, fds = self._request(request, [stdin_r, stdout_w, stderr_w])
                 if "error" in reply or len(fds) != 1:
                     for fd in fds:
                         os.close(fd)
@@ -339,6 +449,56 @@ class ForkServer:
         finally:
             for fd in (stdin_r, stdout_w, stderr_w, *ours):
                 os.close(fd)
+
+    def load_market(self, market: MarketData) -> PreloadedMarket:
+        """Load `market`'s arrays into the server once (a sweep's bars), so the workers forked
+        with the returned PreloadedMarket inherit them instead of receiving them in their job
+        (sandbox.supervisor sends a job without arrays to such a worker). ForkServerError
+        when the server refuses them or is gone; unload_market frees them."""
+        from sandbox import codec
+        from sandbox.protocol import encode_parts
+
+        self.wait_ready()
+        with self._arrived:
+            self._next_market += 1
+            key = f"market-{self._next_market}"
+        chunks = encode_parts({"type": "market"}, codec.market_arrays(market))
+        read_end, write_end = os.pipe()
+        writer = threading.Thread(
+            target=_write_all, args=(write_end, chunks), name="fork-server-market", daemon=True
+        )
+        try:
+            writer.start()
+            with self._arrived:
+                reply, fds = self._request({"op": "load", "key": key}, [read_end])
+        finally:
+            os.close(read_end)
+            writer.join(SPAWN_TIMEOUT_S)
+        for fd in fds:
+            os.close(fd)
+        if reply.get("loaded") != key:
+            raise ForkServerError(f"the fork server refused the market: {reply.get('error')}")
+        return PreloadedMarket(self, key, market)
+
+    def unload_market(self, market: PreloadedMarket) -> None:
+        """Forget a market load_market loaded (workers forked with it keep their copy)."""
+        if market.server is not self or not self.is_alive:
+            return
+        with contextlib.suppress(ForkServerError, OSError), self._arrived:
+            self._request({"op": "unload", "key": market.key}, [])
+
+    def _request(self, message: dict[str, Any], fds: list[int]) -> tuple[dict[str, Any], list[int]]:
+        """Send one request (the lock held) and wait for its reply and descriptors."""
+        self._next_id += 1
+        request_id = self._next_id
+        _send(self._socket, {**message, "id": request_id}, fds)
+        if not self._arrived.wait_for(
+            lambda: request_id in self._replies or self._is_closed, SPAWN_TIMEOUT_S
+        ):
+            raise ForkServerError(f"the fork server did not answer a {message['op']} request")
+        if request_id not in self._replies:
+            raise ForkServerError("the fork server stopped")
+        return self._replies.pop(request_id)
 
     def _read(self) -> None:
         while True:

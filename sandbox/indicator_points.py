@@ -90,8 +90,9 @@ def point_indices(grid: PointGrid, times: IntArray) -> IntArray:
     high = int(np.searchsorted(times, grid.last_ns, side="right"))
     if high <= low:
         return np.zeros(0, dtype=np.int64)
-    bucket = (times[low:high] - grid.origin_ns) // grid.step_ns
-    ends = np.flatnonzero(np.diff(bucket, append=bucket[-1] + 1) != 0)
+    bucket = times[low:high] - grid.origin_ns
+    bucket //= grid.step_ns  # in place: one int64 per bar, not three (1M bars: 8 MB, not 24)
+    ends = np.append(np.flatnonzero(bucket[1:] != bucket[:-1]), len(bucket) - 1)
     return (low + ends).astype(np.int64)
 
 

@@ -22,7 +22,7 @@ from numba.core import event
 from app.engine import MarketData, indicator_names, look_ahead_reason
 from app.engine.indicator_rules import ANY_ALLOWED, REQUIRED_SETTINGS, IndicatorArg
 from app.engine.indicators import compute_indicator
-from sandbox.worker import warm_up_market
+from sandbox.worker import start_numba, warm_up_market
 
 WARM_BARS = 500
 # The value given for a setting that must be given with any allowed value: doji is the one
@@ -55,8 +55,10 @@ def fill_kernel_cache(
     (`warm_settings`) on `market` (in-memory sine-wave bars by default), so numba compiles and
     caches every kernel they use. Indicators that look ahead whatever their settings are
     skipped (strategies cannot use them); one that raises is reported, not fatal. pandas-ta's
-    printed notices (TA-Lib missing) are swallowed. The report names the kernels that had to
-    be compiled: none when the cache already held them all."""
+    printed notices (TA-Lib missing) are swallowed. pandas-ta's own sma kernel is compiled in
+    any case: the engine computes `sma` with numpy, but the fork server loads that kernel when
+    it starts numba (sandbox.worker.start_numba) and pandas-ta's indicators call it inside.
+    The report names the kernels that had to be compiled: none when the cache held them all."""
     frame = (market or warm_up_market(WARM_BARS)).to_frame()
     chosen = [
         name
@@ -73,6 +75,7 @@ def fill_kernel_cache(
                     compute_indicator(frame, name, warm_settings(name))
                 except Exception as error:  # one indicator's trouble must not stop the others
                     failed.append((name, f"{type(error).__name__}: {error}"[:200]))
+        start_numba()
     seconds = time.perf_counter() - started
     kernels = tuple(sorted(set(_library_kernels(compiles.buffer))))
     return KernelCacheReport(len(chosen), seconds, tuple(failed), kernels)

@@ -30,10 +30,13 @@ from app.engine import (
     RunResult,
     StrategyDefinitionError,
     Trade,
+    summarize,
 )
 from app.engine.checkpoint import Checkpoint, CheckpointCallback
 from app.engine.errors import CheckpointError
 from app.engine.loop import cut_after_end
+from app.engine.record_tables import RecordTable
+from app.engine.results import OrderTable, TradeTable
 from sandbox import codec
 from sandbox.checkpoint_wire import CheckpointCollector, resume_job_parts
 from sandbox.diagnostics import Diagnostic, Severity, has_errors
@@ -46,7 +49,7 @@ from sandbox.errors import (
     StrategyRejected,
     WorkerFailed,
 )
-from sandbox.forkserver import ForkServer, WorkerProcess
+from sandbox.forkserver import ForkServer, PreloadedMarket, WorkerProcess
 from sandbox.indicator_points import POINTS_KEY, ChartRequest, points_from_result
 from sandbox.limits import (
     MIB,
@@ -98,6 +101,33 @@ further one refused with a sentence); bounds what one trial can make the parent 
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclasses.dataclass(slots=True)
+class ResultCopy:
+    """Asks run_sandboxed to keep the worker's `result` message once it has passed every check
+    (its text already cleaned by the reader): `frame`, None until then. A `strategylab
+    worker` forwards it (app.jobs.fold_test_codec) to the web node, which decodes it again
+    with `result_from_copy`: the checks of a local run, against the web node's own data."""
+
+    frame: Frame | None = None
+
+
+def result_from_copy(
+    frame: Frame,
+    market: MarketData,
+    config: RunConfig,
+    limits: RunLimits,
+    maximums: OperatorMaximums | None = None,
+) -> RunResult:
+    """The RunResult of a forwarded `result` message (ResultCopy.frame, re-read with an
+    untrusted FrameReader), decoded exactly as run_sandboxed decodes its worker's: the same
+    record checks, the equity curve and metrics derived from `market` and `config` (bounded by
+    `limits` as the run was). ProtocolError when the message is not a usable result."""
+    limits = limits.checked(maximums or OperatorMaximums())
+    if frame.type != "result":
+        raise ProtocolError("the forwarded message is not a run's result")
+    return _outcome(frame, market, limits.bound(config), limits)
+
+
 def run_sandboxed(
     code: str,
     market: MarketData,
@@ -115,6 +145,7 @@ def run_sandboxed(
     on_checkpoint: CheckpointCallback | None = None,
     resume: Checkpoint | None = None,
     chart: ChartRequest | None = None,
+    capture: ResultCopy | None = None,
 ) -> RunResult:
     """Run strategy source on `market` in an isolated worker; the same RunResult as run_backtest.
 
@@ -131,6 +162,7 @@ def run_sandboxed(
     result is the one the run has uninterrupted. With `chart` the worker also sends the values
     of the indicators it computed at the price chart's points, checked here
     (sandbox.indicator_points) and left in `chart.points`: nothing is computed twice.
+    With `capture` the checked `result` message is kept in `capture.frame` (ResultCopy).
 
     Raises StrategyRejected (diagnostics; no worker started), StrategyFailed (the strategy
     raised: type, message, line in `filename`, bar), LimitExceeded (which limit, its value),
@@ -158,6 +190,7 @@ def run_sandboxed(
         on_checkpoint=on_checkpoint,
         resume=resume,
         chart=chart,
+        capture=capture,
     )
 
 
@@ -195,14 +228,18 @@ def _run_in_worker(
     on_checkpoint: CheckpointCallback | None = None,
     resume: Checkpoint | None = None,
     chart: ChartRequest | None = None,
+    capture: ResultCopy | None = None,
 ) -> RunResult:
     maximums = maximums or OperatorMaximums()
     limits = (limits or RunLimits()).checked(maximums)
     config = limits.bound(config)
     resume_body, resume_arrays = resume_job_parts(resume) if resume is not None else (None, {})
+    # A worker forked with this very market loaded in its fork server has the arrays already.
+    is_preloaded = worker is not None and worker.has_market(market)
     job = encode_parts(
         {
             "type": "job",
+            "market": "preloaded" if is_preloaded else "own",
             "code": code,
             "filename": filename,
             "strategy": strategy_name,
@@ -218,7 +255,7 @@ def _run_in_worker(
             "resume": resume_body,
             "chart_points": chart.max_points if chart is not None else 0,
         },
-        {**codec.market_arrays(market), **resume_arrays},
+        {**({} if is_preloaded else codec.market_arrays(market)), **resume_arrays},
     )
     session = _WorkerSession(limits, maximums, cancel, on_progress, indicators=indicators)
     if on_checkpoint is not None and config.checkpoint_every > 0:
@@ -226,7 +263,10 @@ def _run_in_worker(
         session.checkpoints = CheckpointCollector(limits, bars, on_checkpoint, resume)
         session.max_received_bytes *= 2  # each record travels twice: checkpoint and result
     frame = session.run(job, worker)
-    return _outcome(frame, market, config, limits, session, chart)
+    result = _outcome(frame, market, config, limits, session, chart)
+    if capture is not None:
+        capture.frame = frame
+    return result
 
 
 def _outcome(
@@ -239,14 +279,16 @@ def _outcome(
 ) -> RunResult:
     if frame.type == "result":
         with _collector_paused(), _untrusted("result"):
-            result = codec.result_from_frame(
+            record = codec.record_from_frame(
                 frame.body,
                 frame.arrays,
                 market,
-                config,
-                streamed_trades=session.trades if session else (),
-                streamed_orders=session.orders if session else (),
+                trade_batches=session.trades if session else (),
+                order_batches=session.orders if session else (),
             )
+            if session is not None:  # in `record` now: not held twice while the curve is built
+                session.trades, session.orders = [], []
+            result = summarize(record, market, config)
             if chart is not None and POINTS_KEY in frame.body:  # `start` checked above
                 chart.points = points_from_result(
                     frame.body,
@@ -373,18 +415,23 @@ class WarmWorker:
         *,
         forkserver: ForkServer | None = None,
         started: StartedWorker | None = None,
+        market: PreloadedMarket | None = None,
     ) -> None:
         self.stderr = bytearray()
         self.stderr_closed = threading.Event()  # set once the worker's stderr is read to its end
         self.is_used = False
         self.process: WorkerProcess
+        self.market: PreloadedMarket | None = None  # the market forked into it (a sweep's)
+        if market is not None:
+            forkserver = market.server
         if started is not None:  # started earlier on its own (sandbox.worker_process)
             self.workdir = started.workdir
             self.process = started.process
         elif forkserver is not None:
             self.workdir = read_only_workdir()
             try:
-                self.process = forkserver.spawn(self.workdir)
+                self.process = forkserver.spawn(self.workdir, market)
+                self.market = market
             except BaseException:
                 shutil.rmtree(self.workdir, ignore_errors=True)
                 raise
@@ -396,6 +443,16 @@ class WarmWorker:
             _widen_pipe(stream)
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         logger.debug("sandbox worker started pid=%s", self.process.pid)
+
+    def has_market(self, market: MarketData) -> bool:
+        """True when this unused, live worker was forked with `market` itself preloaded
+        (ForkServer.load_market): its job then carries no market arrays."""
+        return (
+            self.market is not None
+            and self.market.market is market
+            and not self.is_used
+            and self.process.poll() is None
+        )
 
     def _drain_stderr(self) -> None:
         stream = self.process.stderr
@@ -468,8 +525,9 @@ class _WorkerSession:
         self.stderr_closed = threading.Event()
         self.stderr_closed.set()
         self.layers: dict[str, str] = {}
-        self.trades: list[Trade] = []  # what progress messages brought; the result has the rest
-        self.orders: list[OrderRecord] = []
+        # what progress messages brought, as tables (columns); the result has the rest
+        self.trades: list[TradeTable] = []
+        self.orders: list[OrderTable] = []
         self.maximums = maximums
         self.received_bytes = 0  # everything the worker sent, records and all, within a budget
         self.max_received_bytes = limits.record_budget_bytes(maximums)
@@ -544,8 +602,8 @@ class _WorkerSession:
             elif frame.type == "progress":
                 with _collector_paused(), _untrusted("progress report"):
                     progress = codec.progress_from_frame(frame.body, frame.arrays)
-                self.trades.extend(progress.trades)
-                self.orders.extend(progress.orders)
+                self.trades.append(RecordTable.from_records(Trade, progress.trades))
+                self.orders.append(RecordTable.from_records(OrderRecord, progress.orders))
                 if self.on_progress is not None:
                     self.on_progress(progress)
             else:

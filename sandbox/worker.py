@@ -1,14 +1,16 @@
 """The sandbox worker process: reads one job, locks itself down, runs the strategy, reports back.
 
 Started by the supervisor as `python -s -m sandbox.worker` with the protocol on stdin/stdout.
-Heavy modules are imported, and the libraries warmed up, before the lock-down so that no file
-needs opening afterwards and the job's first indicator call is fast.
+Heavy modules are imported, and the libraries warmed up, before the lock-down so that the job's
+first indicator call is fast; what numba still imports when a run first loads one of its kernels
+is read from the packages the lock-down leaves readable (sandbox.limits.readable_paths).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib
 import os
 import select
 import statistics  # noqa: F401  (imported before the lock-down: the facade needs it)
@@ -21,6 +23,7 @@ from types import TracebackType
 from typing import Any, BinaryIO, Final
 
 import numpy as np
+import numpy.typing as npt
 from numba.core import caching
 
 from app.engine import (
@@ -136,9 +139,10 @@ WARM_UP_BARS: Final = 300
 class WarmUpStrategy(Strategy):
     """Our own code, never a user's: what most strategies do, so the libraries are warm for them.
 
-    Its first `sma` initialises numba's compiler context and loads pandas-ta's cached kernels
-    (~0.25 s once per process); ema and rsi are pandas-ta's pure-pandas paths; the orders
-    exercise the engine's fills and metrics.
+    Its indicators start no numba: `sma` is the engine's numpy version
+    (app/engine/fast_indicators/simple_average.py), ema and rsi are pandas-ta's pure-pandas
+    paths; the orders exercise the engine's fills and metrics. numba is started by
+    `start_numba` where that pays (the fork server), else by the first kernel a run loads.
     """
 
     def initialize(self) -> None:
@@ -168,6 +172,55 @@ def warm_up_market(bars: int = WARM_UP_BARS) -> MarketData:
         close=close,
         volume=np.full(bars, 10.0),
     )
+
+
+NUMBA_COMPILER_MODULES: Final = (
+    "numba.cpython.builtins",
+    "numba.cpython.charseq",
+    "numba.cpython.unicode",
+    "numba.core.inline_closurecall",
+    "numba.np.linalg",
+    "numba.np.arrayobj",
+    "numba.np.arraymath",
+    "numba.np.npyimpl",
+    "numba.typed.typedlist",
+    "numba.typed.typeddict",
+    "numba.experimental.jitclass",
+    "numba.np.random.generator_methods",
+    "numba.np.polynomial.polynomial_functions",
+    "numba.cpython.mathimpl",
+)
+"""Most of what numba imports when it starts its compiler (numba/core/cpu.py,
+`load_additional_registries`: ~0.45 s of the ~0.7 s), in steps of at most ~0.3 s; a module
+numba no longer has is skipped (numba imports what it needs itself when it starts)."""
+
+
+def start_numba() -> None:
+    """Start numba's compiler and load pandas-ta's cached sma kernel (~0.7 s of CPU, once per
+    process), so the first kernel a run loads costs only its own loading: for the fork server,
+    whose children inherit it. Writes nothing (keep_numba_cache_read_only first)."""
+    from pandas_ta.overlap.sma import nb_sma  # the kernel pandas-ta's own averages call
+
+    try:
+        nb_sma(np.ones(2 * WARM_UP_BARS), 5)
+    except Exception:  # only speed is lost: the run starts numba itself if it needs it
+        traceback.print_exc(limit=5, file=sys.stderr)
+
+
+def import_numba_compiler(has_job_arrived: Callable[[], bool]) -> int:
+    """Import NUMBA_COMPILER_MODULES one at a time until `has_job_arrived()` (a worker started
+    for one job, waiting for it anyway): a run that needs numba then starts it sooner, and one
+    that does not waits at most one module's import. Returns how many were imported."""
+    imported = 0
+    for name in NUMBA_COMPILER_MODULES:
+        if has_job_arrived():
+            break
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        imported += 1
+    return imported
 
 
 def warm_up() -> None:
@@ -381,18 +434,28 @@ class QuietProgress:
 
 
 def run_job(
-    job: Frame, send: Callable[[Chunk], object], channel: ParentChannel | None = None
+    job: Frame,
+    send: Callable[[Chunk], object],
+    channel: ParentChannel | None = None,
+    preloaded: Mapping[str, npt.NDArray[Any]] | None = None,
 ) -> None:
     """Compile and run the job's strategy; the result or the error goes to `send`. A job
-    whose `indicators` is "parent" gets its indicators over `channel` (ParentIndicators)."""
+    whose `indicators` is "parent" gets its indicators over `channel` (ParentIndicators); one
+    whose `market` is "preloaded" runs on the `preloaded` arrays this worker was forked with
+    (sandbox.forkserver: a sweep's bars, read-only) instead of arrays of its own."""
     body = job.body
     source: IndicatorSource | None = None
     if body.get("indicators") == "parent" and channel is not None:
         source = ParentIndicators(channel, send)
     filename = str(body.get("filename", "strategy.py"))
     run_limits = limits.RunLimits(**body["limits"])
+    arrays = job.arrays
+    if body.get("market") == "preloaded":
+        if preloaded is None:
+            raise ProtocolError("the job's market was to be preloaded, and this worker has none")
+        arrays = {**preloaded, **job.arrays}
     market = codec.market_from_arrays(
-        job.arrays,
+        arrays,
         str(body["symbol"]),
         [str(name) for name in body.get("other_symbols", [])],
         int(body.get("bars_dropped", 0)),
@@ -454,9 +517,9 @@ def _chart_recorder(
     return ChartRecorder(cut_after_end(market, config.end), source)
 
 
-def serve() -> int:
+def serve(market: Mapping[str, npt.NDArray[Any]] | None = None) -> int:
     """Read the one job from stdin and run it; the protocol goes to the original stdout and
-    stray output to /dev/null."""
+    stray output to /dev/null. `market`: the sweep's arrays a fork server gave this worker."""
     protocol_fd = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -470,27 +533,37 @@ def serve() -> int:
             view = view[written or 0 :]
 
     channel = ParentChannel(sys.stdin.fileno())
-    run_job(channel.next_frame("a job"), send, channel)
+    run_job(channel.next_frame("a job"), send, channel, market)
     out.close()
     return 0
 
 
-def prepare(*, warm: bool) -> None:
+def prepare(*, warm: bool, job_fd: int | None = None) -> None:
     """Everything before the job: numba's cache read-only, the system allocator, with `warm`
-    the libraries' warm-up, and the collector's settings. A worker started on its own warms up
-    only if its job is not already waiting; the fork server always does, once, for every
-    child it forks (sandbox.forkserver)."""
+    the libraries' warm-up, and the collector's settings.
+
+    The fork server (no `job_fd`) warms up and starts numba, once, for every child it forks
+    (sandbox.forkserver). A worker started on its own for the job on `job_fd` warms up only
+    if that job is not already waiting, and then only imports numba's compiler modules until
+    it arrives (import_numba_compiler): the ~0.25 s left of numba's start is paid by a run
+    that loads a kernel, never by one whose indicators are all numpy (an SMA crossover).
+    """
     keep_numba_cache_read_only()
     load_indicator_libraries()  # pandas-ta and the fast kernels: no file opens after lock-down
     use_system_allocator()  # before the warm-up: no allocator reservation in the footprint
     if warm:
         warm_up()
+        if job_fd is None:
+            start_numba()
+        else:
+            import_numba_compiler(lambda: is_job_waiting(job_fd))
     collect_garbage_less_often()
 
 
 def main() -> int:
     """Entry point of a worker started on its own: prepare, then serve its one job."""
-    prepare(warm=not is_job_waiting(sys.stdin.fileno()))
+    job_fd = sys.stdin.fileno()
+    prepare(warm=not is_job_waiting(job_fd), job_fd=job_fd)
     return serve()
 
 

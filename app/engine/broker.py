@@ -42,7 +42,6 @@ from app.engine.events import (
     Event,
     FundingSettled,
     Liquidity,
-    OrderAccepted,
     OrderCancelled,
     OrderDenied,
     OrderExpired,
@@ -153,7 +152,7 @@ class Broker:
     def submit(self, order: Order) -> None:
         """Accept a checked order: it works from the next bar on."""
         order.symbol = self.market.symbol
-        self.book.accept(order, OrderAccepted(order.id, order.created_time, order.created_index))
+        self.book.accept(order, order.created_time, order.created_index)
         self.next_work = 0
 
     def deny(self, order: Order, refusal: Refusal) -> None:
@@ -249,26 +248,18 @@ class Broker:
         bar = BarPrices(index, time, open_, self._highs[index], self._lows[index])
         if self.portfolio.position.side != 0:  # steps 1-2 act on an open position only
             mark_open = self._mark_opens[index]
-            self._settle_funding(index, mark_open)
-            self._liquidate_if_through(open_, index, time)
-            self._liquidate_on_mark(mark_open, index, time)
+            if index in self.funding_bars:
+                self._settle_funding(index, mark_open)
+            self._liquidate_at_open(open_, mark_open, index, time)
         if self.working:
-            self._refuse_post_only_takers(bar)
-            for order in [o for o in self.working if _acts_at_open(o)]:
-                if order.status is OrderStatus.PENDING:  # an OCO partner may have cancelled it
-                    self._fill_at_open(order, bar)
-        self._move_best_price(open_)
-        self._exit_at_open(bar)
-        for order in [o for o in self.working if is_through_at_open(o, open_)]:
-            if order.status is OrderStatus.PENDING:
-                price = (
-                    open_
-                    if order.type is OrderType.LIMIT
-                    else self._slipped(open_, order.direction, bar)
-                )
-                self._execute(order, price, LIQUIDITY_OF[order.type], bar, open_)
-                self._exit_at_open(bar)
-        self._liquidate_on_mark_range(index, time)
+            self._fill_arrivals(bar)
+        if has_exits(self.portfolio.position):  # else neither has anything to move or fire
+            self._move_best_price(open_)
+            self._exit_at_open(bar)
+        if self.working:
+            self._fill_resting_at_open(bar)
+        if self.portfolio.is_marked:
+            self._liquidate_on_mark_range(index, time)
         self._refresh_triggers()
         if self._can_fire_inside(bar):
             _, first, second, close = bar_path(
@@ -294,20 +285,44 @@ class Broker:
                 return True
         return False
 
-    def _refuse_post_only_takers(self, bar: BarPrices) -> None:
+    def _fill_arrivals(self, bar: BarPrices) -> None:
+        """Steps 3-4: the orders arriving at this open that act there, in the order placed."""
+        arrived = self.working[:]  # a copy: fills and cancels take orders off the list
+        for order in arrived:
+            if order.post_only:
+                self._refuse_post_only_taker(order, bar)
+        for order in arrived:
+            if _acts_at_open(order) and order.status is OrderStatus.PENDING:  # an OCO partner
+                self._fill_at_open(order, bar)  # may have cancelled it
+
+    def _fill_resting_at_open(self, bar: BarPrices) -> None:
+        """Step 5: resting limit and stop orders the open is through fill there (in the order
+        placed), each fill followed by its position's exits at the open."""
+        open_ = bar.open
+        for order in [o for o in self.working if is_through_at_open(o, open_)]:
+            if order.status is OrderStatus.PENDING:
+                price = (
+                    open_
+                    if order.type is OrderType.LIMIT
+                    else self._slipped(open_, order.direction, bar)
+                )
+                self._execute(order, price, LIQUIDITY_OF[order.type], bar, open_)
+                self._exit_at_open(bar)
+
+    def _refuse_post_only_taker(self, order: Order, bar: BarPrices) -> None:
         """A post-only limit arriving at an open that is at or through its price would take."""
-        for order in [o for o in self.working if o.post_only and o.created_index == bar.index - 1]:
-            if is_through_at_open(order, bar.open):
-                message = (
-                    f"post-only limit {order.limit:g} would have taken liquidity at the open "
-                    f"{bar.open:g}, so it was not placed in the book"
-                )
-                self.book.apply(
-                    order,
-                    OrderRejected(
-                        order.id, bar.time, bar.index, RejectReason.POST_ONLY_WOULD_TAKE, message
-                    ),
-                )
+        if order.created_index != bar.index - 1 or not is_through_at_open(order, bar.open):
+            return
+        message = (
+            f"post-only limit {order.limit:g} would have taken liquidity at the open "
+            f"{bar.open:g}, so it was not placed in the book"
+        )
+        self.book.apply(
+            order,
+            OrderRejected(
+                order.id, bar.time, bar.index, RejectReason.POST_ONLY_WOULD_TAKE, message
+            ),
+        )
 
     def _fill_at_open(self, order: Order, bar: BarPrices) -> None:
         """A market order at the open (taker, slippage), or an ioc/fok limit: at the open if
@@ -366,9 +381,20 @@ class Broker:
             extreme = self._mark_lows[index] if side > 0 else self._mark_highs[index]
             self._liquidate_on_mark(extreme, index, time)
 
+    def _liquidate_at_open(self, open_: float, mark_open: float, index: int, time: int) -> None:
+        """Step 2: liquidate a position whose liquidation price the open gapped through: the
+        mark's open where the data has a mark series, else the traded open."""
+        if self.portfolio.is_marked:
+            self._liquidate_on_mark(mark_open, index, time)
+        else:
+            self._liquidate_if_through(open_, index, time)
+
     def _liquidate_if_through(self, price: float, index: int, time: int) -> bool:
         """Liquidate the position when `price` (traded after it was opened) reached its LP."""
-        if liquidation.is_reached(self.portfolio.position, price):
+        position = self.portfolio.position
+        # a liquidation price of 0.0 (flat, spot, or a long that cannot be liquidated) is
+        # never reached: asked before every fill, so the common answer costs no call
+        if position.liquidation_price > 0.0 and liquidation.is_reached(position, price):
             self._liquidate(index, time)
             return True
         return False
@@ -378,15 +404,14 @@ class Broker:
             return -self.portfolio.position.side
         return order.direction
 
-    def _resolve(self, order: Order, bar: BarPrices) -> float | None:
-        """The amount `order` executes now (setting a close's side from the position), or None
-        when it was cancelled for having nothing to close or reduce."""
+    def _resolve(self, order: Order, bar: BarPrices, *, is_close: bool) -> float | None:
+        """The amount `order` (a close when `is_close`) executes now (setting a close's side
+        from the position), or None when it was cancelled for having nothing to close or
+        reduce."""
         position = self.portfolio.position
-        if order.is_close or order.reduce_only:
+        if is_close or order.reduce_only:
             reason = (
-                CancelReason.NO_POSITION_TO_CLOSE
-                if order.is_close
-                else CancelReason.NOTHING_TO_REDUCE
+                CancelReason.NO_POSITION_TO_CLOSE if is_close else CancelReason.NOTHING_TO_REDUCE
             )
             if position.side == 0 or (order.reduce_only and position.side != -order.direction):
                 self._cancel(order, reason, bar.index, bar.time)
@@ -404,8 +429,9 @@ class Broker:
     ) -> None:
         """Fill `order` at `price`; `point` is where the path was when it filled."""
         index, time = bar.index, bar.time
-        reduces = order.reduce_only or order.is_close
-        amount = self._resolve(order, bar) if reduces else order.amount
+        is_close = order.is_close
+        reduces = order.reduce_only or is_close
+        amount = self._resolve(order, bar, is_close=is_close) if reduces else order.amount
         if amount is None:
             return
         position = self.portfolio.position
@@ -485,15 +511,17 @@ class Broker:
         time: int,
         note: str = "",
     ) -> None:
-        self.trades.extend(result.trades)
-        if result.trades:
-            self.records.count_trades(len(self.trades))
+        trade = result.trade
+        if trade is not None:
+            trades = self.trades
+            trades.append(trade)
+            self.records.count_trades(len(trades))
         denied = result.denied
-        if denied is None:
-            event: OrderFilled | OrderRejected = OrderFilled(
-                order.id, time, index, price, result.filled, result.fee, liquidity, None, note
-            )
-        elif result.filled > 0:
+        if denied is None:  # the common case: all of it filled (the book's hot path)
+            self.book.fill(order, time, index, price, result.filled, result.fee, liquidity, note)
+            return
+        event: OrderFilled | OrderRejected
+        if result.filled > 0:
             event = OrderFilled(
                 order.id,
                 time,
@@ -589,7 +617,7 @@ class Broker:
             created_time=time,
             symbol=self.market.symbol,
         )
-        self.book.accept(order, OrderAccepted(order.id, time, index))
+        self.book.accept(order, time, index)
         return order
 
     # -- funding ----------------------------------------------------------------------------

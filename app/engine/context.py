@@ -87,6 +87,7 @@ class StrategyContext:
         "_source",
         "_symbol_indicators",
         "_timeframes",
+        "_trade_closes",
         "_wake",
         "data",
         "portfolio",
@@ -105,6 +106,7 @@ class StrategyContext:
         # equity, margin ratio and unrealised PnL are marked at the mark close where the data
         # has a mark series (as the exchange marks them), at the trade close otherwise
         self._marked_closes = memoryview(market.marked("close"))
+        self._trade_closes = memoryview(market.close)  # Python floats without a numpy scalar
         self._source = source  # a sweep trial's shared indicators; None: compute them here
         # called with the number of indicator calls so far after each one computed
         self._on_indicator = on_indicator
@@ -146,7 +148,7 @@ class StrategyContext:
 
     def _trade_close(self) -> float:
         """The current bar's traded close: what orders are sized and checked against."""
-        return float(self._market.close[max(self._cursor.end - 1, 0)])
+        return self._trade_closes[max(self._cursor.end - 1, 0)]
 
     def _broker_of(self, symbol: object) -> Broker:
         """The broker of `symbol` (None: the primary symbol's); ValueError naming the run's
@@ -382,7 +384,7 @@ class StrategyContext:
     ) -> OrderTicket | None:
         """A buy (+1) or sell (-1) of `symbol` (None: the primary); None when refused (an
         order with its id, denied with a reason code: an `OrderDenied` event and a log line)."""
-        broker = self._broker_of(symbol)
+        broker = self._broker if symbol is None else self._broker_of(symbol)  # None: hot path
         if self._is_initializing:  # stamped, like its log line, with the first traded bar
             index = self._log.current_index
             placement.deny_request(broker, index, direction, placement.IN_INITIALIZE)
@@ -401,7 +403,7 @@ class StrategyContext:
     def close_position(
         self, percentage: object, amount: object = None, symbol: object = None
     ) -> OrderTicket | None:
-        broker = self._broker_of(symbol)
+        broker = self._broker if symbol is None else self._broker_of(symbol)  # None: hot path
         if self._is_initializing:
             index = self._log.current_index
             placement.deny_close(broker, index, placement.CLOSE_IN_INITIALIZE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from sys import getrefcount
 
@@ -32,6 +32,7 @@ from app.engine.feed import Bar, BarColumns, Cursor, IntArray, MarketData, ns_to
 from app.engine.indicators import IndicatorSource
 from app.engine.logbook import LogSink
 from app.engine.metrics import MetricValue, compute_metrics
+from app.engine.record_tables import RecordTable
 from app.engine.results import EquityLedger, RunRecord, RunResult, equity_curve, exposed_bars
 from app.engine.strategy import Strategy, coerce_params
 from app.engine.symbol_results import SymbolTotals, summarize_symbols
@@ -59,8 +60,8 @@ class Progress:
     time: int
     equity: float
     logs: tuple[LogLine, ...] = ()
-    trades: tuple[Trade, ...] = ()
-    orders: tuple[OrderRecord, ...] = ()
+    trades: Sequence[Trade] = ()  # a table (RecordTable) where the parent decoded them
+    orders: Sequence[OrderRecord] = ()
     stage: str = "running"
     indicators_done: int = 0
     indicators_total: int = 0
@@ -257,6 +258,7 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
     curve rebuilt bar by bar from the account marks, and the metrics."""
     market = cut_after_end(market, config.end)
     start = record.start
+    trades = RecordTable.from_records(Trade, record.trades)  # as it is when already a table
     other_closes = tuple(other.marked("close") for other in market.other_symbols)
     curve = equity_curve(
         record.marks, market.time, market.marked("close"), start, len(market), other_closes
@@ -266,7 +268,7 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
         times=curve.time,
         equity=curve.equity,
         exposed=exposed_bars(curve, record.marks, start),
-        trades=record.trades,
+        trades=trades,
         closes=market.close[start:],
         bar_ns=market.bar_ns,
         days_per_year=config.trading_days_per_year,
@@ -285,14 +287,14 @@ def summarize(record: RunRecord, market: MarketData, config: RunConfig) -> RunRe
         config=config,
         bars_total=len(market) - start,
         equity=curve,
-        trades=record.trades,
-        orders=record.orders,
+        trades=trades,
+        orders=RecordTable.from_records(OrderRecord, record.orders),
         logs=record.logs,
         logs_dropped=record.logs_dropped,
         metrics=metrics,
         indicators=record.indicators,
         price_source=liquidation.price_source(market),
-        symbols=summarize_symbols(record.trades, record.symbol_totals),
+        symbols=summarize_symbols(trades, record.symbol_totals),
     )
 
 

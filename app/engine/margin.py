@@ -15,7 +15,9 @@ one-way mode with isolated margin:
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 from app.engine.errors import ConfigError
 
@@ -104,6 +106,40 @@ def tier_for(notional: float, tiers: tuple[MarginTier, ...]) -> MarginTier:
     return chosen
 
 
+def floors_of(tiers: tuple[MarginTier, ...]) -> tuple[float, ...] | None:
+    """The brackets' notional floors when they rise strictly (as `build_tiers` and tier tables
+    make them): what `_tier_at` bisects; None for a table given otherwise (scanned instead)."""
+    floors = tuple(tier.notional_floor for tier in tiers)
+    if all(low < high for low, high in pairwise(floors)):
+        return floors
+    return None
+
+
+def _tier_at(
+    notional: float, tiers: tuple[MarginTier, ...], floors: tuple[float, ...] | None
+) -> MarginTier:
+    """`tier_for(notional, tiers)`, by bisection of `floors` (`floors_of(tiers)`)."""
+    if floors is None or notional != notional:  # NaN: tier_for stops at the first bracket
+        return tier_for(notional, tiers)
+    index = bisect_right(floors, notional) - 1
+    return tiers[index] if index > 0 else tiers[0]
+
+
+class TierBrackets:
+    """A run's tier table with its floors worked out once, for the liquidation price set again
+    at every fill (the portfolio's; same numbers as `liquidation_price`)."""
+
+    __slots__ = ("floors", "tiers")
+
+    def __init__(self, tiers: tuple[MarginTier, ...]) -> None:
+        self.tiers = tiers
+        self.floors = floors_of(tiers)
+
+    def liquidation_price(self, side: int, size: float, entry_price: float, margin: float) -> float:
+        """`liquidation_price(side, size, entry_price, margin, self.tiers)`."""
+        return _solve_liquidation_price(side, size, entry_price, margin, self.tiers, self.floors)
+
+
 def maintenance_margin(notional: float, tiers: tuple[MarginTier, ...]) -> float:
     """Maintenance margin in quote units for a position of this absolute notional."""
     tier = tier_for(notional, tiers)
@@ -129,12 +165,25 @@ def liquidation_price(
     price falls in until it is consistent (Binance: "the maintenance margin rate of the tier at
     the liquidation price").
     """
+    return _solve_liquidation_price(side, size, entry_price, margin, tiers, None)  # scanned
+
+
+def _solve_liquidation_price(
+    side: int,
+    size: float,
+    entry_price: float,
+    margin: float,
+    tiers: tuple[MarginTier, ...],
+    floors: tuple[float, ...] | None,
+) -> float:
+    """`liquidation_price`'s search; `floors` (`floors_of(tiers)`) lets it bisect the table,
+    None scans it (the same brackets either way)."""
     if size <= 0:
         return 0.0
-    tier = tier_for(size * entry_price, tiers)
+    tier = _tier_at(size * entry_price, tiers, floors)
     price = _liquidation_price_in_tier(side, size, entry_price, margin, tier)
     for _ in range(len(tiers)):
-        at_price = tier_for(size * max(price, 0.0), tiers)
+        at_price = _tier_at(size * max(price, 0.0), tiers, floors)
         if at_price is tier:
             break
         tier = at_price

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.engine.feed import FloatArray, IntArray
+from app.engine.record_tables import RecordTable
 from app.engine.sharpe_statistics import probabilistic_sharpe_ratio, return_moments
 from app.engine.types import ExitReason, Trade
 
@@ -31,6 +32,7 @@ NS_PER_DAY = 86_400_000_000_000
 DAYS_PER_CALENDAR_YEAR = 365.25
 
 MetricValue = float | int | str | None
+END_OF_DATA = ExitReason.END_OF_DATA
 
 DEFINITIONS: dict[str, str] = {
     "total_return": "final equity / initial cash - 1",
@@ -63,7 +65,9 @@ def day_end_indices(times: IntArray) -> IntArray:
     if len(times) == 0:
         return np.empty(0, dtype=np.int64)
     days = times // NS_PER_DAY
-    return np.flatnonzero(np.diff(days, append=days[-1] + 1) != 0)
+    # where the day changes after a bar, then the last bar: one bool per bar beside `days`
+    changes = np.flatnonzero(days[1:] != days[:-1])
+    return np.append(changes, len(days) - 1)
 
 
 def daily_returns(times: IntArray, equity: FloatArray) -> FloatArray:
@@ -189,10 +193,11 @@ def compute_metrics(
         if sharpe is not None and moments is not None
         else None
     )
-    pnls = np.array([t.pnl for t in trades], dtype=np.float64)
+    table = RecordTable.from_records(Trade, trades)  # the columns (a table is used as it is)
+    pnls = table.values("pnl")
     wins = pnls[pnls > 0]
     losses = pnls[pnls < 0]
-    notionals = np.array([t.size * t.entry_price for t in trades], dtype=np.float64)
+    notionals = table.values("size") * table.values("entry_price")
     return {
         "start": int(times[0]) if len(times) else None,
         "end": int(times[-1]) if len(times) else None,
@@ -212,15 +217,15 @@ def compute_metrics(
         "max_drawdown_days": (
             _max_drawdown_days(initial, times, equity, bar_ns) if len(times) else 0.0
         ),
-        "trades": len(trades),
-        "win_rate": len(wins) / len(trades) if trades else None,
+        "trades": len(table),
+        "win_rate": len(wins) / len(table) if len(table) else None,
         "profit_factor": _ratio(float(wins.sum()), abs(float(losses.sum()))),
-        "expectancy": float(pnls.mean()) if trades else None,
-        "avg_trade_pct": float(np.mean(pnls / notionals) * 100) if trades else None,
+        "expectancy": float(pnls.mean()) if len(table) else None,
+        "avg_trade_pct": float(np.mean(pnls / notionals) * 100) if len(table) else None,
         "exposure": float(np.mean(exposed)) if len(exposed) else 0.0,
         "fees_paid": fees_paid,
         "funding_paid": funding_paid,
         "liquidations": liquidations,
-        "end_of_data_closes": sum(1 for t in trades if t.exit_reason is ExitReason.END_OF_DATA),
+        "end_of_data_closes": int(np.count_nonzero(table.matches("exit_reason", END_OF_DATA))),
         "buy_and_hold_return": (float(closes[-1] / closes[0] - 1.0) if len(closes) else None),
     }

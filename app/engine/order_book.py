@@ -13,6 +13,7 @@ from app.engine.caps import RecordCounter
 from app.engine.events import (
     Event,
     FundingSettled,
+    Liquidity,
     OrderAccepted,
     OrderDenied,
     OrderEvent,
@@ -53,11 +54,12 @@ class OrderBook:
                 return order
         return None
 
-    def accept(self, order: Order, event: OrderAccepted) -> None:
-        """`order` passed its checks: it joins the working orders (the end of the list)."""
-        order.apply(event)
+    def accept(self, order: Order, time: int, index: int) -> None:
+        """`order` passed its checks at bar `index` (open time `time`): it joins the working
+        orders (the end of the list). The `OrderAccepted` event is built for a journal only."""
+        order.move_to(OrderStatus.PENDING)
         if self._journal is not None:
-            self._journal.append(event)
+            self._journal.append(OrderAccepted(order.id, time, index))
         self.working.append(order)
 
     def apply(self, order: Order, event: OrderEvent) -> None:
@@ -67,13 +69,39 @@ class OrderBook:
         order.apply(event)
         if self._journal is not None:
             self._journal.append(event)
-        if was_working:
-            self.working.remove(order)
-        self.finished.append(order.record())
+        self._finish(order, was_working)
         if type(event) is not OrderFilled or event.rest_refused is not None:
             message = order_notice(order, event)
             if message is not None:
                 self._log.write(LogLevel.WARNING, message)
+
+    def fill(
+        self,
+        order: Order,
+        time: int,
+        index: int,
+        price: float,
+        amount: float,
+        fee: float,
+        liquidity: Liquidity | None,
+        note: str = "",
+    ) -> None:
+        """`apply(order, OrderFilled(...))` for a fill of all that was asked (no part refused),
+        the broker's hot path: the event is built only for a journal, and such a fill writes
+        no log line."""
+        order.fill(time, price, amount, fee, note)
+        if self._journal is not None:
+            self._journal.append(
+                OrderFilled(order.id, time, index, price, amount, fee, liquidity, None, note)
+            )
+        self.working.remove(order)  # `_finish` of a working order, inline: once per fill
+        self.finished.append(order.record())
+
+    def _finish(self, order: Order, was_working: bool) -> None:
+        """`order` reached a final status: it leaves the working orders, its record is kept."""
+        if was_working:
+            self.working.remove(order)
+        self.finished.append(order.record())
 
     def settled(self, event: PositionLiquidated | FundingSettled) -> None:
         """Record an event of the position (not of an order)."""

@@ -26,6 +26,11 @@ from app.engine.events import (
 from app.engine.types import OrderRecord, OrderSide, OrderStatus, OrderType, TimeInForce
 
 _S = OrderStatus
+_BUY, _SELL = OrderSide.BUY, OrderSide.SELL
+# A named tuple's own constructor is a generated Python function around `tuple.__new__`; the
+# records and tickets made for every order are built with `tuple.__new__` directly (about half
+# the cost), from every field in the class's order.
+_new_tuple = tuple.__new__
 # status -> the statuses it may move to; a status with none is final.
 ORDER_STATE_TABLE: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
     {
@@ -121,36 +126,54 @@ class Order:
 
     def apply(self, event: OrderEvent) -> None:
         """Move to the status `event` stands for (through the state table) and take its data."""
-        target = EVENT_STATUS[type(event)]
-        if target not in ORDER_STATE_TABLE[self.status]:
-            raise OrderStateError(self.id, self.status, target)
-        self.status = target
+        self.move_to(EVENT_STATUS[type(event)])
         if type(event) is OrderFilled:
-            self.filled_time = event.time
-            self.filled_price = event.price
-            self.filled_amount = event.amount
-            self.fee = event.fee
-            self.reason = event.note
+            self.take_fill(event.time, event.price, event.amount, event.fee, event.note)
         elif type(event) is not OrderAccepted:
             self.reason = event.message  # type: ignore[union-attr]  # every other kind has one
 
+    def move_to(self, target: OrderStatus) -> None:
+        """Change the status to `target` along ORDER_STATE_TABLE; OrderStateError for a move
+        the table forbids. `apply` and the order book's hot paths (which build an event only
+        for a journal) both change the status here, so every change is checked."""
+        if target not in ORDER_STATE_TABLE[self.status]:
+            raise OrderStateError(self.id, self.status, target)
+        self.status = target
+
+    def fill(self, time: int, price: float, amount: float, fee: float, note: str) -> None:
+        """What applying `OrderFilled(self.id, time, _, price, amount, fee, _, _, note)` does,
+        without building the event."""
+        self.move_to(_S.FILLED)
+        self.take_fill(time, price, amount, fee, note)
+
+    def take_fill(self, time: int, price: float, amount: float, fee: float, note: str) -> None:
+        """Keep a fill's data (the status has moved to FILLED already)."""
+        self.filled_time = time
+        self.filled_price = price
+        self.filled_amount = amount
+        self.fee = fee
+        self.reason = note
+
     def ticket(self) -> OrderTicket:
-        return OrderTicket(
-            self.id,
-            OrderSide.BUY if self.direction > 0 else OrderSide.SELL,
-            self.type,
-            self.amount,
-            self.limit,
-            self.stop,
-            self.leverage,
-            self.stop_loss,
-            self.take_profit,
-            self.trailing_stop,
-            self.trailing_percent,
-            self.reduce_only,
-            self.post_only,
-            self.time_in_force,
-            self.oco_group,
+        return _new_tuple(
+            OrderTicket,
+            (
+                self.id,
+                _BUY if self.direction > 0 else _SELL,
+                self.type,
+                self.amount,
+                self.limit,
+                self.stop,
+                self.leverage,
+                self.stop_loss,
+                self.take_profit,
+                self.trailing_stop,
+                self.trailing_percent,
+                self.reduce_only,
+                self.post_only,
+                self.time_in_force,
+                self.oco_group,
+            ),
         )
 
     def describe(self) -> str:
@@ -172,24 +195,29 @@ class Order:
 
     def record(self) -> OrderRecord:
         """The final state; a filled `close_position` order's amount is what it closed."""
-        is_resolved_close = self.is_close and self.status is OrderStatus.FILLED
-        return OrderRecord(
-            self.id,
-            self.created_time,
-            self.created_index,
-            OrderSide.BUY if self.direction > 0 else OrderSide.SELL,
-            self.type,
-            self.filled_amount if is_resolved_close else self.amount,
-            self.limit,
-            self.stop,
-            self.leverage,
-            self.stop_loss,
-            self.take_profit,
-            self.status,
-            self.filled_time,
-            self.filled_price,
-            self.filled_amount,
-            self.fee,
-            self.reason,
-            self.symbol,
+        is_resolved_close = self.status is _S.FILLED and (
+            self.close_percentage is not None or self.close_amount is not None
+        )
+        return _new_tuple(
+            OrderRecord,
+            (
+                self.id,
+                self.created_time,
+                self.created_index,
+                _BUY if self.direction > 0 else _SELL,
+                self.type,
+                self.filled_amount if is_resolved_close else self.amount,
+                self.limit,
+                self.stop,
+                self.leverage,
+                self.stop_loss,
+                self.take_profit,
+                self.status,
+                self.filled_time,
+                self.filled_price,
+                self.filled_amount,
+                self.fee,
+                self.reason,
+                self.symbol,
+            ),
         )

@@ -98,8 +98,12 @@ class _Size(NamedTuple):
     risk: float | None
 
 
-def _read_terms(order: Order, request: OrderRequest) -> _Size:
-    """Coerce the request's numbers and options onto `order` (raises OrderRequestError)."""
+_NO_SIZE = _Size(None, None, None, None)
+
+
+def _read_terms(order: Order, request: OrderRequest) -> _Size | None:
+    """Coerce the request's numbers and options onto `order` (raises OrderRequestError).
+    The sizes given, or None for the common request: a base `amount` alone (the order's)."""
     amount = None if request.amount is None else as_number(request.amount, "amount")
     if amount is not None:
         order.amount = amount
@@ -122,7 +126,7 @@ def _read_terms(order: Order, request: OrderRequest) -> _Size:
     if request.time_in_force != "gtc":
         order.time_in_force = as_time_in_force(request.time_in_force)
     if request.quote is None and request.equity_fraction is None and request.risk is None:
-        return _Size(amount, None, None, None)
+        return None if amount is not None else _NO_SIZE
     return _Size(
         amount,
         as_distance(request.quote, "quote"),
@@ -134,54 +138,23 @@ def _read_terms(order: Order, request: OrderRequest) -> _Size:
 def _check_and_size(
     broker: Broker,
     order: Order,
-    size: _Size,
+    size: _Size | None,
     oco: object,
     reference_price: float,
     account_equity: float | None = None,
 ) -> Refusal | None:
-    """Check the request's options and size, set the order's amount; why it is refused, or
-    None."""
-    is_plain = size.quote is None and size.equity_fraction is None and size.risk is None
-    if not (is_plain and size.amount is not None and _has_no_options(order, oco)):
-        refusal = check_size_given(size._asdict()) or check_options(
-            order_kind=order.type.value,
-            stop_loss=order.stop_loss,
-            take_profit=order.take_profit,
-            trailing_stop=order.trailing_stop,
-            trailing_percent=order.trailing_percent,
-            risk=size.risk,
-            reduce_only=order.reduce_only,
-            post_only=order.post_only,
-            time_in_force=order.time_in_force,
-            has_oco=oco is not None,
-        )
+    """Check the request's options and size (None: a base amount alone, already the order's),
+    set the order's amount; why it is refused, or None."""
+    if size is not None:
+        refusal = check_size_given(size._asdict()) or _check_options(order, size.risk, oco)
+        if refusal is None and size.amount is None:
+            refusal = _size_order(broker, order, size, reference_price, account_equity)
         if refusal is not None:
             return refusal
-    price = order.limit if order.limit is not None else order.stop or reference_price
-    if size.amount is None:
-        refusal = check_leverage(order.leverage, broker.config)  # sizing needs a sound one
+    elif not _has_no_options(order, oco):
+        refusal = _check_options(order, None, oco)
         if refusal is not None:
             return refusal
-        is_maker = order.type is OrderType.LIMIT and order.time_in_force is TimeInForce.GTC
-        fees = broker.fees
-        order.amount = sized_amount(
-            **size._asdict(),
-            stop_loss=order.stop_loss,
-            price=price,
-            equity=(
-                broker.portfolio.equity(reference_price)
-                if account_equity is None
-                else account_equity
-            ),
-            leverage=order.leverage,
-            fee_rate=fees.maker if is_maker else fees.taker,
-        )
-        if order.amount <= 0:
-            return Refusal(
-                RejectReason.AMOUNT_NOT_POSITIVE,
-                f"the size from {_size_name(size)} is {order.amount:g} base units: "
-                "it must be positive (is equity above 0, the stop_loss away from the price?)",
-            )
     position = broker.portfolio.position
     refusal = check_request(
         direction=order.direction,
@@ -201,6 +174,55 @@ def _check_and_size(
     if refusal is None and oco is not None:
         refusal = _pair(broker, order, oco)
     return refusal
+
+
+def _check_options(order: Order, risk: float | None, oco: object) -> Refusal | None:
+    return check_options(
+        order_kind=order.type.value,
+        stop_loss=order.stop_loss,
+        take_profit=order.take_profit,
+        trailing_stop=order.trailing_stop,
+        trailing_percent=order.trailing_percent,
+        risk=risk,
+        reduce_only=order.reduce_only,
+        post_only=order.post_only,
+        time_in_force=order.time_in_force,
+        has_oco=oco is not None,
+    )
+
+
+def _size_order(
+    broker: Broker,
+    order: Order,
+    size: _Size,
+    reference_price: float,
+    account_equity: float | None,
+) -> Refusal | None:
+    """Set the order's amount from its quote, equity_fraction or risk, at its own price (its
+    limit or stop, or the current close); why it cannot be sized, or None."""
+    refusal = check_leverage(order.leverage, broker.config)  # sizing needs a sound one
+    if refusal is not None:
+        return refusal
+    price = order.limit if order.limit is not None else order.stop or reference_price
+    is_maker = order.type is OrderType.LIMIT and order.time_in_force is TimeInForce.GTC
+    fees = broker.fees
+    order.amount = sized_amount(
+        **size._asdict(),
+        stop_loss=order.stop_loss,
+        price=price,
+        equity=(
+            broker.portfolio.equity(reference_price) if account_equity is None else account_equity
+        ),
+        leverage=order.leverage,
+        fee_rate=fees.maker if is_maker else fees.taker,
+    )
+    if order.amount <= 0:
+        return Refusal(
+            RejectReason.AMOUNT_NOT_POSITIVE,
+            f"the size from {_size_name(size)} is {order.amount:g} base units: "
+            "it must be positive (is equity above 0, the stop_loss away from the price?)",
+        )
+    return None
 
 
 def _has_no_options(order: Order, oco: object) -> bool:

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from app.engine.config import RunConfig
 from app.engine.cross_margin import CrossMargin
 from app.engine.events import Refusal, RejectReason
-from app.engine.margin import liquidation_price, margin_ratio
+from app.engine.margin import TierBrackets, margin_ratio
 from app.engine.order_requests import spot_oversell_message
 from app.engine.tiers import check_position_limits
 from app.engine.types import ExitReason, Mode, PositionSide, Trade
 from app.engine.wallet import Wallet
 
 SIZE_EPSILON = 1e-12
+_LONG, _SHORT = PositionSide.LONG, PositionSide.SHORT
+_new_tuple = tuple.__new__  # a named tuple built without its generated Python constructor
 
 
 @dataclass(slots=True)
@@ -59,9 +61,10 @@ def clearance_fee(position: Position) -> float:
 
 @dataclass(slots=True)
 class FillResult:
-    """What a fill did: the trades it closed, the amount it executed, and a refusal if any."""
+    """What a fill did: the trade it closed (a fill closes at most one position, the one it
+    is against), the amount it executed, and a refusal if any."""
 
-    trades: tuple[Trade, ...]
+    trade: Trade | None
     filled: float
     fee: float
     denied: Refusal | None = None
@@ -82,6 +85,7 @@ class Portfolio:
         `symbol` is written on the trades; `wallet` holds the cash, shared with the other
         symbols' portfolios of a run over several (app.engine.account; default: its own)."""
         self.config = config
+        self._brackets = TierBrackets(config.margin_tiers)  # the run's tiers, bisected per fill
         self.wallet = wallet if wallet is not None else Wallet(config.cash)
         self.symbol = symbol
         self.is_marked = is_marked
@@ -139,39 +143,36 @@ class Portfolio:
         (margin, spot short, tier leverage) leaves the account untouched for the refused part.
         """
         position = self.position
-        trades: list[Trade] = []
+        trade: Trade | None = None
         filled = 0.0
         fee = 0.0
         remaining = amount
         if position.side == -direction:
             if self.config.mode is Mode.SPOT and remaining > position.size * (1 + 1e-9):
-                return FillResult((), 0.0, 0.0, self._spot_oversell(remaining))
+                return FillResult(None, 0.0, 0.0, self._spot_oversell(remaining))
             closed = min(remaining, position.size)
             trade, close_fee = self._reduce(closed, price, fee_rate, time, index, reason)
-            trades.append(trade)
             filled += closed
             fee += close_fee
             remaining -= closed
         if remaining <= SIZE_EPSILON * max(amount, 1.0):
-            if not trades:  # nothing closed and nothing to open: refuse, don't mark it filled
-                return FillResult(
-                    (),
-                    0.0,
-                    0.0,
-                    Refusal(
-                        RejectReason.BELOW_MINIMUM_SIZE,
-                        f"amount {amount:g} is below the smallest "
-                        f"size the engine fills ({SIZE_EPSILON:g})",
-                    ),
-                )
-            return FillResult(tuple(trades), filled, fee)
+            if trade is None:  # nothing closed and nothing to open: refuse, don't mark it filled
+                return FillResult(None, 0.0, 0.0, self._below_minimum(amount))
+            return FillResult(trade, filled, fee)
         if self.config.mode is Mode.SPOT and direction < 0:
-            return FillResult(tuple(trades), filled, fee, self._spot_oversell(remaining))
+            return FillResult(trade, filled, fee, self._spot_oversell(remaining))
         denied = self._check_increase(direction, remaining, price, fee_rate, leverage)
         if denied is not None:
-            return FillResult(tuple(trades), filled, fee, denied)
+            return FillResult(trade, filled, fee, denied)
         fee += self._increase(direction, remaining, price, fee_rate, leverage, time, index)
-        return FillResult(tuple(trades), filled + remaining, fee)
+        return FillResult(trade, filled + remaining, fee)
+
+    @staticmethod
+    def _below_minimum(amount: float) -> Refusal:
+        return Refusal(
+            RejectReason.BELOW_MINIMUM_SIZE,
+            f"amount {amount:g} is below the smallest size the engine fills ({SIZE_EPSILON:g})",
+        )
 
     def _spot_oversell(self, amount: float) -> Refusal:
         held = self.position.size if self.position.side > 0 else 0.0
@@ -249,20 +250,23 @@ class Portfolio:
         entry_fees = position.open_fees * fraction
         price_pnl = position.side * amount * (price - position.entry_price)
         fee = amount * price * fee_rate
-        trade = Trade(  # positional: the hot path (fields in Trade's order)
-            position.entry_time,
-            time,
-            position.entry_index,
-            index,
-            PositionSide.LONG if position.side > 0 else PositionSide.SHORT,
-            amount,
-            position.entry_price,
-            price,
-            price_pnl - entry_fees - fee,
-            entry_fees + fee,
-            reason,
-            initial_margin,
-            self.symbol,
+        trade = _new_tuple(  # Trade(...) without its generated constructor: the hot path
+            Trade,
+            (  # every field, in Trade's order
+                position.entry_time,
+                time,
+                position.entry_index,
+                index,
+                _LONG if position.side > 0 else _SHORT,
+                amount,
+                position.entry_price,
+                price,
+                price_pnl - entry_fees - fee,
+                entry_fees + fee,
+                reason,
+                initial_margin,
+                self.symbol,
+            ),
         )
         self.wallet.cash += released + price_pnl - fee
         self.fees_paid += fee
@@ -365,10 +369,6 @@ class Portfolio:
         if self.cross is not None:
             self.cross.refresh()
             return
-        position.liquidation_price = liquidation_price(
-            position.side,
-            position.size,
-            position.entry_price,
-            position.margin,
-            self.config.margin_tiers,
+        position.liquidation_price = self._brackets.liquidation_price(
+            position.side, position.size, position.entry_price, position.margin
         )

@@ -1,7 +1,11 @@
-"""What a finished run hands back: equity curve, trades, orders, logs and metrics."""
+"""What a finished run hands back: equity curve, trades, orders, logs and metrics.
+
+A result's trades and orders are tables (`TradeTable`, `OrderTable`: app.engine.record_tables):
+one numpy column per field, read as a tuple of `Trade` / `OrderRecord` rows made on demand."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -12,10 +16,16 @@ from app.engine.config import ParamValue, RunConfig
 from app.engine.feed import FloatArray, IntArray
 from app.engine.indicator_rules import IndicatorArg
 from app.engine.metrics import MetricValue
+from app.engine.record_tables import RecordTable
 from app.engine.symbol_results import SymbolSummary, SymbolTotals
 from app.engine.types import LogLine, OrderRecord, Trade
 
 PRICE_SOURCE = "trade price (no mark-price series given): liquidation and funding use it"
+
+TradeTable = RecordTable[Trade]
+"""A run's closed trades as columns, read as a tuple of `Trade` (in the order they closed)."""
+OrderTable = RecordTable[OrderRecord]
+"""A run's orders as columns, read as a tuple of `OrderRecord` (by id)."""
 
 
 class IndicatorSetting(NamedTuple):
@@ -42,13 +52,16 @@ class EquityCurve:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
+    """A finished run. `trades` and `orders` are tables (columns, rows on demand); given any
+    other sequence of records, the result holds them as a table."""
+
     strategy: str
     params: dict[str, ParamValue]
     config: RunConfig
     bars_total: int
     equity: EquityCurve
-    trades: tuple[Trade, ...]
-    orders: tuple[OrderRecord, ...]
+    trades: TradeTable
+    orders: OrderTable
     logs: tuple[LogLine, ...]
     logs_dropped: int
     metrics: dict[str, MetricValue]
@@ -57,6 +70,12 @@ class RunResult:
     indicators: tuple[IndicatorSetting, ...] = ()  # in declaration order
     # a run over several symbols: each symbol's figures, the primary first (else empty)
     symbols: tuple[SymbolSummary, ...] = ()
+
+    def __post_init__(self) -> None:
+        trades: Sequence[Trade] = self.trades
+        orders: Sequence[OrderRecord] = self.orders
+        object.__setattr__(self, "trades", RecordTable.from_records(Trade, trades))
+        object.__setattr__(self, "orders", RecordTable.from_records(OrderRecord, orders))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -83,14 +102,15 @@ class RunRecord:
 
     It is small (one row per order, trade, log line and account change, nothing per bar), so a
     sandbox worker sends this and the parent derives the rest from its own copy of the data.
+    The engine records tuples of records; the parent's decoder, tables (RecordTable).
     """
 
     strategy: str
     params: dict[str, ParamValue]
     start: int  # first traded bar of the (end-cut) market
     marks: AccountMarks
-    trades: tuple[Trade, ...]
-    orders: tuple[OrderRecord, ...]
+    trades: Sequence[Trade]  # in the order they closed
+    orders: Sequence[OrderRecord]  # by id
     logs: tuple[LogLine, ...]
     logs_dropped: int
     fees_paid: float

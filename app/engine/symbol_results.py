@@ -8,6 +8,9 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
+
+from app.engine.record_tables import RecordTable
 from app.engine.types import Trade
 
 
@@ -38,19 +41,22 @@ class SymbolSummary(NamedTuple):
 def summarize_symbols(
     trades: Sequence[Trade], totals: Sequence[SymbolTotals]
 ) -> tuple[SymbolSummary, ...]:
-    """Each symbol's summary, in the order of `totals` (the primary first)."""
+    """Each symbol's summary, in the order of `totals` (the primary first); `trades` a table
+    (RecordTable) or any sequence of trades. The net PnL is the exact sum (`math.fsum`)."""
     summaries: list[SymbolSummary] = []
+    table = RecordTable.from_records(Trade, trades)
+    pnls = table.values("pnl")
     for total in totals:
-        own = [trade for trade in trades if trade.symbol == total.symbol]
+        own = pnls[table.matches("symbol", total.symbol)]
         summaries.append(
             SymbolSummary(
                 symbol=total.symbol,
                 trades=len(own),
-                net_pnl=math.fsum(trade.pnl for trade in own),
+                net_pnl=math.fsum(own.tolist()),
                 fees_paid=total.fees_paid,
                 funding_paid=total.funding_paid,
                 liquidations=total.liquidations,
-                winning_trades=sum(trade.pnl > 0 for trade in own),
+                winning_trades=int(np.count_nonzero(own > 0)),
             )
         )
     return tuple(summaries)

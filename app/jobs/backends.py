@@ -9,9 +9,11 @@ from functools import partial
 from sqlalchemy import Engine
 
 from app.data.catalog import DatasetCatalog
+from app.jobs.fold_tests import RedisFoldTests
 from app.jobs.owners import run_owner
 from app.jobs.progress import ProgressHub
 from app.jobs.queue import LocalProcessPool
+from app.jobs.redis_keys import LeaseTiming
 from app.jobs.redis_queue import JOB_TIMEOUT_MARGIN_S, ClusterJobRunner, connect
 from app.jobs.redis_sweep_progress import RelayedSweepHub
 from app.jobs.remote_trials import RedisSweepTrials
@@ -49,6 +51,7 @@ def make_job_runner(
             connection=connect(settings.redis_url),
             owner_of=owner_of,
             job_timeout_s=settings.max_wall_seconds + JOB_TIMEOUT_MARGIN_S,
+            lease_timing=LeaseTiming.from_settings(settings),
         )
     return JobRunner(
         engine=engine,
@@ -72,16 +75,15 @@ def make_sweep_hub(settings: Settings) -> SweepHub:
 def make_sweep_runner(
     settings: Settings, *, engine: Engine, catalog: DatasetCatalog, hub: SweepHub
 ) -> SweepRunner:
-    """STRATEGYLAB_REDIS_URL set: sweep and walk-forward trials go to `strategylab worker`
-    processes through RQ, on their owner's queue. Unset: one sweep at a time on this machine's
-    sandboxed trial workers."""
+    """STRATEGYLAB_REDIS_URL set: sweep and walk-forward trials, and the walk-forwards' test
+    runs, go to `strategylab worker` processes through RQ, on their owner's queue. Unset: one
+    sweep at a time on this machine's sandboxed trial workers."""
     service = RunService.from_settings(settings)
     workers = default_trial_workers(settings.workers)
     if settings.redis_url is not None:
         connection = connect(settings.redis_url)
-        trials = RedisSweepTrials(
-            connection, job_timeout_s=settings.max_wall_seconds + JOB_TIMEOUT_MARGIN_S
-        )
+        job_timeout_s = settings.max_wall_seconds + JOB_TIMEOUT_MARGIN_S
+        trials = RedisSweepTrials(connection, job_timeout_s=job_timeout_s)
         return SweepRunner(
             engine=engine,
             catalog=catalog,
@@ -89,8 +91,9 @@ def make_sweep_runner(
             hub=hub,
             trial_workers=workers,
             trials=trials,
+            tests=RedisFoldTests(connection, job_timeout_s=job_timeout_s),
             sweep_threads=CLUSTER_SWEEP_THREADS,
-            leases=SweepLeases(connection),
+            leases=SweepLeases(connection, LeaseTiming.from_settings(settings)),
         )
     return SweepRunner(
         engine=engine, catalog=catalog, service=service, hub=hub, trial_workers=workers

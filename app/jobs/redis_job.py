@@ -38,7 +38,7 @@ from sqlmodel import select
 from app.db import RunRow, make_engine, session_scope
 from app.jobs.lease_keeper import LeaseKeeper, drop_lease, lease_holder, renew_lease
 from app.jobs.queue import WORKER_NICE, JobHandler, RunJob
-from app.jobs.redis_keys import LEASE_RENEW_S, LEASE_TTL_S, cancel_key, lease_key
+from app.jobs.redis_keys import DEFAULT_LEASE_TIMING, LeaseTiming, cancel_key, lease_key
 from app.jobs.redis_progress import RedisProgressPublisher
 from app.jobs.redis_queue import JOB_TIMEOUT_MARGIN_S, connect
 from app.jobs.runner import JobRunner
@@ -125,8 +125,10 @@ class RunLease:
         attempt: int = 1,
         keeper: LeaseKeeper | None = None,
         hold_s: float = DEFAULT_HOLD_S,
+        timing: LeaseTiming = DEFAULT_LEASE_TIMING,
     ) -> None:
         self._redis = connection
+        self._timing = timing
         self._id = lease_id
         self._key = lease_key(lease_id)
         self._attempt = attempt
@@ -161,7 +163,7 @@ class RunLease:
 
     def _renew(self) -> None:
         try:
-            if not renew_lease(self._redis, self._key, self._attempt, LEASE_TTL_S):
+            if not renew_lease(self._redis, self._key, self._attempt, self._timing.ttl_s):
                 self._replaced()
         except redis.RedisError as error:  # Redis restarting: keep trying until it is back
             logger.warning("lease renewal failed lease=%s: %s", self._id, error)
@@ -190,7 +192,7 @@ class RunLease:
                 continue
             if holder is not None and holder > self._attempt:
                 self._replaced()
-            if waited - renewed >= LEASE_RENEW_S:  # the keeper renews too, when this is starved
+            if waited - renewed >= self._timing.renew_s:  # the keeper renews too when starved
                 renewed = waited
                 self._renew()
 
@@ -213,6 +215,8 @@ class WorkerContext:
     trials: TrialBases = field(default_factory=TrialBases)
     keeper: LeaseKeeper | None = None
     """The process renewing this worker's leases (None: renewed from the job's thread)."""
+    lease_timing: LeaseTiming = DEFAULT_LEASE_TIMING
+    """The leases' TTL and renewal interval (the operator's, from Settings)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, warm: bool = True) -> WorkerContext:
@@ -221,8 +225,9 @@ class WorkerContext:
         process (a `strategylab worker`'s context; a one-off job's renews from a thread)."""
         if settings.redis_url is None:
             raise RuntimeError("STRATEGYLAB_REDIS_URL is not set in the worker's environment")
+        timing = LeaseTiming.from_settings(settings)
         keeper = (
-            LeaseKeeper(settings.redis_url, ttl_s=LEASE_TTL_S, renew_s=LEASE_RENEW_S)
+            LeaseKeeper(settings.redis_url, ttl_s=timing.ttl_s, renew_s=timing.renew_s)
             if warm
             else None
         )
@@ -232,6 +237,7 @@ class WorkerContext:
             connection=connect(settings.redis_url),
             sandboxes=WorkerPool(1, nice=WORKER_NICE) if warm else None,
             keeper=keeper,
+            lease_timing=timing,
         )
 
     def lease(self, lease_id: str, attempt: int, stop: threading.Event) -> RunLease:
@@ -240,7 +246,13 @@ class WorkerContext:
         job = get_current_job()
         hold_s = float(job.timeout) if job is not None and job.timeout else DEFAULT_HOLD_S
         return RunLease(
-            self.connection, lease_id, stop, attempt=attempt, keeper=self.keeper, hold_s=hold_s
+            self.connection,
+            lease_id,
+            stop,
+            attempt=attempt,
+            keeper=self.keeper,
+            hold_s=hold_s,
+            timing=self.lease_timing,
         )
 
     def close(self) -> None:

@@ -6,7 +6,11 @@ installations only through separate databases (redis://host:6379/<db>).
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 QUEUE_PREFIX: Final = "strategylab-runs-"
 """RQ queue of one owner's runs: QUEUE_PREFIX + owner key (workers take turns between them)."""
@@ -25,10 +29,31 @@ JOB_PREFIX: Final = "run-"
 """RQ job id of a run: JOB_PREFIX + run id, so a run is never queued twice."""
 
 LEASE_TTL_S: Final = 10
-"""Seconds a lease lives unless renewed; a worker renews it every LEASE_RENEW_S."""
+"""Seconds a lease lives unless renewed, by default (Settings.lease_ttl_s)."""
 LEASE_RENEW_S: Final = 2.0
+"""Seconds between a lease's renewals, by default (Settings.lease_renew_s)."""
 CANCEL_TTL_S: Final = 24 * 3600
 """Seconds a cancel flag is kept (long enough for any run to notice it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseTiming:
+    """How long a lease lives unless renewed (`ttl_s`, whole seconds: Redis's EX) and how
+    often its holder renews it (`renew_s`): the operator's STRATEGYLAB_LEASE_TTL_S and
+    STRATEGYLAB_LEASE_RENEW_S (Settings checks renew_s < ttl_s / 2). Every web node (its
+    reaper, its sweep leases) and every worker (its jobs, its lease keeper) must use the same,
+    so give them the same environment."""
+
+    ttl_s: int = LEASE_TTL_S
+    renew_s: float = LEASE_RENEW_S
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LeaseTiming:
+        """The timing `settings` name."""
+        return cls(ttl_s=settings.lease_ttl_s, renew_s=settings.lease_renew_s)
+
+
+DEFAULT_LEASE_TIMING: Final = LeaseTiming()
 
 
 def queue_name(owner: str) -> str:
@@ -58,6 +83,8 @@ def lease_key(run_id: str) -> str:
 
 TRIAL_FUNCTION: Final = "app.jobs.trial_job.run_trial"
 """The RQ job function of a sweep trial, by name (web nodes enqueue it without importing it)."""
+FOLD_TEST_FUNCTION: Final = "app.jobs.fold_test_job.run_fold_test"
+"""The RQ job function of a walk-forward fold's test run (a trial job run in full)."""
 TRIAL_JOB_PREFIX: Final = "trial-"
 """RQ job id of a sweep trial's attempt: TRIAL_JOB_PREFIX + trial key + "-" + attempt."""
 TRIAL_RESULT_PREFIX: Final = "strategylab:trial-result:"

@@ -41,8 +41,10 @@ from app.jobs.progress import ProgressHub, queued_progress
 from app.jobs.queue import JobHandler, OwnerOf, RunJob, local_owner
 from app.jobs.redis_keys import (
     CANCEL_TTL_S,
+    DEFAULT_LEASE_TIMING,
     LEASE_TTL_S,
     QUEUES_SET,
+    LeaseTiming,
     cancel_key,
     job_id,
     lease_key,
@@ -176,6 +178,7 @@ class ClusterJobRunner(JobRunner):
         connection: redis.Redis,
         owner_of: OwnerOf = local_owner,
         job_timeout_s: float = 3600.0 + JOB_TIMEOUT_MARGIN_S,
+        lease_timing: LeaseTiming = DEFAULT_LEASE_TIMING,
     ) -> None:
         def make_queue(handler: JobHandler, *, workers: int) -> RedisJobQueue:
             return RedisJobQueue(
@@ -195,6 +198,7 @@ class ClusterJobRunner(JobRunner):
             queue_factory=make_queue,
         )
         self._redis = connection
+        self._lease_timing = lease_timing
         self._jobs = typing.cast(RedisJobQueue, self._queue)
         self._relay = ProgressRelay(connection, hub)
         self._events = RedisProgressPublisher(connection)
@@ -240,9 +244,9 @@ class ClusterJobRunner(JobRunner):
     def reap(self) -> list[str]:
         """Handle every running run whose current attempt holds no lease (its worker and that
         worker's lease keeper are gone): queued again after its first lost worker, failed
-        "worker lost" after its second. A run started less than LEASE_TTL_S ago is left
+        "worker lost" after its second. A run started less than the lease's TTL ago is left
         alone (its worker sets the lease right after starting it). Returns the runs handled."""
-        settled = utc_now() - timedelta(seconds=LEASE_TTL_S)
+        settled = utc_now() - timedelta(seconds=self._lease_timing.ttl_s)
         with session_scope(self._engine) as session:
             running = crud.list_runs(session, statuses=(RunStatus.RUNNING,), limit=1_000_000)
             candidates = [

@@ -64,7 +64,7 @@ POLL_S: Final = 0.2
 """How often the web node looks for its open trials' outcomes and lost workers, s."""
 LOST_GRACE_S: Final = 3.0
 """A started trial without a lease for this long has lost its worker (the lease is set as
-the job starts and lives LEASE_TTL_S after the worker's last renewal), s."""
+the job starts and lives its TTL, STRATEGYLAB_LEASE_TTL_S, after the last renewal), s."""
 CANCEL_WAIT_S: Final = 10.0
 """How long a cancelled batch waits for its running trials' workers to let go, s."""
 LOST_TRIAL_RETRIES: Final = 1
@@ -107,6 +107,7 @@ class RemoteTrialRunner:
         job_timeout_s: float,
         is_pausing: Callable[[], bool] = lambda: False,
         poll_s: float = POLL_S,
+        function: str = TRIAL_FUNCTION,
     ) -> None:
         base.limits.checked(base.maximums)  # LimitsRefused now, as the local TrialRunner
         self._base = base
@@ -116,6 +117,7 @@ class RemoteTrialRunner:
         self._job_timeout_s = job_timeout_s
         self._is_pausing = is_pausing
         self._poll_s = poll_s
+        self._function = function  # the RQ job function: a trial, or a fold's test run
         self._unnumbered = count(1_000_000_000)  # ad hoc batches: never a study's number
 
     def run_batch(
@@ -131,14 +133,24 @@ class RemoteTrialRunner:
         prepared = [with_params(self._base, params) for params in param_sets]
         if numbers is None:
             numbers = [next(self._unnumbered) for _ in prepared]
-        jobs = [self._job(number, run) for number, run in zip(numbers, prepared, strict=True)]
+        jobs = [self.job_of(number, run) for number, run in zip(numbers, prepared, strict=True)]
+        collected = self.collect(jobs, cancel=cancel)
+        return [_outcome_of(job, collected.get(job.key)) for job in jobs]
+
+    def collect(
+        self, jobs: Sequence[TrialJob], *, cancel: threading.Event | None = None
+    ) -> dict[str, bytes | str | TrialFailed]:
+        """Queue each job (or find it stored, or still queued or running from before a
+        restart) and wait for the workers: by trial key, the stored outcome as the worker
+        encoded it, or TrialFailed "worker lost"; a trial not finished when `cancel` was set
+        is missing."""
         stop = cancel if cancel is not None else threading.Event()
-        outcomes: dict[str, TrialOutcome] = {}
+        outcomes: dict[str, bytes | str | TrialFailed] = {}
         waiting: dict[str, _Open] = {}
         for job in jobs:
             if job.key in waiting or job.key in outcomes:
                 continue
-            found = self._stored(job)
+            found = self._redis.get(trial_result_key(job.key))
             if found is not None:
                 outcomes[job.key] = found
             else:
@@ -153,9 +165,11 @@ class RemoteTrialRunner:
                 self._look(waiting, outcomes)
             except redis.RedisError as error:  # Redis restarting: look again next round
                 logger.warning("trial outcomes not read yet: %s", error)
-        return [outcomes.get(job.key) for job in jobs]
+        return outcomes
 
-    def _job(self, number: int, prepared: PreparedRun) -> TrialJob:
+    def job_of(self, number: int, prepared: PreparedRun) -> TrialJob:
+        """The job of trial `number` of the study: `prepared` (this runner's base with the
+        trial's params) on the base's data and config."""
         inputs = prepared.inputs
         return TrialJob(
             key=trial_key(self._study_name, number),
@@ -166,10 +180,6 @@ class RemoteTrialRunner:
             config=self._base.inputs.config.to_dict(),
             params=dict(inputs.config.param_dict),
         )
-
-    def _stored(self, job: TrialJob) -> TrialOutcome | None:
-        raw = self._redis.get(trial_result_key(job.key))
-        return _decoded(job, raw) if raw is not None else None
 
     def _adopt_or_submit(self, job: TrialJob) -> int:
         """The attempt the trial is on: a live job of it (queued or running, from before a
@@ -192,7 +202,7 @@ class RemoteTrialRunner:
         self._redis.delete(cancel_key(trial_lease_id(job.key)))  # queued again: wanted
         self._redis.sadd(QUEUES_SET, name)
         Queue(name, connection=self._redis).enqueue(
-            TRIAL_FUNCTION,
+            self._function,
             job.to_dict(),
             attempt,  # the lease's token and the fence on its outcome (app.jobs.trial_job)
             job_id=job_id,
@@ -202,7 +212,9 @@ class RemoteTrialRunner:
             description=f"trial of {self._study_name}",
         )
 
-    def _look(self, waiting: dict[str, _Open], outcomes: dict[str, TrialOutcome]) -> None:
+    def _look(
+        self, waiting: dict[str, _Open], outcomes: dict[str, bytes | str | TrialFailed]
+    ) -> None:
         """Collect the outcomes stored since the last look; retry or fail the trials whose
         worker was lost."""
         keys = list(waiting)
@@ -219,7 +231,7 @@ class RemoteTrialRunner:
             state = waiting[key]
             is_leased = holder_of(holder) == state.attempt
             if raw is not None:
-                outcomes[key] = _decoded(state.job, raw)
+                outcomes[key] = raw
                 del waiting[key]
                 continue
             status = job.get_status(refresh=False) if job is not None else None
@@ -232,12 +244,15 @@ class RemoteTrialRunner:
                 self._lost(state, waiting, outcomes)
 
     def _lost(
-        self, state: _Open, waiting: dict[str, _Open], outcomes: dict[str, TrialOutcome]
+        self,
+        state: _Open,
+        waiting: dict[str, _Open],
+        outcomes: dict[str, bytes | str | TrialFailed],
     ) -> None:
         key = state.job.key
         raw = self._redis.get(trial_result_key(key))  # it may have finished meanwhile
         if raw is not None:
-            outcomes[key] = _decoded(state.job, raw)
+            outcomes[key] = raw
             del waiting[key]
             return
         losses = int(self._redis.incr(lost_key(trial_lease_id(key))))
@@ -252,7 +267,9 @@ class RemoteTrialRunner:
         outcomes[key] = TrialFailed(dict(state.job.params), WORKER_LOST_REASON)
         del waiting[key]
 
-    def _cancel(self, waiting: dict[str, _Open], outcomes: dict[str, TrialOutcome]) -> None:
+    def _cancel(
+        self, waiting: dict[str, _Open], outcomes: dict[str, bytes | str | TrialFailed]
+    ) -> None:
         """Stop every open trial: cancel flags for the running ones, queued ones taken off;
         waits up to CANCEL_WAIT_S for the running ones to let go (outcomes stored meanwhile
         are kept)."""
@@ -267,7 +284,7 @@ class RemoteTrialRunner:
                 for key in list(waiting):
                     raw = self._redis.get(trial_result_key(key))
                     if raw is not None:
-                        outcomes[key] = _decoded(waiting[key].job, raw)
+                        outcomes[key] = raw
                     if raw is not None or not self._redis.exists(lease_key(trial_lease_id(key))):
                         del waiting[key]
                 if waiting:
@@ -288,6 +305,13 @@ class RemoteTrialRunner:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _outcome_of(job: TrialJob, found: bytes | str | TrialFailed | None) -> TrialOutcome | None:
+    """A collected trial's outcome (None: not finished)."""
+    if found is None or isinstance(found, TrialFailed):
+        return found
+    return _decoded(job, found)
 
 
 def _decoded(job: TrialJob, raw: bytes | str) -> TrialOutcome:

@@ -16,7 +16,13 @@ from typing import Final
 import redis
 
 from app.jobs.redis_job import RunLease
-from app.jobs.redis_keys import CANCEL_TTL_S, LEASE_TTL_S, cancel_key, lease_key
+from app.jobs.redis_keys import (
+    CANCEL_TTL_S,
+    DEFAULT_LEASE_TIMING,
+    LeaseTiming,
+    cancel_key,
+    lease_key,
+)
 
 ADOPT_INTERVAL_S: Final = 10.0
 """How often a node looks for running sweeps whose node is gone, s."""
@@ -30,12 +36,14 @@ def lease_id(sweep_id: str) -> str:
 class SweepLeases:
     """The sweeps' leases and cancel flags on Redis."""
 
-    def __init__(self, connection: redis.Redis) -> None:
+    def __init__(self, connection: redis.Redis, timing: LeaseTiming = DEFAULT_LEASE_TIMING) -> None:
         self._redis = connection
+        self._timing = timing
 
     def claim(self, sweep_id: str) -> bool:
         """Take the sweep's lease if no node holds it; True when this node now does."""
-        return bool(self._redis.set(lease_key(lease_id(sweep_id)), b"1", nx=True, ex=LEASE_TTL_S))
+        key = lease_key(lease_id(sweep_id))
+        return bool(self._redis.set(key, b"1", nx=True, ex=self._timing.ttl_s))
 
     def release(self, sweep_id: str) -> None:
         """Give back a lease claimed and not used (the sweep was not this node's to run)."""
@@ -43,7 +51,7 @@ class SweepLeases:
 
     def hold(self, sweep_id: str, stop: threading.Event) -> RunLease:
         """While entered: the sweep's lease held and its cancel flag watched (sets `stop`)."""
-        return RunLease(self._redis, lease_id(sweep_id), stop)
+        return RunLease(self._redis, lease_id(sweep_id), stop, timing=self._timing)
 
     def is_held(self, sweep_id: str) -> bool:
         """True while some node runs the sweep."""

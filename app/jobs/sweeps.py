@@ -15,12 +15,13 @@ every one of their `workers` slots, so a sweep never makes a run wait for a slot
 both compete for the CPU the kernel gives each run's process about three times the share of
 one trial's (CFS weights 110 at nice 10 against 36 at nice 15).
 
-With STRATEGYLAB_REDIS_URL set (`trials` is app.jobs.remote_trials.RedisSweepTrials), the
-sweep thread keeps only the study (ask, tell, store, stream): the trials execute on
-`strategylab worker` processes, on the sweep owner's queue, taking turns with every other
-user's runs and trials; `sweep_threads` sweeps then run at once on a node (their threads only
-wait for workers). A web node stopping leaves its open trials to the workers; the next start
-resumes the study and collects them. Several web nodes share the sweeps through `leases`
+With STRATEGYLAB_REDIS_URL set (`trials` is app.jobs.remote_trials.RedisSweepTrials, `tests`
+app.jobs.fold_tests.RedisFoldTests), the sweep thread keeps only the study (ask, tell, store,
+stream): the trials and a walk-forward's test runs execute on `strategylab worker`
+processes, on the sweep owner's queue, taking turns with every other user's runs and trials;
+`sweep_threads` sweeps then run at once on a node (their threads only wait for workers). A
+web node stopping leaves its open trials to the workers; the next start resumes the study and
+collects them. Several web nodes share the sweeps through `leases`
 (app.jobs.sweep_leases): a node runs a sweep only once it holds its lease, queues again only
 the running sweeps whose node is gone (looking every ADOPT_INTERVAL_S), and a cancel on any
 node reaches the node running the sweep.
@@ -62,7 +63,7 @@ from app.research.sweep import (
     local_trials,
     run_sweep,
 )
-from app.research.walkforward import WalkForwardProgress
+from app.research.walkforward import FoldTestFactory, WalkForwardProgress, local_tests
 from app.runs import PreparedRun, RunService
 from sandbox import SandboxError, StrategyRejected, lower_thread_priority
 from sandbox.text import clean_json, clean_text
@@ -93,12 +94,20 @@ SweepFunction = Callable[..., SweepResult]
 SweepTrials = Callable[[SweepRow, Callable[[], bool]], TrialRunnerFactory]
 """Where a sweep's trials execute: the factory of its trial runners, given the sweep and a
 check of whether this node is stopping (not cancelling: open trials may go on elsewhere)."""
+SweepTests = Callable[[SweepRow, Callable[[], bool]], FoldTestFactory]
+"""Where a walk-forward's test windows execute, given the same (app.jobs.fold_tests)."""
 
 
 def trials_here(sweep: SweepRow, is_pausing: Callable[[], bool]) -> TrialRunnerFactory:
     """The embedded default: every sweep's trials on this machine's sandboxed workers."""
     del sweep, is_pausing
     return local_trials
+
+
+def tests_here(sweep: SweepRow, is_pausing: Callable[[], bool]) -> FoldTestFactory:
+    """The embedded default: every walk-forward's test runs in this machine's sandbox."""
+    del sweep, is_pausing
+    return local_tests
 
 
 def sweep_sources(target: RunStatus) -> frozenset[RunStatus]:
@@ -191,6 +200,7 @@ class SweepRunner:
         trial_workers: int,
         sweep: SweepFunction = run_sweep,
         trials: SweepTrials = trials_here,
+        tests: SweepTests = tests_here,
         sweep_threads: int = 1,
         leases: SweepLeases | None = None,
     ) -> None:
@@ -201,6 +211,7 @@ class SweepRunner:
         self._trial_workers = trial_workers
         self._sweep = sweep
         self._trials = trials
+        self._tests = tests
         self._sweep_threads = sweep_threads
         self._leases = leases
         self._adopt_stop = threading.Event()
@@ -393,7 +404,8 @@ class SweepRunner:
             trials = self._trials(sweep, lambda: self._is_stopping)
             walk = walk_of(sweep.spec)
             if walk is not None:
-                self._run_walkforward(sweep_id, request, walk, base, stop, trials)
+                tests = self._tests(sweep, lambda: self._is_stopping)
+                self._run_walkforward(sweep_id, request, walk, base, stop, trials, tests)
                 return
             spec = build_spec(request, base.inputs.inspection.defaults)
             result = self._sweep(
@@ -422,6 +434,7 @@ class SweepRunner:
         base: PreparedRun,
         stop: threading.Event,
         trials: TrialRunnerFactory,
+        tests: FoldTestFactory,
     ) -> None:
         """Optimise on each fold's train window and test on its test window; the
         walk-forward's document (folds, efficiency, stitched out-of-sample metrics) is stored
@@ -442,6 +455,7 @@ class SweepRunner:
             cancel=stop,
             study_prefix=study_name_of(sweep_id),
             trials=trials,
+            tests=tests,
         )
         if result.cancelled and self._is_stopping:
             self._requeue(sweep_id)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 import redis
@@ -68,9 +69,26 @@ def store_outcome(
     return bool(connection.eval(STORE_SCRIPT, 2, *keys, attempt, outcome, TRIAL_RESULT_TTL_S))
 
 
-def execute_trial(job: TrialJob, context: WorkerContext, attempt: int = 1) -> None:
+OutcomeMaker = Callable[[TrialJob, WorkerContext, threading.Event], bytes | None]
+"""Runs a trial job on this worker and encodes its outcome; None: cancelled (`stop` set)."""
+
+
+def encoded_trial(job: TrialJob, context: WorkerContext, stop: threading.Event) -> bytes | None:
+    """A sweep trial's outcome, encoded (app.jobs.trial_codec); None when cancelled."""
+    outcome = _run(job, context, stop)
+    return encode_outcome(outcome) if outcome is not None else None
+
+
+def execute_trial(
+    job: TrialJob,
+    context: WorkerContext,
+    attempt: int = 1,
+    *,
+    outcome_of: OutcomeMaker = encoded_trial,
+) -> None:
     """Run attempt `attempt` of one trial on this worker and store its outcome (see the
-    module docstring)."""
+    module docstring). `outcome_of` runs it: a sweep trial, or a walk-forward fold's test
+    run (app.jobs.fold_test_job), which go through the same steps."""
     connection = context.connection
     if connection.exists(trial_result_key(job.key)):
         logger.info("trial already finished; job dropped trial=%s", job.key[:12])
@@ -84,14 +102,14 @@ def execute_trial(job: TrialJob, context: WorkerContext, attempt: int = 1) -> No
     lease = context.lease(trial_lease_id(job.key), attempt, stop)
     with lease:
         logger.info("trial started trial=%s attempt=%d owner=%s", job.key[:12], attempt, job.owner)
-        outcome = _run(job, context, stop)
+        outcome = outcome_of(job, context, stop)
         if lease.is_replaced:
             _log_stale(job, attempt)
             return
         if outcome is None:
             logger.info("trial cancelled trial=%s", job.key[:12])
             return
-        if not store_outcome(connection, job, attempt, encode_outcome(outcome)):
+        if not store_outcome(connection, job, attempt, outcome):
             _log_stale(job, attempt)
             return
     logger.info("trial finished trial=%s attempt=%d", job.key[:12], attempt)

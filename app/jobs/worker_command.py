@@ -15,7 +15,7 @@ from app.db import make_engine
 from app.jobs.queue import WORKER_NICE
 from app.jobs.redis_queue import connect
 from app.jobs.redis_worker import work
-from app.settings import load_settings
+from app.settings import load_settings, settings_problems
 from sandbox import lower_thread_priority
 
 EXIT_NOT_CONFIGURED = 2
@@ -30,10 +30,8 @@ def run_worker(*, name: str | None, burst: bool) -> None:
     try:
         settings = load_settings()
     except ValidationError as error:
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "settings"
-            message = str(problem["msg"]).removeprefix("Value error, ")
-            typer.echo(f"error: setting STRATEGYLAB_{field.upper()}: {message}", err=True)
+        for problem in settings_problems(error):
+            typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_NOT_CONFIGURED) from None
     if settings.redis_url is None:
         typer.echo(

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -221,7 +223,12 @@ def run_study(
     cancel: threading.Event | None = None,
 ) -> bool:
     """Ask, run and tell batches until the trial budget is spent; True when `cancel` stopped
-    it first."""
+    it first.
+
+    With a runner that queues trials (StreamingRunner, this machine's TrialRunner) and a
+    sampler whose points do not depend on results (grid, random), the next batch is asked and
+    queued while the current one runs, so the workers never wait for the tells and asks
+    between batches; the trials, their params and the order of the tells are the same."""
     from optuna.trial import TrialState
 
     total = trials_total(spec)
@@ -235,27 +242,84 @@ def run_study(
     clock = _Speed(time.monotonic(), done)
     if on_progress is not None:
         on_progress(clock.progress(done, total, best, earlier))
-    while True:
-        batch = spec.batch_size
-        if pending or asked % batch:  # finish the open batch before asking the next one
-            batch_end = min(total, -(-asked // batch) * batch)
-        else:
-            batch_end = min(total, asked + batch)
-        if not pending and asked >= batch_end:
-            return False
-        if cancel is not None and cancel.is_set():
-            return True
-        pending.extend(_ask(spec, study, number, chosen) for number in range(asked, batch_end))
-        asked = max(asked, batch_end)
-        told = _run_and_tell(spec, study, runner, pending, cancel, chosen)
-        done += len(told)
-        best = best_of(spec, [*([best] if best else []), *told])
-        told_numbers = {record.number for record in told}
-        pending = [t for t in pending if t.number not in told_numbers]
-        if on_progress is not None:
-            on_progress(clock.progress(done, total, best, told))
-        if pending:  # some trials were not run: only cancelling does that
-            return True
+    stop = cancel if cancel is not None else threading.Event()
+    ahead = 2 if isinstance(runner, StreamingRunner) and spec.method in ASK_AHEAD_METHODS else 1
+    in_flight: deque[tuple[list[FrozenTrial], list[Future[TrialOutcome | None]]]] = deque()
+    is_cut = False  # a batch came back with trials not run (cancelled)
+    try:
+        while True:
+            while len(in_flight) < ahead:
+                batch_end = _batch_end(spec, asked, bool(pending), total)
+                if (not pending and asked >= batch_end) or stop.is_set():
+                    break
+                pending.extend(_ask(spec, study, n, chosen) for n in range(asked, batch_end))
+                asked = max(asked, batch_end)
+                in_flight.append(_submit(spec, runner, pending, stop))
+                pending = []
+            if not in_flight:  # nothing left to run, or stopped before the next batch
+                return is_cut or bool(pending) or asked < _batch_end(spec, asked, False, total)
+            batch, futures = in_flight.popleft()
+            told = [
+                _tell(spec, study, trial, outcome, chosen)
+                for trial, future in zip(batch, futures, strict=True)
+                if (outcome := future.result()) is not None
+            ]
+            done += len(told)
+            best = best_of(spec, [*([best] if best else []), *told])
+            if on_progress is not None:
+                on_progress(clock.progress(done, total, best, told))
+            if len(told) < len(batch):  # some trials were not run: only cancelling does that
+                stop.set()  # a batch queued behind it stops too; what it finished is told
+                is_cut = True
+    except BaseException:  # Ctrl-C or a storage error: no trial outlives the sweep
+        stop.set()
+        raise
+
+
+ASK_AHEAD_METHODS: Final = frozenset({"grid", "random"})
+"""Methods whose trial n has the same params whatever the results before it (the grid's
+seeded shuffle, a random sampler seeded per trial): their next batch is asked early."""
+
+
+def _batch_end(spec: SweepSpec, asked: int, has_pending: bool, total: int) -> int:
+    """The number after the last trial of the batch to run next: the open batch is finished
+    (trials left RUNNING, or asked part-way) before the next one is asked."""
+    batch = spec.batch_size
+    if has_pending or asked % batch:
+        return min(total, -(-asked // batch) * batch)
+    return min(total, asked + batch)
+
+
+@runtime_checkable
+class StreamingRunner(BatchRunner, Protocol):
+    """A BatchRunner that can also queue a batch and return at once (app.runs.trials)."""
+
+    def submit_batch(
+        self,
+        param_sets: Sequence[Mapping[str, ParamValue]],
+        *,
+        cancel: threading.Event,
+        numbers: Sequence[int] | None = None,
+    ) -> list[Future[TrialOutcome | None]]: ...
+
+
+def _submit(
+    spec: SweepSpec, runner: BatchRunner, pending: list[FrozenTrial], stop: threading.Event
+) -> tuple[list[FrozenTrial], list[Future[TrialOutcome | None]]]:
+    """The `pending` trials in number order, queued on `runner` (or, for a runner that only
+    runs whole batches, run now): one future per trial."""
+    fixed = spec.space.fixed()
+    trials = sorted(pending, key=lambda t: t.number)
+    param_sets = [{**fixed, **t.params} for t in trials]
+    numbers = [t.number for t in trials]
+    if isinstance(runner, StreamingRunner):
+        return trials, runner.submit_batch(param_sets, cancel=stop, numbers=numbers)
+    futures: list[Future[TrialOutcome | None]] = []
+    for outcome in runner.run_batch(param_sets, cancel=stop, numbers=numbers):
+        future: Future[TrialOutcome | None] = Future()
+        future.set_result(outcome)
+        futures.append(future)
+    return trials, futures
 
 
 class TrialSamplers:
@@ -369,29 +433,6 @@ def _sampler_for(spec: SweepSpec, number: int) -> Any:
         seed=seed,
         grid=spec.space.grid(),
     )
-
-
-def _run_and_tell(
-    spec: SweepSpec,
-    study: Study,
-    runner: BatchRunner,
-    pending: list[FrozenTrial],
-    cancel: threading.Event | None,
-    chosen: TrialSamplers,
-) -> list[TrialRecord]:
-    """Run the `pending` trials as one batch and tell each finished one, in trial order."""
-    fixed = spec.space.fixed()
-    trials = sorted(pending, key=lambda t: t.number)
-    outcomes = runner.run_batch(
-        [{**fixed, **t.params} for t in trials],
-        cancel=cancel,
-        numbers=[t.number for t in trials],
-    )
-    return [
-        _tell(spec, study, trial, outcome, chosen)
-        for trial, outcome in zip(trials, outcomes, strict=True)
-        if outcome is not None
-    ]
 
 
 def _tell(
@@ -508,6 +549,7 @@ __all__ = [
     "Constraints",
     "Direction",
     "Objective",
+    "StreamingRunner",
     "SweepProgress",
     "SweepResult",
     "SweepSpec",

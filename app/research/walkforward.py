@@ -16,7 +16,9 @@ One walk-forward, in order (docs/research.md, "Walk-forward"):
       best on the first objective) run on the test window as a standalone run through the
       run service: `start` = test start (the bars before it warm indicators up, nothing
       trades before it), `end` = the last instant of the test window, and the cash the
-      previous fold's test run ended with. Its folder is written to `folds/fold-NN/test/`,
+      previous fold's test run ended with; it executes where `tests` says (this machine's
+      sandbox by default, `local_tests`; a `strategylab worker`: app.jobs.fold_tests) and is
+      recorded here by the run service. Its folder is written to `folds/fold-NN/test/`,
       the sweep's trials.csv and best.json (with its overfitting statistics) to
       `folds/fold-NN/train/`.
 3. A fold a gap leaves without bars is skipped with its reason; a fold without a feasible
@@ -32,10 +34,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import numpy as np
 
@@ -59,7 +62,7 @@ from app.research.sweep import (
 from app.research.sweep_outputs import best_document, write_sweep_outputs
 from app.research.warmup_probe import measure_warmup
 from app.runs.prepare import PreparedRun, with_params
-from app.runs.service import RunService
+from app.runs.service import RunOutcome, RunService
 from sandbox import RunCancelled, SandboxError, WarmWorker, start_worker
 
 DOOR: Final = "walkforward"
@@ -146,6 +149,66 @@ class WalkForwardResult:
 
 
 ProgressCallback = Callable[[WalkForwardProgress], None]
+
+
+class FoldTestError(Exception):
+    """A fold's test run failed where it executed (a `strategylab worker`): `reason` is the
+    sentence the local run's exception would have said."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FoldTest(Protocol):
+    """Runs one fold's test window and records it (its folder in `out_dir` when given)."""
+
+    def run(
+        self, prepared: PreparedRun, *, out_dir: Path | None, cancel: threading.Event | None
+    ) -> RunOutcome:
+        """The recorded run; raises RunCancelled, FoldTestError, or a local run's errors
+        (SandboxError, EngineError, ValueError)."""
+        ...
+
+
+class FoldTestFactory(Protocol):
+    """Opens the test of one fold before its sweep (so a local worker starts while the sweep
+    runs); `key` names the fold (its study's name), so a test kept outside this process is
+    found again after a restart and never run twice."""
+
+    def __call__(
+        self, service: RunService, *, names: dict[str, str], key: str
+    ) -> AbstractContextManager[FoldTest]: ...
+
+
+@dataclass(frozen=True)
+class _LocalTest:
+    """A fold's test run on this machine, in a sandbox worker started before the sweep."""
+
+    service: RunService
+    names: dict[str, str]
+    worker: WarmWorker
+
+    def run(
+        self, prepared: PreparedRun, *, out_dir: Path | None, cancel: threading.Event | None
+    ) -> RunOutcome:
+        return self.service.run(
+            prepared,
+            door=DOOR,
+            names=self.names,
+            cancel=cancel,
+            worker=self.worker,
+            out_dir=out_dir,
+        )
+
+
+@contextmanager
+def local_tests(service: RunService, *, names: dict[str, str], key: str) -> Iterator[FoldTest]:
+    """The embedded default: the fold's test run in a sandbox worker of this machine, started
+    now so its start-up overlaps the fold's sweep; killed on the way out, used or not."""
+    del key
+    with start_worker() as worker:
+        yield _LocalTest(service, names, worker)
 
 
 def plan_for(base: PreparedRun, spec: WalkForwardSpec) -> FoldPlan:
@@ -263,13 +326,15 @@ def run_walkforward(
     cancel: threading.Event | None = None,
     study_prefix: str = DEFAULT_STUDY_PREFIX,
     trials: TrialRunnerFactory = local_trials,
+    tests: FoldTestFactory = local_tests,
 ) -> WalkForwardResult:
     """Run the walk-forward `spec` over `base` (module docstring). `names` are the door's
     names for provenance (strategy and data file); each test run's folder goes to
     `folds_dir/fold-NN/` when given. Setting `cancel` stops after the running trials; the
     folds done so far are kept and the result says `cancelled`. The folds' studies are named
     `study_prefix-foldNN-<digest>` (`fold_study_name`). `trials` makes each fold's trial
-    runner (this machine's sandboxed workers by default; see run_sweep)."""
+    runner and `tests` its test run (this machine's sandboxed workers by default; on
+    `strategylab worker`s: app.jobs.remote_trials, app.jobs.fold_tests)."""
     spec = with_measured_warmup(
         spec, base, workers=workers, trials=trials, study_prefix=study_prefix, cancel=cancel
     )
@@ -287,6 +352,7 @@ def run_walkforward(
         len(plan.folds),
         study_prefix,
         trials,
+        tests,
     )
     initial = base.inputs.config.cash
     equity = initial
@@ -321,6 +387,7 @@ class _Walk:
     total: int
     study_prefix: str
     trials: TrialRunnerFactory
+    tests: FoldTestFactory
 
     def report(
         self, fold: Fold, phase: Literal["optimize", "test"], sweep: SweepProgress | None
@@ -330,7 +397,7 @@ class _Walk:
 
     def run_fold(self, fold: Fold, equity: float) -> FoldOutcome:
         """Optimise on the fold's train window, then test the best params on its test window.
-        The test run's worker starts before the sweep, so its start-up overlaps it."""
+        The test is opened before the sweep, so a local worker's start-up overlaps it."""
         if not fold.is_runnable:
             return FoldOutcome(fold, "skipped", equity, reason=fold.skip_reason)
         if equity <= 0:
@@ -338,12 +405,13 @@ class _Walk:
                 fold, "idle", equity, reason="the account is empty: nothing to trade"
             )
         training = in_sample_run(self.base, fold)
-        with start_worker() as worker:
+        study_name = fold_study_name(self.spec.sweep, training, fold, self.study_prefix)
+        with self.tests(self.service, names=self.names, key=study_name) as test:
             sweep = run_sweep(
                 self.spec.sweep,
                 training,
                 storage_url=self.storage_url,
-                study_name=fold_study_name(self.spec.sweep, training, fold, self.study_prefix),
+                study_name=study_name,
                 workers=self.workers,
                 on_progress=lambda progress: self.report(fold, "optimize", progress),
                 cancel=self.cancel,
@@ -362,28 +430,21 @@ class _Walk:
                     fold, "no_feasible_trial", equity, sweep, reason=_no_feasible(sweep)
                 )
                 return replace(untraded, overfitting=statistics)
-            tested = self._test(fold, equity, sweep, sweep.best[0], worker)
+            tested = self._test(fold, equity, sweep, sweep.best[0], test)
             return replace(tested, overfitting=statistics)
 
     def _test(
-        self, fold: Fold, equity: float, sweep: SweepResult, chosen: TrialRecord, worker: WarmWorker
+        self, fold: Fold, equity: float, sweep: SweepResult, chosen: TrialRecord, test: FoldTest
     ) -> FoldOutcome:
         self.report(fold, "test", None)
         out_dir = fold_dir(self.folds_dir, fold) / "test" if self.folds_dir is not None else None
         try:
             prepared = out_of_sample_run(self.base, fold, chosen.params, equity)
-            outcome = self.service.run(
-                prepared,
-                door=DOOR,
-                names=self.names,
-                cancel=self.cancel,
-                worker=worker,
-                out_dir=out_dir,
-            )
+            outcome = test.run(prepared, out_dir=out_dir, cancel=self.cancel)
         except RunCancelled:
             reason = "cancelled while testing"
             return _after_sweep(fold, "cancelled", equity, sweep, chosen=chosen, reason=reason)
-        except (SandboxError, EngineError, ValueError) as error:
+        except (SandboxError, EngineError, ValueError, FoldTestError) as error:
             reason = f"the test run failed: {' '.join(str(error).split())}"
             return _after_sweep(fold, "failed", equity, sweep, chosen=chosen, reason=reason)
         return _after_sweep(fold, "tested", equity, sweep, chosen=chosen, test=outcome.result)
@@ -420,6 +481,9 @@ def _no_feasible(sweep: SweepResult) -> str:
 __all__ = [
     "Acceptance",
     "FoldOutcome",
+    "FoldTest",
+    "FoldTestError",
+    "FoldTestFactory",
     "WalkForwardProgress",
     "WalkForwardResult",
     "WalkForwardSpec",
@@ -427,6 +491,7 @@ __all__ = [
     "fold_dir",
     "fold_study_name",
     "in_sample_run",
+    "local_tests",
     "out_of_sample_run",
     "plan_for",
     "run_walkforward",

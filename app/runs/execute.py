@@ -8,11 +8,15 @@ backend (a remote worker, a container) changes this module only.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from app.engine import ProgressCallback, RunResult
 from app.engine.checkpoint import Checkpoint, CheckpointCallback
 from app.runs.prepare import PreparedRun
 from sandbox import ChartRequest, SharedIndicators, WarmWorker, run_sandboxed
+
+if TYPE_CHECKING:
+    from sandbox.supervisor import ResultCopy
 
 
 def execute(
@@ -26,6 +30,7 @@ def execute(
     on_checkpoint: CheckpointCallback | None = None,
     resume: Checkpoint | None = None,
     chart: ChartRequest | None = None,
+    capture: ResultCopy | None = None,
 ) -> RunResult:
     """Run `prepared` in an isolated sandbox worker process; blocks until it ends.
 
@@ -38,6 +43,8 @@ def execute(
     `resume` continues the run from one of them, with the same result. `chart` gets the
     values of the indicators the run computed at its price chart's points (indicators.json),
     so they are not computed again.
+    `capture` keeps the worker's checked result message (a `strategylab worker` forwards it to
+    the web node: app.jobs.fold_test_job).
 
     Raises the sandbox's exceptions (StrategyRejected, StrategyFailed, LimitExceeded,
     LimitsRefused, RunCancelled, WorkerFailed) and the engine's (ConfigError,
@@ -60,4 +67,5 @@ def execute(
         on_checkpoint=on_checkpoint,
         resume=resume,
         chart=chart,
+        capture=capture,
     )

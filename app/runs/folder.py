@@ -104,13 +104,39 @@ def format_times(ns: npt.ArrayLike) -> list[str]:
     return joined
 
 
-def format_optional_times(values: Sequence[int | None]) -> list[str]:
-    """`format_times` with None as an empty field."""
-    present = [value for value in values if value is not None]
-    if len(present) == len(values):
-        return format_times(present)
-    texts = iter(format_times(present))
-    return ["" if value is None else next(texts) for value in values]
+def format_optional_times(
+    values: Sequence[int | None] | npt.NDArray[np.int64], missing: npt.ArrayLike | None = None
+) -> list[str]:
+    """`format_times` with None as an empty field: `values` holding None, or an int64
+    column with its mask of the Nones (`missing`, True where None)."""
+    stamps, gone = _present(values, missing, np.int64)
+    if gone is None:
+        return format_times(stamps)
+    return _with_blanks(format_times(stamps[~gone]), gone)
+
+
+def _present(
+    values: Sequence[float | None] | npt.NDArray[Any],
+    missing: npt.ArrayLike | None,
+    dtype: type[np.generic],
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_] | None]:
+    """`values` as an array of `dtype` and the mask of its Nones (None when there are none):
+    from `missing` when given, else from the None items of a sequence (0 in their place)."""
+    if missing is not None:
+        gone = np.asarray(missing, dtype=np.bool_)
+        return np.asarray(values, dtype=dtype), gone if gone.any() else None
+    if isinstance(values, np.ndarray) or None not in values:
+        return np.asarray(values, dtype=dtype), None
+    gone = np.fromiter((value is None for value in values), dtype=np.bool_, count=len(values))
+    return np.array([0 if value is None else value for value in values], dtype=dtype), gone
+
+
+def _with_blanks(texts: list[str], missing: npt.NDArray[np.bool_]) -> list[str]:
+    """`texts` (one per present value) spread over the rows, "" where `missing`."""
+    cells = np.full(len(missing), "", dtype=object)
+    cells[~missing] = texts
+    spread: list[str] = cells.tolist()
+    return spread
 
 
 def format_numbers(values: npt.ArrayLike) -> list[str]:
@@ -179,30 +205,32 @@ def float_reprs(column: npt.NDArray[np.float64]) -> list[str]:
     return texts
 
 
-def format_optional_numbers(values: Sequence[float | None]) -> list[str]:
-    """`format_numbers` with None as an empty field."""
-    present = [value for value in values if value is not None]
-    if len(present) == len(values):
-        return format_numbers(present)
-    texts = iter(format_numbers(present))
-    return ["" if value is None else next(texts) for value in values]
+def format_optional_numbers(
+    values: Sequence[float | None] | npt.NDArray[np.float64], missing: npt.ArrayLike | None = None
+) -> list[str]:
+    """`format_numbers` with None as an empty field: `values` holding None, or a float64
+    column with its mask of the Nones (`missing`, True where None)."""
+    numbers, gone = _present(values, missing, np.float64)
+    if gone is None:
+        return format_numbers(numbers)
+    return _with_blanks(format_numbers(numbers[~gone]), gone)
 
 
 def trade_columns(result: RunResult, start: int = 0, stop: int | None = None) -> list[list[str]]:
     """trades.csv's first columns (TRADE_COLUMNS) as text, for trades `start:stop` (all by
-    default)."""
+    default), formatted from the trade table's columns."""
     trades = result.trades[start:stop]
     return [
-        format_times([t.entry_time for t in trades]),
-        format_times([t.exit_time for t in trades]),
-        [t.side.value for t in trades],
-        format_numbers([t.size for t in trades]),
-        format_numbers([t.entry_price for t in trades]),
-        format_numbers([t.exit_price for t in trades]),
-        format_numbers([t.pnl for t in trades]),
-        format_numbers([t.fees for t in trades]),
-        [t.exit_reason.value for t in trades],
+        format_times(trades.values("entry_time")),
+        format_times(trades.values("exit_time")),
+        trades.texts("side"),
+        *(format_numbers(trades.values(name)) for name in TRADE_NUMBERS),
+        trades.texts("exit_reason"),
     ]
+
+
+TRADE_NUMBERS = ("size", "entry_price", "exit_price", "pnl", "fees")
+"""trades.csv's number columns between `side` and `exit_reason`, named as Trade's fields."""
 
 
 def trade_margin_columns(
@@ -211,8 +239,8 @@ def trade_margin_columns(
     """TRADE_MARGIN_COLUMNS as text, for trades `start:stop`; a trade without a recorded
     margin has both empty."""
     trades = result.trades[start:stop]
-    margins = np.array([t.margin for t in trades], dtype=np.float64)
-    notionals = np.array([t.size * t.entry_price for t in trades], dtype=np.float64)
+    margins = trades.values("margin")
+    notionals = trades.values("size") * trades.values("entry_price")
     known = margins > 0.0
     leverage = np.divide(notionals, margins, out=np.zeros_like(margins), where=known)
     return [_known_only(leverage, known), _known_only(margins, known)]
@@ -223,27 +251,25 @@ def _known_only(values: npt.NDArray[np.float64], known: npt.NDArray[np.bool_]) -
     return [text if is_known else "" for text, is_known in zip(texts, known.tolist(), strict=True)]
 
 
+ORDER_TEXTS = frozenset({"side", "type", "status", "reason"})
+ORDER_TIMES = frozenset({"created_time", "filled_time"})
+
+
 def order_columns(result: RunResult, start: int = 0, stop: int | None = None) -> list[list[str]]:
-    """orders.csv's columns (ORDER_COLUMNS) as text, for orders `start:stop` (all by default)."""
+    """orders.csv's columns (ORDER_COLUMNS) as text, for orders `start:stop` (all by default),
+    formatted from the order table's columns; None is an empty field."""
     orders = result.orders[start:stop]
-    return [
-        [str(o.id) for o in orders],
-        format_times([o.created_time for o in orders]),
-        [o.side.value for o in orders],
-        [o.type.value for o in orders],
-        format_numbers([o.amount for o in orders]),
-        format_optional_numbers([o.limit_price for o in orders]),
-        format_optional_numbers([o.stop_price for o in orders]),
-        format_numbers([o.leverage for o in orders]),
-        format_optional_numbers([o.stop_loss for o in orders]),
-        format_optional_numbers([o.take_profit for o in orders]),
-        [o.status.value for o in orders],
-        format_optional_times([o.filled_time for o in orders]),
-        format_optional_numbers([o.filled_price for o in orders]),
-        format_numbers([o.filled_amount for o in orders]),
-        format_numbers([o.fee for o in orders]),
-        [o.reason for o in orders],
-    ]
+    columns: list[list[str]] = []
+    for name in ORDER_COLUMNS:
+        if name in ORDER_TEXTS:
+            columns.append(orders.texts(name))
+        elif name == "id":
+            columns.append(list(map(str, orders.values(name).tolist())))
+        elif name in ORDER_TIMES:
+            columns.append(format_optional_times(orders.values(name), orders.is_missing(name)))
+        else:
+            columns.append(format_optional_numbers(orders.values(name), orders.is_missing(name)))
+    return columns
 
 
 def equity_columns(result: RunResult, start: int = 0, stop: int | None = None) -> list[list[str]]:
@@ -442,7 +468,7 @@ def write_run_folder(result: RunResult, out_dir: Path, provenance: dict[str, Any
             lambda start, stop: (
                 trade_columns(result, start, stop)
                 + trade_margin_columns(result, start, stop)
-                + ([[t.symbol for t in result.trades[start:stop]]] if symbol else [])
+                + ([result.trades[start:stop].texts("symbol")] if symbol else [])
             ),
         ),
         "orders.csv": lambda path: _write_csv(
@@ -451,7 +477,7 @@ def write_run_folder(result: RunResult, out_dir: Path, provenance: dict[str, Any
             len(result.orders),
             lambda start, stop: (
                 order_columns(result, start, stop)
-                + ([[o.symbol for o in result.orders[start:stop]]] if symbol else [])
+                + ([result.orders[start:stop].texts("symbol")] if symbol else [])
             ),
         ),
         "equity.csv": lambda path: write_equity_csv(path, result),

@@ -2,7 +2,8 @@
 
 `RunService` is built once from Settings (the operator's maximums, the default limits, the
 folder web runs are written to) and handed to each door: the CLI calls `run_file`, the job
-runner calls `run_stored` for a queued run, sweeps and remote workers will call `run`.
+runner calls `run_stored` for a queued run, sweeps and remote workers call `run`; a run
+executed elsewhere (on a `strategylab worker`) is recorded with `record`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from app.runs.plan import file_plan, prepared_from_plan
 from app.runs.prepare import PreparedRun, RunInputs, RunOrder
 from app.runs.record import provenance, write_folder
 from app.settings import Settings
-from sandbox import ChartRequest, OperatorMaximums, RunLimits, WarmWorker, start_worker
+from sandbox import (
+    ChartRequest,
+    OperatorMaximums,
+    Points,
+    RunLimits,
+    WarmWorker,
+    start_worker,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +99,36 @@ class RunService:
             resume=start_from,
             chart=chart,  # the worker's own indicator values, for indicators.json
         )
-        document = provenance(prepared.inputs, door=door, names=names)
-        files = write_folder(result, out_dir, document) if out_dir is not None else []
-        if out_dir is not None and chart is not None:  # the price chart's indicator lines
-            files.append(write_indicator_file(result, prepared.market, out_dir, chart.points))
+        outcome = self.record(
+            prepared,
+            result,
+            door=door,
+            names=names,
+            out_dir=out_dir,
+            chart_points=chart.points if chart is not None else None,
+        )
         if store is not None:
             store.clear()
+        return outcome
+
+    def record(
+        self,
+        prepared: PreparedRun,
+        result: RunResult,
+        *,
+        door: str,
+        names: dict[str, str],
+        out_dir: Path | None = None,
+        chart_points: tuple[Points, ...] | None = None,
+    ) -> RunOutcome:
+        """Record a finished run of `prepared`: its provenance and, with `out_dir`, its folder
+        and the price chart's indicator lines (`chart_points` as the worker sent them; None
+        computes them here). `run` records this way, and so does a web node for a run a
+        `strategylab worker` executed (a walk-forward's test window: app.jobs.fold_tests)."""
+        document = provenance(prepared.inputs, door=door, names=names)
+        files = write_folder(result, out_dir, document) if out_dir is not None else []
+        if out_dir is not None:  # the price chart's indicator lines
+            files.append(write_indicator_file(result, prepared.market, out_dir, chart_points))
         return RunOutcome(result, document, tuple(files))
 
     def run_file(

@@ -48,6 +48,8 @@ export class LiveView {
     this.chart = null;
     this.socket = null;
     this.runId = null;
+    this.pendingLogs = [];
+    this.logFrame = 0;
     this.cancelButton.addEventListener("click", () => this.cancel());
   }
 
@@ -60,7 +62,7 @@ export class LiveView {
     this.root.hidden = false;
     const name = `Run ${shortRunId(runId)}`;
     this.root.querySelector("#live-title").textContent = title ? `${name} · ${title}` : name;
-    this.log.replaceChildren();
+    this.clearLogs();
     this.lastProgress = null;
     this.setProgress(0);
     this.stats.textContent = "Waiting for the first bars…";
@@ -203,17 +205,41 @@ export class LiveView {
     this.status.textContent = status;
   }
 
+  /**
+   * Queues log lines for the next frame. A log-heavy run sends thousands of one-line messages;
+   * drawing each at once (append, trim, scroll to the end) laid the 2,000-line list out again
+   * per message, ~12 ms each in headless Chromium, so the page fell minutes behind its stream.
+   */
   appendLogs(lines) {
-    for (const line of lines) {
+    this.pendingLogs.push(...lines);
+    if (this.pendingLogs.length > MAX_LOG_LINES) {
+      this.pendingLogs.splice(0, this.pendingLogs.length - MAX_LOG_LINES);
+    }
+    if (!this.logFrame) this.logFrame = window.requestAnimationFrame(() => this.drawLogs());
+  }
+
+  /** Draws the queued log lines: one layout per frame, however many lines arrived. */
+  drawLogs() {
+    this.logFrame = 0;
+    const items = this.pendingLogs.map((line) => {
       const item = document.createElement("li");
       const level = line.level || "info";
       item.className = `log-${level}`;
       const when = line.time !== undefined ? `${formatTime(line.time)}  ` : "";
       item.textContent = `${when}${level !== "info" ? `${level.toUpperCase()}: ` : ""}${line.message ?? line.text ?? ""}`;
-      this.log.append(item);
-    }
+      return item;
+    });
+    this.pendingLogs = [];
+    this.log.append(...items);
     while (this.log.childElementCount > MAX_LOG_LINES) this.log.firstElementChild.remove();
     this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  clearLogs() {
+    window.cancelAnimationFrame(this.logFrame);
+    this.logFrame = 0;
+    this.pendingLogs = [];
+    this.log.replaceChildren();
   }
 
   /**

@@ -20,7 +20,7 @@ from app.db.models import SweepRow, SweepTrialRow
 from app.engine import RunConfig
 from tests.api.accounts_support import accounts_client, add_user, app_engine, bearer, sign_in
 from tests.api.conftest import collect
-from tests.jobs.fixtures import SAMPLE_NAME, queued_run, write_sample
+from tests.jobs.fixtures import SAMPLE_NAME, SMA_CODE, queued_run, write_sample
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/strategies/{strategy_id}"): {"name": "taken over"},
@@ -172,9 +172,15 @@ def test_lists_show_another_user_nothing_and_an_admin_everything(world: dict[str
 def test_another_users_strategy_cannot_be_run(world: dict[str, Any]) -> None:
     client: TestClient = world["client"]
     body = {"strategy_id": int(world["params"]["strategy_id"]), "dataset": SAMPLE_NAME}
-    answer = client.post("/api/runs", json=body, headers=world["b"])
-    assert answer.status_code == 422 and "there is no strategy" in answer.text
-    assert "x = 1" not in answer.text
+    search = {"method": "grid", "objectives": [{"metric": "total_return", "direction": "maximize"}]}
+    for path, extra in (
+        ("/api/runs", {}),
+        ("/api/sweeps", {"ranges": ["p=1,2"], **search}),
+        ("/api/walkforwards", {"ranges": ["p=1,2"], "folds": 2, **search}),
+    ):
+        answer = client.post(path, json={**body, **extra}, headers=world["b"])
+        assert answer.status_code == 422 and "there is no strategy" in answer.text, path
+        assert "x = 1" not in answer.text
 
 
 def test_every_websocket_closes_4404_for_another_user(world: dict[str, Any]) -> None:
@@ -189,3 +195,41 @@ def test_every_websocket_closes_4404_for_another_user(world: dict[str, Any]) -> 
         assert messages[0]["type"] == "error" and "there is no" in messages[0]["message"], path
         with client.websocket_connect(url, headers=world["a"]) as socket:
             assert collect(socket)[-1]["type"] != "error", path
+
+
+def test_another_users_dataset_cannot_be_run_and_admin_lists_are_hidden(
+    world: dict[str, Any],
+) -> None:
+    """What the route walk cannot reach by path: a dataset named in a body, and the admin
+    lists without a path parameter."""
+    client: TestClient = world["client"]
+    rows = ["time,open,high,low,close,volume"]
+    rows += [f"{3600 * hour},{100 + hour % 7},{102 + hour % 7},99,101,5" for hour in range(200)]
+    staged = client.post(
+        "/api/datasets/uploads",
+        data={"symbol": "ASECRETUSDT"},
+        files={"file": ("mine.csv", ("\n".join(rows) + "\n").encode(), "text/csv")},
+        headers=world["a"],
+    ).json()
+    stored = client.post(f"/api/datasets/uploads/{staged['id']}/store", headers=world["a"])
+    assert stored.status_code == 200, stored.text
+    dataset = "ASECRETUSDT/1h"
+    assert dataset in client.get("/api/datasets", headers=world["a"]).text
+    assert "ASECRETUSDT" not in client.get("/api/datasets", headers=world["b"]).text
+    search = {"method": "grid", "objectives": [{"metric": "total_return", "direction": "maximize"}]}
+    bodies = {
+        "/api/runs": {"code": SMA_CODE, "dataset": dataset},
+        "/api/sweeps": {"code": SMA_CODE, "dataset": dataset, "ranges": ["fast=5,10"], **search},
+        "/api/walkforwards": {
+            "code": SMA_CODE, "dataset": dataset, "ranges": ["fast=5,10"], "folds": 2, **search
+        },
+    }  # fmt: skip
+    for path, body in bodies.items():
+        refused = client.post(path, json=body, headers=world["b"])
+        assert refused.status_code == 422, (path, refused.text)
+        assert f"there is no dataset '{dataset}'" in refused.text, path
+        assert "ASECRETUSDT" not in refused.text.split("available:")[-1], path
+    for path in ("/api/admin/users", "/api/admin/audit"):
+        hidden = client.get(path, headers=world["b"])
+        assert hidden.status_code == 404 and "alice" not in hidden.text, path
+        assert client.get(path, headers=world["root"]).status_code == 200, path

@@ -89,7 +89,7 @@ def test_a_slow_viewer_is_never_dropped_and_sees_100_percent(page: Page, server_
     screenshot(page, "20-live-1m-running")
     progress = page.get_by_role("progressbar", name="Run progress")
     expect(progress).to_have_attribute("aria-valuenow", "100", timeout=YEAR_RUN_TIMEOUT_MS)
-    expect(page.get_by_label("Run status")).to_have_text("done")
+    expect(page.get_by_label("Run status")).to_have_text("done", timeout=RUN_TIMEOUT_MS)
     reader.join(timeout=120)
     assert not reader.is_alive(), "the slow reader's stream never ended"
     assert reader.failure is None, f"the slow reader failed: {reader.failure!r}"

@@ -52,6 +52,16 @@ class ThrowawayCluster:
         subprocess.run([*self._as_user, *args], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
+        self._initdb()
+        self._start()
+
+    def restart(self) -> None:
+        """Stop the server at once (as a crash would: `-m immediate`) and start it again on
+        the same port and data; every client connection dies with it."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self._start()
+
+    def _initdb(self) -> None:
         self._run(
             str(self.bindir / "initdb"),
             "-D",
@@ -65,6 +75,8 @@ class ThrowawayCluster:
             "--no-sync",
             "--no-instructions",
         )
+
+    def _start(self) -> None:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -F -c fsync=off"
         self._run(
             str(self.bindir / "pg_ctl"),

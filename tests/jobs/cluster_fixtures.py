@@ -21,6 +21,7 @@ from app.data.catalog import DatasetCatalog
 from app.db import RunRow, RunStatus, crud, make_engine, migrate, session_scope
 from app.engine import RunConfig
 from app.jobs.progress import ProgressHub
+from app.jobs.redis_keys import LeaseTiming
 from app.jobs.redis_queue import ClusterJobRunner, connect
 from app.runs import RunService
 from app.settings import Settings
@@ -46,10 +47,10 @@ def redis_server() -> Iterator[ThrowawayRedis]:
 class Cluster:
     """One installation: its settings, database, sample data, workers and web-node runners."""
 
-    def __init__(self, tmp_path: Path, redis_server: ThrowawayRedis) -> None:
+    def __init__(self, tmp_path: Path, redis_server: ThrowawayRedis, **overrides: object) -> None:
         write_sample(tmp_path)
         self.redis = redis_server
-        self.settings: Settings = make_settings(tmp_path, redis_url=redis_server.url)
+        self.settings: Settings = make_settings(tmp_path, redis_url=redis_server.url, **overrides)
         self.engine: Engine = make_engine(self.settings.resolved_database_url)
         migrate(self.engine)
         self.sample_hash = DatasetCatalog(tmp_path).resolve(SAMPLE_NAME).content_hash
@@ -66,6 +67,8 @@ class Cluster:
             "STRATEGYLAB_DATA_DIR": str(settings.data_dir),
             "STRATEGYLAB_RUNS_DIR": str(settings.runs_dir),
             "STRATEGYLAB_DATABASE_URL": settings.resolved_database_url,
+            "STRATEGYLAB_LEASE_TTL_S": str(settings.lease_ttl_s),
+            "STRATEGYLAB_LEASE_RENEW_S": str(settings.lease_renew_s),
         }
 
     def start_worker(self, *extra: str) -> subprocess.Popen[bytes]:
@@ -89,6 +92,7 @@ class Cluster:
             hub=ProgressHub(min_interval_s=0.05),
             service=RunService.from_settings(self.settings),
             connection=connect(self.redis.url),
+            lease_timing=LeaseTiming.from_settings(self.settings),
         )
         self.runners.append(runner)
         return runner
@@ -153,6 +157,20 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path: Path, redis_server: ThrowawayRedis) -> Iterator[Cluster]:
     installation = Cluster(tmp_path, redis_server)
+    try:
+        yield installation
+    finally:
+        installation.close()
+
+
+SHORT_LEASE: dict[str, object] = {"lease_ttl_s": 4, "lease_renew_s": 0.5}
+"""Leases lapsing within seconds (the operator's settings), so the tests that wait for a lost
+or stalled worker's lease wait less than the 10 s default."""
+
+
+@pytest.fixture
+def short_lease_cluster(tmp_path: Path, redis_server: ThrowawayRedis) -> Iterator[Cluster]:
+    installation = Cluster(tmp_path, redis_server, **SHORT_LEASE)
     try:
         yield installation
     finally:

@@ -34,7 +34,7 @@ from app.research.sweep import (
 )
 from app.runs import PreparedRun, RunService
 from app.runs.trials import TrialFailed, TrialRun
-from tests.jobs.cluster_fixtures import Cluster
+from tests.jobs.cluster_fixtures import Cluster, descendants, is_alive
 from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, SMA_CODE
 
 pytestmark = pytest.mark.slow
@@ -172,7 +172,10 @@ def test_cancel_kills_the_trials_on_the_workers(cluster: Cluster) -> None:
     assert "trial cancelled" in full_logs(cluster), full_logs(cluster)
 
 
-def test_a_trial_whose_worker_is_killed_is_run_again_on_another(cluster: Cluster) -> None:
+def test_a_trial_whose_worker_is_killed_is_run_again_on_another_and_leaves_no_sandbox(
+    short_lease_cluster: Cluster,
+) -> None:
+    cluster = short_lease_cluster  # a lease not deleted by the keeper lapses within 4 s
     base = base_of(cluster, SLOW_CODE)
     doomed = cluster.start_worker()
     factory = remote(cluster)
@@ -188,12 +191,19 @@ def test_a_trial_whose_worker_is_killed_is_run_again_on_another(cluster: Cluster
     while not trial_starts(cluster):
         assert time.monotonic() < deadline, cluster.worker_logs()
         time.sleep(0.1)
-    os.killpg(doomed.pid, signal.SIGKILL)
+    time.sleep(1.5)  # the trial's sandbox is forked and running
+    below = descendants(doomed.pid)  # its lease keeper, fork server, sandboxes
+    assert len(below) >= 3, below
+    os.kill(doomed.pid, signal.SIGKILL)  # kill -9 the worker alone, not its children
     cluster.start_worker()
     thread.join(90)
     assert not thread.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], TrialRun), outcome
     assert len(trial_starts(cluster)) == 2, cluster.worker_logs()
+    deadline = time.monotonic() + 20
+    while alive := [pid for pid in below if is_alive(pid)]:
+        assert time.monotonic() < deadline, f"processes outlived their worker: {alive}"
+        time.sleep(0.1)
 
 
 def test_a_users_big_sweep_does_not_starve_another_users_run(cluster: Cluster) -> None:

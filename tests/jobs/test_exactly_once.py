@@ -43,8 +43,11 @@ async def _wait_for(condition: Callable[[], object], what: str, timeout_s: float
 
 
 def test_a_stalled_worker_keeps_its_run_and_a_replaced_attempt_stores_nothing(
-    cluster: Cluster,
+    short_lease_cluster: Cluster,
 ) -> None:
+    cluster = short_lease_cluster  # leases of 4 s, renewed every 0.5 s
+    ttl_s = cluster.settings.lease_ttl_s
+
     async def scenario() -> str:
         node = cluster.runner()
         node.start()  # its reaper looks every 2 s
@@ -57,7 +60,7 @@ def test_a_stalled_worker_keeps_its_run_and_a_replaced_attempt_stores_nothing(
         # 1. Slow, not lost: the worker's process stops past the lease's TTL, its lease
         # keeper goes on renewing, so the run is not queued again.
         os.kill(first.pid, signal.SIGSTOP)
-        await asyncio.sleep(LEASE_TTL_S + 3)
+        await asyncio.sleep(ttl_s + 3)
         assert node.reap() == []
         row = cluster.run_row(run_id)
         assert (row.status, row.attempt) == (RunStatus.RUNNING, 1)

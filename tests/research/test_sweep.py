@@ -33,7 +33,7 @@ from app.research.sweep import _ask as ask_trial
 from app.runs import RunOrder, RunService
 from app.runs.prepare import PreparedRun, prepare_file_run, with_params
 from app.runs.trials import TrialFailed, TrialOutcome, TrialRun, TrialRunner
-from sandbox import ForkServer, OperatorMaximums, start_fork_server, start_worker
+from sandbox import ForkServer, OperatorMaximums, codec, start_fork_server, start_worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
 DEFAULTS: dict[str, ParamValue] = {"fast": 10, "slow": 30, "amount": 0.1, "mode": "a"}
@@ -362,6 +362,22 @@ def test_every_grid_trial_equals_a_standalone_run_to_the_byte(
         standalone = (folder / "metrics.json").read_bytes()
         assert strict_json.dumps(record.metrics, indent=2).encode() + b"\n" == standalone
     assert result.daily_returns.shape[1] == 6
+
+
+def test_a_sweeps_market_goes_to_its_fork_server_once_and_in_no_trials_job(
+    runner: TrialRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoded: list[object] = []
+    real = codec.market_arrays
+
+    def counting(market: Any) -> Any:
+        encoded.append(market)
+        return real(market)
+
+    monkeypatch.setattr(codec, "market_arrays", counting)
+    outcomes = runner.run_batch([{"fast": 5}, {"fast": 6}, {"fast": 7}, {"fast": 8}])
+    assert all(isinstance(outcome, TrialRun) for outcome in outcomes)
+    assert len(encoded) <= 1  # loaded into the fork server (if this runner had not yet): once
 
 
 def test_a_seeded_tpe_sweep_gives_the_same_trials_with_1_and_2_workers(

@@ -37,7 +37,7 @@ LOOP = "class S(Strategy):\n    def on_data(self, bar):\n        while True:\n  
 def test_a_sandboxed_run_equals_the_in_process_run(market: MarketData, config: RunConfig) -> None:
     reports: list[Progress] = []
     sandboxed = run_sandboxed(SMA, market, config, on_progress=reports.append)
-    direct = run_backtest(compile_strategy(SMA).strategy_class, market, config)  # type: ignore[arg-type]
+    direct = run_backtest(compile_strategy(SMA).strategy_class, market, config)
     assert sandboxed.trades == direct.trades
     assert sandboxed.orders == direct.orders
     assert sandboxed.metrics.keys() == direct.metrics.keys()
@@ -240,21 +240,25 @@ def test_the_warm_up_trades_through_the_engine() -> None:
     assert result.trades and len(result.equity.equity) == len(warm_up_market())
 
 
-def test_the_warm_up_compiles_the_sma_kernel_before_the_job_and_writes_nothing(
+def test_the_warm_up_starts_no_numba_and_start_numba_compiles_without_writing(
     tmp_path: Path,
 ) -> None:
-    # An empty numba cache, as on a fresh install: the warm-up compiles pandas-ta's sma kernel
-    # (seconds) before the job arrives, and saves nothing.
+    # An empty numba cache, as on a fresh install. The warm-up (an SMA crossover: the numpy
+    # sma, pandas-ta's pandas ema and rsi) leaves numba's compiler unstarted; start_numba (the
+    # fork server's) then compiles pandas-ta's sma kernel (seconds) and saves nothing.
     cache, cwd = tmp_path / "numba-cache", tmp_path / "cwd"
     cwd.mkdir()
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "from sandbox.worker import keep_numba_cache_read_only, warm_up\n"
+        "from sandbox.worker import keep_numba_cache_read_only, start_numba, warm_up\n"
         "from pandas_ta.overlap.sma import nb_sma\n"
         "before = len(nb_sma.signatures)\n"
         "keep_numba_cache_read_only()\n"
         "warm_up()\n"
-        "print(before, len(nb_sma.signatures))\n"
+        "started = 'numba.np.arraymath' in sys.modules or 'numba.cpython.unicode' in sys.modules\n"
+        "print(before, len(nb_sma.signatures), started)\n"
+        "start_numba()\n"
+        "print(len(nb_sma.signatures), 'numba.np.arraymath' in sys.modules)\n"
     )
     done = subprocess.run(
         [sys.executable, "-s", "-c", probe, str(Path(__file__).parents[2])],
@@ -269,9 +273,24 @@ def test_the_warm_up_compiles_the_sma_kernel_before_the_job_and_writes_nothing(
             "NUMBA_CACHE_DIR": str(cache),
         },
     )
-    assert done.stdout.split() == ["0", "1"]
+    assert done.stdout.split() == ["0", "0", "False", "1", "True"]
     assert done.stderr == ""  # a failing warm-up prints its traceback there
     assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+
+
+def test_numba_modules_are_imported_only_until_the_job_arrives() -> None:
+    from sandbox.worker import NUMBA_COMPILER_MODULES, import_numba_compiler
+
+    asked: list[int] = []
+
+    def has_job_arrived() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # the job arrives while the third module would be imported
+
+    assert import_numba_compiler(has_job_arrived) == 2
+    assert len(asked) == 3
+    assert import_numba_compiler(lambda: False) == len(NUMBA_COMPILER_MODULES)  # all exist
+    assert import_numba_compiler(lambda: True) == 0
 
 
 def test_a_job_already_waiting_is_read_without_warming_up() -> None:

@@ -29,6 +29,7 @@ from app.engine.fast_indicators.settings import (
     Settings,
     bars_of,
 )
+from app.engine.fast_indicators.simple_average import sma
 from app.engine.fast_indicators.trailing import hilo, qqe
 from app.engine.fast_indicators.trend import adx, dm, psar, supertrend
 from app.engine.fast_indicators.volume import vwap
@@ -68,6 +69,7 @@ FAST_INDICATORS: Final[Mapping[str, FastIndicator]] = MappingProxyType(
         "rsx": rsx,
         "rvgi": rvgi,
         "sinwma": sinwma,
+        "sma": sma,
         "smma": smma,
         "stc": stc,
         "supertrend": supertrend,
