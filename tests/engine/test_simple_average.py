@@ -18,13 +18,19 @@ EXTRAS: tuple[Settings, ...] = ({}, {"offset": 3}, {"min_periods": 50}, {"talib"
 
 
 def kernel_sums_in_order() -> bool:
-    """Whether pandas-ta's compiled nb_sma is numba's in-order inner product (the kernel was
-    compiled without SciPy's BLAS; otherwise its last bits are the CPU's BLAS order)."""
-    values = np.random.default_rng(11).normal(100.0, 30.0, 64)
-    expected = 0.0
-    for value in values[:32]:
-        expected = expected + value * (1.0 / 32)
-    return bool(nb_sma(values, 32)[31] == expected)
+    """Whether pandas-ta's compiled nb_sma is numba's in-order inner product for every length
+    the test uses (the kernel was compiled without SciPy's BLAS). With SciPy importable when
+    numba compiled it (a fresh `scripts/setup`), numba calls BLAS `ddot`, whose order depends
+    on the length and the CPU: the bits then are the CPU's, and only the 1e-9 comparison of
+    tests/engine/test_fast_indicators.py applies."""
+    values = np.random.default_rng(11).normal(100.0, 30.0, 2 * max(LENGTHS))
+    for length in LENGTHS:
+        expected = 0.0
+        for value in values[1 : 1 + length]:  # the second full window (not the one-window case)
+            expected = expected + value * (1.0 / length)
+        if nb_sma(values[: length + 1], length)[length] != expected:
+            return False
+    return True
 
 
 def bit_equal(ours: FloatArray, theirs: FloatArray) -> bool:
