@@ -99,7 +99,11 @@ class DatasetCatalog:
     def load_market(self, entry: DatasetEntry) -> MarketData:
         """The bars of `entry` as the engine's MarketData, with the funding-rate series and
         the mark-price bars stored for its symbol (and timeframe) when there are any."""
-        frame = read_ohlcv(entry.path)
+        return self.market_of(entry, read_ohlcv(entry.path))
+
+    def market_of(self, entry: DatasetEntry, frame: pd.DataFrame) -> MarketData:
+        """`frame` (the bars read from `entry.path`) as `entry`'s MarketData, with its
+        symbol's stored funding-rate series and mark-price bars, as load_market gives it."""
         funding = None
         if entry.funding is not None:
             funding = self._store.load(entry.funding)["funding_rate"]

@@ -197,10 +197,27 @@ class RunLease:
                 self._renew()
 
 
-def stored_dataset_hash(engine: Engine, run_id: str) -> str | None:
-    """The content hash the stored run names (None when the run is gone)."""
+def stored_dataset_hashes(engine: Engine, run_id: str) -> tuple[str, dict[str, str]] | None:
+    """The content hash of the dataset the stored run names, and those of its further
+    symbols' datasets by name (a run over several symbols: its provenance, written when the
+    run was stored); None when the run is gone."""
     with session_scope(engine) as session:
-        return session.exec(select(RunRow.dataset_hash).where(RunRow.id == run_id)).first()
+        row = session.exec(
+            select(RunRow.dataset_hash, RunRow.provenance).where(RunRow.id == run_id)
+        ).first()
+    if row is None:
+        return None
+    dataset_hash, provenance = row
+    data = provenance.get("data") if isinstance(provenance, dict) else None
+    others = data.get("other_symbols") if isinstance(data, dict) else None
+    hashes = {
+        other["name"]: other["content_hash"]
+        for other in (others if isinstance(others, list) else [])
+        if isinstance(other, dict)
+        and isinstance(other.get("name"), str)
+        and isinstance(other.get("content_hash"), str)
+    }
+    return dataset_hash, hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +300,8 @@ def serving(context: WorkerContext) -> Iterator[WorkerContext]:
 
 def execute_run(run_id: str, context: WorkerContext) -> None:
     """Execute one stored run on this machine, as a worker does."""
-    expected = stored_dataset_hash(context.engine, run_id)
-    if expected is None:
+    hashes = stored_dataset_hashes(context.engine, run_id)
+    if hashes is None:
         logger.warning("run not found; job dropped run_id=%s", run_id)
         return
     stop = threading.Event()
@@ -292,7 +309,9 @@ def execute_run(run_id: str, context: WorkerContext) -> None:
         stop.set()
     runner = WorkerJobRunner(
         engine=context.engine,
-        catalog=VerifiedCatalog(context.settings.data_dir, expected_hash=expected),
+        catalog=VerifiedCatalog(
+            context.settings.data_dir, expected_hash=hashes[0], others=hashes[1]
+        ),
         hub=RedisProgressPublisher(context.connection),
         workers=1,
         service=RunService.from_settings(context.settings),

@@ -9,6 +9,7 @@ submitted) and a run never executes on data whose hash differs from the one it n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from app.data import read_ohlcv
@@ -33,16 +34,23 @@ class DatasetMismatchError(DataError):
 
 
 class VerifiedCatalog(DatasetCatalog):
-    """A DatasetCatalog that loads a dataset only when its content hash is `expected_hash`
-    (empty: no hash recorded, as for runs stored before hashes existed, which load as is)."""
+    """A DatasetCatalog that loads a dataset only when its content hash is the one the run
+    recorded: `others[name]` for a further symbol's dataset of a run over several symbols
+    (by the dataset's resolved name, as its provenance records it), `expected_hash` for any
+    other (the run's own dataset; empty: no hash recorded, as for runs stored before hashes
+    existed, which load as is)."""
 
-    def __init__(self, data_dir: Path, *, expected_hash: str) -> None:
+    def __init__(
+        self, data_dir: Path, *, expected_hash: str, others: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(data_dir)
         self._expected_hash = expected_hash
+        self._others = dict(others or {})
 
     def load_market(self, entry: DatasetEntry) -> MarketData:
         frame = read_ohlcv(entry.path)
         found = content_hash(frame)
-        if self._expected_hash and found != self._expected_hash:
-            raise DatasetMismatchError(entry.name, found=found, expected=self._expected_hash)
-        return MarketData.from_frame(frame, symbol=entry.symbol)
+        expected = self._others.get(entry.name, self._expected_hash)
+        if expected and found != expected:
+            raise DatasetMismatchError(entry.name, found=found, expected=expected)
+        return self.market_of(entry, frame)  # with its funding and mark series, as locally

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from rq import Queue
@@ -17,8 +18,9 @@ from app.jobs.queue import LOCAL_OWNER
 from app.jobs.redis_job import WorkerContext, execute_run, serving
 from app.jobs.redis_keys import job_id, lost_key, queue_name
 from app.jobs.redis_queue import connect
+from app.settings import Settings
 from tests.jobs.cluster_fixtures import Cluster, descendants, is_alive
-from tests.jobs.fixtures import SLOW_CODE, SMA_CODE, make_settings, write_sample
+from tests.jobs.fixtures import SAMPLE_NAME, SLOW_CODE, SMA_CODE, make_settings, write_sample
 
 pytestmark = pytest.mark.slow
 DONE_OR_FAILED = {RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED}
@@ -228,3 +230,75 @@ def test_a_run_stored_while_redis_was_away_is_queued_once_redis_is_back(cluster:
 
     first, again, count = asyncio.run(scenario())
     assert first == _all_runs(cluster) and again == [] and count == 1
+
+
+def test_a_run_over_two_symbols_runs_on_a_worker_that_checks_both_datasets(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The further symbol's dataset is checked against the hash the run's provenance recorded
+    # when it was stored, as the run's own dataset is against the row's dataset_hash.
+    import shutil
+
+    from app.data.catalog import DatasetCatalog
+    from app.data.parquet import write_ohlcv_parquet
+    from app.data.samples import generate_ohlcv
+    from app.engine.types import Mode
+    from app.runs.prepare import RunOrder
+    from app.runs.submission import CodeChoice, Submission, create_run
+
+    code = (
+        Path(__file__).resolve().parents[2] / "strategies_examples" / "relative_strength.py"
+    ).read_text()
+    eth_name = "ETHUSDT-1h"
+
+    def write_eth(data_dir: Path, seed: int) -> None:
+        eth = generate_ohlcv(bars=2_000, timeframe="1h", start="2024-01-01", seed=seed)
+        write_ohlcv_parquet(eth, data_dir / "samples" / f"{eth_name}.parquet")
+
+    def worker_settings(data_dir: Path) -> Settings:
+        return make_settings(
+            data_dir,
+            redis_url=cluster.redis.url,
+            database_url=cluster.settings.resolved_database_url,
+        )
+
+    write_eth(cluster.settings.data_dir, seed=23)
+    submission = Submission(
+        dataset=SAMPLE_NAME,
+        choice=CodeChoice(code=code),
+        order=RunOrder(
+            options={"mode": Mode.SPOT}, params={"lookback": 24}, more_datasets=(eth_name,)
+        ),
+    )
+    run_ids = []
+    for _ in range(2):
+        with session_scope(cluster.engine) as session:
+            row = create_run(
+                session, submission=submission, catalog=DatasetCatalog(cluster.settings.data_dir)
+            )
+            run_ids.append(row.id)
+    with serving(
+        WorkerContext.from_settings(worker_settings(cluster.settings.data_dir), warm=False)
+    ) as context:
+        execute_run(run_ids[0], context)
+    done = cluster.run_row(run_ids[0])
+    assert done.status is RunStatus.DONE, done.error
+    assert done.metrics
+    # A worker whose store holds other bytes for the further symbol refuses the run, naming
+    # that dataset and the hash the run recorded for it.
+    other = tmp_path_factory.mktemp("other-eth")
+    (other / "samples").mkdir()
+    shutil.copy(
+        cluster.settings.data_dir / "samples" / f"{SAMPLE_NAME}.parquet",
+        other / "samples" / f"{SAMPLE_NAME}.parquet",
+    )
+    write_eth(other, seed=24)
+    recorded = DatasetCatalog(cluster.settings.data_dir).resolve(eth_name).content_hash
+    with serving(WorkerContext.from_settings(worker_settings(other), warm=False)) as context:
+        execute_run(run_ids[1], context)
+    failed = cluster.run_row(run_ids[1])
+    assert failed.status is RunStatus.FAILED
+    assert failed.error is not None
+    message = str(failed.error["message"])
+    assert f"dataset '{eth_name}' on this worker has content sha256:" in message
+    assert recorded in message
