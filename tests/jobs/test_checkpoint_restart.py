@@ -57,8 +57,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def stored(engine: Engine, status: RunStatus = RunStatus.QUEUED) -> str:
-    run = queued_run(STATEFUL_CODE)
+def stored(engine: Engine, status: RunStatus = RunStatus.QUEUED, code: str = STATEFUL_CODE) -> str:
+    run = queued_run(code)
     run.id = uuid.uuid4().hex
     run.config = CHECKPOINTED.to_dict()
     run.config_hash = CHECKPOINTED.fingerprint()
@@ -201,7 +201,9 @@ def test_a_restart_fails_a_running_run_with_no_checkpoint_as_before(
 def test_a_graceful_shutdown_leaves_a_checkpointed_run_to_resume(
     engine: Engine, tmp_path: Path
 ) -> None:
-    run_id = stored(engine)
+    # Ten times the spin per bar: the first checkpoint (bar 300) is seen and the shutdown
+    # sent while ~2,700 bars remain, so the run cannot end before it on a loaded machine.
+    run_id = stored(engine, code=STATEFUL_CODE.replace("range(30)", "range(300)"))
     run_dir = tmp_path / "runs" / run_id
 
     def runner() -> JobRunner:
