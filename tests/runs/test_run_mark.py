@@ -21,7 +21,8 @@ from tests.jobs.fixtures import SMA_CODE, make_settings
 pytestmark = pytest.mark.slow
 
 
-def test_a_stored_run_uses_the_mark_and_funding_stored_with_its_dataset(tmp_path: Path) -> None:
+def store_futures_dataset(tmp_path: Path) -> None:
+    """BTCUSDT/1m (a day of bars) in `tmp_path`'s store, with its mark bars and funding."""
     store = DatasetStore(tmp_path / "store")
     bars = generate_ohlcv(bars=1_440, start="2024-01-01", seed=11)
     (tmp_path / "mark").mkdir()
@@ -32,6 +33,10 @@ def test_a_stored_run_uses_the_mark_and_funding_stored_with_its_dataset(tmp_path
     import_files(store, [klines], spec)
     import_files(store, [marks], spec, kind=DatasetKind.MARK)
     import_files(store, [funding], spec)
+
+
+def test_a_stored_run_uses_the_mark_and_funding_stored_with_its_dataset(tmp_path: Path) -> None:
+    store_futures_dataset(tmp_path)
     settings = make_settings(tmp_path)
     service = RunService.from_settings(settings)
     catalog = DatasetCatalog(tmp_path)
@@ -55,16 +60,7 @@ def test_a_workers_verified_catalog_loads_the_same_mark_and_funding(tmp_path: Pa
     # market it runs must carry the same funding and mark series as the web node's.
     from app.jobs.verified_data import DatasetMismatchError, VerifiedCatalog
 
-    store = DatasetStore(tmp_path / "store")
-    bars = generate_ohlcv(bars=1_440, start="2024-01-01", seed=11)
-    (tmp_path / "mark").mkdir()
-    klines = write_kline_zip(tmp_path, bars, period="2024-01-01", header=True)
-    marks = write_kline_zip(tmp_path / "mark", mark_of(bars), period="2024-01-01", header=True)
-    funding, _ = write_funding_zip(tmp_path)
-    spec = DatasetSpec(symbol="", timeframe="", market=Mode.FUTURES)
-    import_files(store, [klines], spec)
-    import_files(store, [marks], spec, kind=DatasetKind.MARK)
-    import_files(store, [funding], spec)
+    store_futures_dataset(tmp_path)
     local = DatasetCatalog(tmp_path)
     entry = local.resolve("BTCUSDT/1m")
     expected = local.load_market(entry)
