@@ -10,7 +10,7 @@ import pytest
 
 from app.main import create_app
 from tests.api.conftest import LoopbackClient, collect
-from tests.db.pg_cluster import ThrowawayCluster, find_bindir
+from tests.db.pg_cluster import ThrowawayCluster, started_cluster
 from tests.jobs.fixtures import SAMPLE_NAME, SMA_CODE, make_settings
 
 pytestmark = pytest.mark.slow
@@ -18,13 +18,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ThrowawayCluster]:
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    cluster = ThrowawayCluster(bindir)
-    cluster.start()
-    yield cluster
-    cluster.stop()
+    with started_cluster() as cluster:
+        yield cluster
 
 
 def test_the_web_node_reconnects_after_postgresql_restarts(

@@ -9,20 +9,13 @@ import pytest
 from sqlalchemy import Engine
 
 from app.db import make_engine, migrate
-from tests.db.pg_cluster import ThrowawayCluster, find_bindir
+from tests.db.pg_cluster import ThrowawayCluster, started_cluster
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[ThrowawayCluster]:
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    cluster = ThrowawayCluster(bindir)
-    cluster.start()
-    try:
+    with started_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

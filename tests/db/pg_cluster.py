@@ -8,9 +8,12 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 
 PG_USER = "postgres"
 
@@ -109,3 +112,18 @@ class ThrowawayCluster:
 
     def drop_database(self, name: str) -> None:
         self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def started_cluster() -> Iterator[ThrowawayCluster]:
+    """A started throwaway cluster, stopped on the way out; skips the calling test when
+    PostgreSQL's server binaries (initdb, pg_ctl) are not installed."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    cluster = ThrowawayCluster(bindir)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

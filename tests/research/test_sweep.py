@@ -397,14 +397,9 @@ def test_a_seeded_tpe_sweep_gives_the_same_trials_with_1_and_2_workers(
 
 @pytest.mark.slow
 def test_a_study_on_postgresql_resumes_like_one_in_sqlite(tmp_path: Path) -> None:
-    from tests.db.pg_cluster import ThrowawayCluster, find_bindir
+    from tests.db.pg_cluster import started_cluster
 
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    cluster = ThrowawayCluster(bindir)
-    cluster.start()
-    try:
+    with started_cluster() as cluster:
         _, url = cluster.create_database()
         spec = spec_of("tpe", 12)
         whole = new_study(spec)
@@ -418,8 +413,6 @@ def test_a_study_on_postgresql_resumes_like_one_in_sqlite(tmp_path: Path) -> Non
             study = open_study(storage, "pg", identity=identity, directions=["maximize"])
             run_study(spec, study, FakeRunner())
             assert trial_rows(study) == trial_rows(whole)
-    finally:
-        cluster.stop()
 
 
 @pytest.mark.parametrize("method", ["tpe", "nsga2"])
