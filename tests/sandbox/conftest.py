@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # pytest's rootdir-relative import puts tests/ on sys.path, where this folder would make
@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 import pytest
 
-from app.engine import MarketData, RunConfig
-from sandbox import RunLimits
+from app.engine import MarketData, RunConfig, RunResult
+from sandbox import ForkServer, RunLimits, start_fork_server
 
 
 def random_walk_market(bars: int = 600, seed: int = 7) -> MarketData:
@@ -56,3 +56,18 @@ def config() -> RunConfig:
 def short_limits() -> RunLimits:
     """Limits for hostile runs: quick to hit, generous enough for a worker to start on 2 cores."""
     return RunLimits(wall_seconds=30.0, cpu_seconds=3.0, memory_mb=256, max_log_lines=200)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ForkServer]:
+    """A fork server for one test module (module scope: no sandbox process outlives its
+    module, which the leftover-process checks count)."""
+    server = start_fork_server()
+    server.wait_ready()
+    yield server
+    server.close()
+
+
+def outcome(result: RunResult) -> tuple[object, ...]:
+    """What two runs of the same strategy must agree on: records, logs and metrics."""
+    return (result.trades, result.orders, result.logs, result.metrics)

@@ -10,15 +10,13 @@ import select
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from app.engine import MarketData, RunConfig, RunResult
-from sandbox import ForkServer, RunLimits, WorkerPool, codec, run_sandboxed, start_fork_server
+from app.engine import MarketData, RunConfig
+from sandbox import ForkServer, RunLimits, WorkerPool, codec, run_sandboxed
 from sandbox.protocol import WORKER_MESSAGES, FrameReader, encode_parts
 from sandbox.supervisor import WarmWorker, run_unvalidated_for_tests, start_worker
+from tests.sandbox.conftest import outcome
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
 LIMITS = RunLimits(wall_seconds=60.0, cpu_seconds=20.0, memory_mb=1024)
@@ -70,18 +68,6 @@ class Mutator(Strategy):
 """
 
 PRELUDE = "import math\nimport statistics\nimport numpy as np\nimport pandas as pd\n"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ForkServer]:
-    server = start_fork_server()
-    server.wait_ready()
-    yield server
-    server.close()
-
-
-def outcome(result: RunResult) -> tuple[object, ...]:
-    return (result.trades, result.orders, result.logs, result.metrics)
 
 
 def test_forked_worker_runs_like_a_fresh_worker(

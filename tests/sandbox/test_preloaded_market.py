@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from typing import cast
 
 import numpy as np
 import pytest
 
-from app.engine import MarketData, RunConfig, RunResult
-from sandbox import ForkServer, ForkServerError, RunLimits, codec, run_sandboxed, start_fork_server
+from app.engine import MarketData, RunConfig
+from sandbox import ForkServer, ForkServerError, RunLimits, codec, run_sandboxed
 from sandbox.forkserver import PreloadedMarket, read_market
 from sandbox.protocol import encode_parts
 from sandbox.supervisor import WarmWorker, run_unvalidated_for_tests
+from tests.sandbox.conftest import outcome
 from tests.sandbox.test_forkserver import MUTATOR, PRELUDE, REFERENCE
 
 LIMITS = RunLimits(wall_seconds=60.0, cpu_seconds=20.0, memory_mb=1024)
@@ -43,18 +43,6 @@ class MarketMutator(Strategy):
                         pass
         self.buy(0.1) if bar.index % 5 == 0 else self.close_position()
 """
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ForkServer]:
-    server = start_fork_server()
-    server.wait_ready()
-    yield server
-    server.close()
-
-
-def outcome(result: RunResult) -> tuple[object, ...]:
-    return (result.trades, result.orders, result.logs, result.metrics)
 
 
 def market_pipe(market: MarketData, *, cut: int = 0) -> int:
