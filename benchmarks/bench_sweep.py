@@ -7,10 +7,14 @@ indicators), against backtesting.py's `Backtest.optimize` on the same grid.
     .venv/bin/python benchmarks/bench_sweep.py --trials-sample 16    # a quick sample
     .venv/bin/python benchmarks/bench_sweep.py --trials-sample 20 --spread --peer-sample 4
 
-With `--trials-sample N` a corner of the grid of about N trials runs (the smallest `fast` and
-`slow` values: the most trades, so the slowest trials), and the 1,000-trial time is the sample's
-per-trial time x 1,000; add `--spread` to spread the N trials evenly over the grid instead
-(every k-th `fast` and `slow`), so their mean trial stands for the whole grid's.
+The figure for the targets is the whole grid (the default). `--trials-sample N` is a quick
+look only, and it overstates: a corner of the grid of about N trials runs (the smallest `fast`
+and `slow` values: the most trades, so the slowest trials), and the 1,000-trial time is the
+sample's per-trial time x 1,000, so the sweep's fixed start-up (fork server warm-up, imports,
+study storage) is counted 1,000/N times. `--spread` spreads the N trials evenly over the grid
+instead (every k-th `fast` and `slow`), but a small spread still over-weights the costly
+fast=5 rows: on 2026-12-02 a 30-trial spread extrapolated to 448 s where the whole grid took
+212 s.
 backtesting.py's `optimize` (its own process pool over all cores, as ours uses `--workers`) is
 timed on `--peer-sample` random trials of the same grid in the same run
 and extrapolated the same way. Peak memory is the largest sum of the resident set sizes of this
