@@ -15,18 +15,23 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
-import pandas as pd
 import typer
 from rich.console import Console
 
 from app.data.errors import DataError
+from app.deferred_imports import deferred
 from app.engine import ConfigError, EngineError, Mode, StrategyRuntimeError
 from app.engine.config import FIELDS_BY_NAME, OPTION_FIELDS
 from app.runs import InvalidRunRequestError, RunOrder, StrategyLoadError
 from app.terminal import markup_lines, terminal_text
 from sandbox import LimitExceeded, LimitsRefused, RunLimits, SandboxError, StrategyRejected
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 EXIT_BAD_INPUT: Final = 2
 EXIT_STRATEGY_FAILED: Final = 1

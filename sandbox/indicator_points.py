@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
+from app.deferred_imports import deferred
 from app.engine import MarketData
 from app.engine.errors import IndicatorError
 from app.engine.feed import FloatArray, IntArray
@@ -31,6 +31,11 @@ from app.engine.timeframes import MONDAY_AFTER_EPOCH_NS, NS_PER_WEEK, timeframe_
 from sandbox.errors import ProtocolError
 from sandbox.shared_indicators import SettingsKey, settings_key
 from sandbox.text import MAX_NAME_CHARS
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 MAX_POINT_COLUMNS: Final = 128
 """Columns of one indicator the parent accepts points for (cdl_pattern's all-patterns frame,

@@ -23,12 +23,12 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
+from app.deferred_imports import deferred
 from app.engine import MarketData
 from app.engine.errors import IndicatorError
 from app.engine.feed import FloatArray
@@ -36,6 +36,11 @@ from app.engine.indicator_settings import check_settings, plain_name, plain_sett
 from app.engine.indicators import IndicatorArg, compute_indicator, load_indicator_libraries
 from app.engine.timeframes import timeframe_market
 from sandbox.text import MAX_NAME_CHARS, clean_text
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 logger = logging.getLogger(__name__)
 

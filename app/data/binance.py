@@ -10,11 +10,16 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from app.data.errors import DataFileError
 from app.data.importers import parse_numbers, parse_ohlcv_columns, parse_times
+from app.deferred_imports import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 logger = logging.getLogger(__name__)
 

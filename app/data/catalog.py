@@ -12,8 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from app.data import read_ohlcv
 from app.data.errors import DatasetNotFoundError
@@ -26,7 +25,13 @@ from app.data.store import (
     mark_timeframe,
 )
 from app.data.tiers import TierCatalog
+from app.deferred_imports import deferred
 from app.engine import MarketData
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 SAMPLE_SOURCE = "sample"
 STORE_SOURCE = "store"

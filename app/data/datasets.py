@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from dataclasses import replace as with_changes
 from enum import StrEnum
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from app.data.binance import parse_binance_name, read_binance_funding, read_binance_klines
 from app.data.errors import DataFileError, InvalidReferenceError, ValidationFailedError
@@ -29,6 +28,12 @@ from app.data.store import (
     normalise_symbol,
 )
 from app.data.validation import ValidationRules, validate_funding, validate_ohlcv
+from app.deferred_imports import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 logger = logging.getLogger(__name__)
 

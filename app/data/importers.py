@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -15,6 +15,12 @@ from numpy.typing import NDArray
 
 from app.data.errors import DataFileError
 from app.data.resample import OHLCV_COLUMNS
+from app.deferred_imports import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 logger = logging.getLogger(__name__)
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from app.data.errors import DataFileError
 from app.data.resample import OHLCV_COLUMNS
+from app.deferred_imports import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 # About three weeks of 1m bars per row group: a one-month read touches two or three groups.
 ROW_GROUP_ROWS = 32_768

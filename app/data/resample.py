@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
-from pandas._libs.tslibs.offsets import BaseOffset
-from pandas.tseries.frequencies import to_offset
+from typing import TYPE_CHECKING
 
 from app.data.errors import InvalidReferenceError
+from app.deferred_imports import deferred
 from app.engine import timeframes as engine_timeframes
 from app.engine.errors import TimeframeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pandas._libs.tslibs.offsets import BaseOffset
+else:
+    pd = deferred("pandas")
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 OHLCV_AGGREGATION: dict[str, str] = {
@@ -22,8 +26,8 @@ OHLCV_AGGREGATION: dict[str, str] = {
 }
 
 # Weeks start on Monday 00:00 UTC as on Binance; 1970-01-05 is the first Monday after the epoch.
-_WEEK_ORIGIN = pd.Timestamp("1970-01-05", tz="UTC")
-_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+_WEEK_ORIGIN = "1970-01-05"  # a Monday (UTC): weekly bars start on Mondays
+_EPOCH = "1970-01-01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,7 @@ def parse_timeframe(text: str) -> Timeframe:
     if parsed.duration_ns % 1_000_000_000 == 0:
         offset: BaseOffset = pd.offsets.Second(parsed.duration_ns // 1_000_000_000)
     else:
-        offset = to_offset(delta)
+        offset = pd.tseries.frequencies.to_offset(delta)
     return Timeframe(parsed.name, offset, delta)
 
 
@@ -78,7 +82,7 @@ def resample_ohlcv(frame: pd.DataFrame, timeframe: str | Timeframe) -> pd.DataFr
     if target.is_calendar:
         bins = frame[columns].resample(target.offset, label="left", closed="left")
     else:
-        origin = _WEEK_ORIGIN if _is_whole_weeks(target) else _EPOCH
+        origin = pd.Timestamp(_WEEK_ORIGIN if _is_whole_weeks(target) else _EPOCH, tz="UTC")
         bins = frame[columns].resample(target.offset, label="left", closed="left", origin=origin)
     result = bins.agg(aggregation)
     result = result.loc[bins.size() > 0]

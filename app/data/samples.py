@@ -6,13 +6,19 @@ import itertools
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from app.data.parquet import write_ohlcv_parquet
 from app.data.resample import OHLCV_COLUMNS, parse_timeframe, resample_ohlcv
+from app.deferred_imports import deferred
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 logger = logging.getLogger(__name__)
 

@@ -17,17 +17,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from app.data.errors import DatasetNotFoundError, InvalidReferenceError
 from app.data.parquet import read_series_parquet, write_series_parquet
 from app.data.problems import ValidationReport, format_time
 from app.data.resample import canonical_timeframe
+from app.deferred_imports import deferred
 from app.engine.types import Mode
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 logger = logging.getLogger(__name__)
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from app.data.problems import Problem, ProblemCode, ValidationReport, format_time
 from app.data.resample import OHLCV_COLUMNS, parse_timeframe
+from app.deferred_imports import deferred
 from app.engine.types import Severity
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 logger = logging.getLogger(__name__)
 

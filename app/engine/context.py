@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from app.deferred_imports import deferred
 from app.engine import placement
 from app.engine.account import Exchange, SymbolAccount
 from app.engine.broker import Broker
@@ -33,6 +33,11 @@ from app.engine.timeframes import TimeframeView, build_timeframe
 from app.engine.types import LogLevel
 from app.engine.wake import WakePlan
 from app.engine.warmup import DeclaredView, ready_index
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 
 @dataclass(frozen=True, slots=True)

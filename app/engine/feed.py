@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
+from app.deferred_imports import deferred
 from app.engine.errors import MarketDataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -257,9 +262,18 @@ def ns_to_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1_000)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAT = int(np.iinfo(np.int64).min)  # numpy's missing time, never a bar's
+
+
 def ns_to_iso(ns: int) -> str:
-    """Epoch nanoseconds to ISO 8601 UTC, e.g. 2024-01-01T00:00:00Z."""
-    return pd.Timestamp(ns, unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Epoch nanoseconds to ISO 8601 UTC, e.g. 2024-01-01T00:00:00Z: the second, floored (the
+    text of pandas' `Timestamp.strftime`, computed without importing pandas)."""
+    whole = int(ns)
+    if whole == _NAT:
+        raise ValueError("NaT (numpy's missing time) has no ISO 8601 text")
+    moment = _EPOCH + timedelta(seconds=whole // 1_000_000_000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Cursor:

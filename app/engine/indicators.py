@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 from contextlib import redirect_stdout
 from functools import cache
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from app.deferred_imports import deferred
 from app.engine.errors import IndicatorError, TooFewBarsError
 from app.engine.feed import FloatArray, SeriesView, VisibleLength
 from app.engine.indicator_rules import MAX_PERIOD, REFUSED_INDICATORS, IndicatorArg
@@ -31,6 +32,11 @@ from app.engine.indicator_settings import (
     unknown_indicator_message,
 )
 from app.engine.repaint import check_prefix_stable
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 __all__ = [
     "ALWAYS_LOOK_AHEAD",
@@ -57,7 +63,9 @@ float64 arrays of the bars' length), or raises IndicatorError. A sandboxed sweep
 them from its trusted parent, which computes each distinct setting once per sweep
 (sandbox/indicator_service.py); a normal run has none and computes its own."""
 
-FastCompute = Callable[[pd.DataFrame, str, dict[str, IndicatorArg]], dict[str, FloatArray] | None]
+type FastCompute = Callable[
+    [pd.DataFrame, str, dict[str, IndicatorArg]], dict[str, FloatArray] | None
+]
 
 
 @cache

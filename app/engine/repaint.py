@@ -23,21 +23,27 @@ indicator the rules did not foresee is still caught.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
+from app.deferred_imports import deferred
 from app.engine.errors import IndicatorError
 from app.engine.feed import FloatArray
 from app.engine.indicator_rules import IndicatorArg
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 # Bars after the first value at which the data is cut; the last also bounds the work.
 CUT_OFFSETS = (1, 2, 9, 64, 512, 4_096)
 RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_TOLERANCE = 1e-12
 
-Compute = Callable[[pd.DataFrame, str, Mapping[str, IndicatorArg]], dict[str, FloatArray]]
+type Compute = Callable[[pd.DataFrame, str, Mapping[str, IndicatorArg]], dict[str, FloatArray]]
 
 
 def first_value_index(columns: Mapping[str, FloatArray]) -> int:

@@ -13,14 +13,19 @@ import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
+from app.deferred_imports import deferred
 from app.engine.errors import IndicatorError, TimeframeError
 from app.engine.feed import Cursor, FloatArray, IntArray, MarketData, SeriesView
 from app.engine.indicators import IndicatorArg, IndicatorFrame, compute_indicator, make_view
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = deferred("pandas")
 
 NS_PER_WEEK = 7 * 86_400_000_000_000
 MONDAY_AFTER_EPOCH_NS = 4 * 86_400_000_000_000  # 1970-01-05
@@ -67,7 +72,7 @@ def parse_timeframe(text: str) -> Timeframe:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' deprecation notes on aliases
-            offset = to_offset(name)
+            offset = pd.tseries.frequencies.to_offset(name)
     except ValueError:
         raise TimeframeError(name, f"'{name}' is not a timeframe; {EXAMPLES}") from None
     if isinstance(offset, pd.offsets.MonthBegin | pd.offsets.MonthEnd):

@@ -85,23 +85,74 @@ def format_times(ns: npt.ArrayLike) -> list[str]:
     once per distinct value: a year of minute bars has 365 days and 1,440 minutes of the day.
     """
     stamps = np.asarray(ns, dtype=np.int64)
-    # Too few to repay the distinct-value bookkeeping, or holding numpy's NaT (int64's least
-    # value, never a bar time), which numpy prints as "NaT": each value formatted on its own.
-    if stamps.size <= _SHORT_COLUMN or stamps.min() == _NAT:
-        seconds_only = stamps.astype("datetime64[ns]").astype("datetime64[s]")
-        return [f"{text}Z" for text in np.datetime_as_string(seconds_only, unit="s").tolist()]
-    days = stamps // _DAY_NS  # floor division: the day of a time before 1970 too
-    seconds = (stamps - days * _DAY_NS) // _SECOND_NS  # 0 .. 86,399
-    distinct_days, day_of = np.unique(days, return_inverse=True)
-    distinct_seconds, second_of = np.unique(seconds, return_inverse=True)
-    day_texts = np.datetime_as_string(distinct_days.astype("datetime64[D]"), unit="D").tolist()
-    day_part = np.array([f"{text}T" for text in day_texts], dtype=object)
-    second_part = np.array(
-        [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z" for s in distinct_seconds.tolist()],
-        dtype=object,
-    )
+    parts = _time_parts(stamps)
+    if parts is None:
+        return _times_one_by_one(stamps)
+    day_part, day_of, second_part, second_of = parts
     joined: list[str] = (day_part[day_of] + second_part[second_of]).tolist()
     return joined
+
+
+def _time_parts(
+    stamps: npt.NDArray[np.int64], second_suffix: str = ""
+) -> (
+    tuple[
+        npt.NDArray[np.object_], npt.NDArray[np.intp], npt.NDArray[np.object_], npt.NDArray[np.intp]
+    ]
+    | None
+):
+    """The distinct day texts (`2024-01-01T`) and second-of-day texts (`00:00:00Z` followed by
+    `second_suffix`) of `stamps`, with each stamp's index into both; None for a column too
+    short to repay the bookkeeping or holding numpy's NaT (int64's least value, never a bar
+    time, which numpy prints as "NaT"): format those one by one."""
+    if stamps.size <= _SHORT_COLUMN or stamps.min() == _NAT:
+        return None
+    days = stamps // _DAY_NS  # floor division: the day of a time before 1970 too
+    seconds = (stamps - days * _DAY_NS) // _SECOND_NS  # 0 .. 86,399
+    distinct_days, day_of = _distinct(days)
+    distinct_seconds, second_of = _distinct(seconds)
+    day_texts = np.datetime_as_string(distinct_days.astype("datetime64[D]"), unit="D").tolist()
+    day_part = np.array([f"{text}T" for text in day_texts], dtype=object)
+    texts = _SECOND_TEXTS.setdefault(second_suffix, {})
+    second_part = np.array(
+        [texts.get(s) or _second_text(texts, s, second_suffix) for s in distinct_seconds.tolist()],
+        dtype=object,
+    )
+    return day_part, day_of, second_part, second_of
+
+
+_SECOND_TEXTS: dict[str, dict[int, str]] = {}
+"""Second-of-day texts by suffix, formatted once per process: every block of minute bars has
+the same 1,440 (at most 86,400 per suffix, ~6 MB)."""
+
+
+def _second_text(texts: dict[int, str], second: int, suffix: str) -> str:
+    text = f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z{suffix}"
+    texts[second] = text
+    return text
+
+
+def _distinct(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """`np.unique(values, return_inverse=True)`, without its sort when the values span a
+    range at most a few times their number (the days and seconds of a block of bars): a
+    table over the range marks which occur and numbers them in order."""
+    low, high = int(values.min()), int(values.max())
+    span = high - low + 1
+    if span > 4 * values.size + 86_400:
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return distinct, inverse
+    offsets = values - low
+    present = np.zeros(span, dtype=bool)
+    present[offsets] = True
+    occurring = np.flatnonzero(present)
+    number = np.empty(span, dtype=np.intp)
+    number[occurring] = np.arange(occurring.size)
+    return occurring + low, number[offsets]
+
+
+def _times_one_by_one(stamps: npt.NDArray[np.int64]) -> list[str]:
+    seconds_only = stamps.astype("datetime64[ns]").astype("datetime64[s]")
+    return [f"{text}Z" for text in np.datetime_as_string(seconds_only, unit="s").tolist()]
 
 
 def format_optional_times(
@@ -320,13 +371,68 @@ def _needs_quoting(column: list[str]) -> bool:
 def write_equity_csv(path: Path, result: RunResult) -> None:
     """equity.csv, EQUITY_BLOCK_ROWS rows at a time, so the whole curve's text never sits in
     memory. Its fields (times and numbers) never need quoting: rows are joined directly, the
-    bytes `csv.writer` would write."""
-    rows = len(result.equity.time)
+    bytes `csv.writer` would write (the bytes of `equity_columns` joined by commas).
+
+    A row is joined from shared texts wherever the values repeat, so that only the unrealized
+    PnL and the equity, which change every bar a position is open, are new strings per row:
+    the day (`2024-01-01T`) and the second of the day with its comma (`00:00:00Z,`) from
+    their distinct values, and `cash,margin,` and `,position` once per run of bars that
+    share all three (they change only at fills and funding). With the second-of-day texts
+    formatted once per process (_SECOND_TEXTS) and the distinct days and seconds found
+    without a sort (_distinct), the SMA benchmark's 525,601 rows take ~0.35 s against ~0.45 s
+    for six fields joined per row (docs/performance.md)."""
+    curve = result.equity
+    rows = len(curve.time)
     with path.open("w", newline="", encoding="utf-8") as handle:
         handle.write(",".join(EQUITY_COLUMNS) + "\n")
         for start in range(0, rows, EQUITY_BLOCK_ROWS):
-            columns = equity_columns(result, start, start + EQUITY_BLOCK_ROWS)
-            handle.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
+            block = slice(start, start + EQUITY_BLOCK_ROWS)
+            stamps = np.ascontiguousarray(curve.time[block], dtype=np.int64)
+            parts = _time_parts(stamps, second_suffix=",")
+            if parts is None:  # a short block, or one holding NaT: six fields per row
+                columns = equity_columns(result, start, start + EQUITY_BLOCK_ROWS)
+                handle.write("\n".join(map(",".join, zip(*columns, strict=True))) + "\n")
+                continue
+            day_part, day_of, second_part, second_of = parts
+            prefix, suffix = _account_run_texts(
+                curve.cash[block], curve.margin[block], curve.position[block]
+            )
+            fields = (
+                day_part[day_of].tolist(),
+                second_part[second_of].tolist(),
+                prefix,
+                format_numbers(curve.unrealized[block]),
+                [","] * len(stamps),
+                format_numbers(curve.equity[block]),
+                suffix,
+            )
+            handle.write("\n".join(map("".join, zip(*fields, strict=True))) + "\n")
+
+
+def _account_run_texts(
+    cash: npt.NDArray[np.float64],
+    margin: npt.NDArray[np.float64],
+    position: npt.NDArray[np.float64],
+) -> tuple[list[str], list[str]]:
+    """Each row's `cash,margin,` and `,position` texts (repr of each value), formatted once
+    per run of rows where all three keep the same bits and shared by the run's rows (more
+    than _SHORT_COLUMN rows)."""
+    size = cash.size
+    columns = [
+        np.ascontiguousarray(column, dtype=np.float64) for column in (cash, margin, position)
+    ]
+    changed = np.zeros(size - 1, dtype=bool)
+    for column in columns:
+        bits = column.view(np.int64)
+        changed |= bits[1:] != bits[:-1]
+    firsts = np.concatenate(([0], np.flatnonzero(changed) + 1))
+    cash_texts, margin_texts, position_texts = (float_reprs(column[firsts]) for column in columns)
+    lengths = np.diff(firsts, append=size)
+    prefixes = np.array(
+        [f"{c},{m}," for c, m in zip(cash_texts, margin_texts, strict=True)], dtype=object
+    )
+    suffixes = np.array([f",{p}" for p in position_texts], dtype=object)
+    return np.repeat(prefixes, lengths).tolist(), np.repeat(suffixes, lengths).tolist()
 
 
 def metrics_document(result: RunResult) -> dict[str, Any]:

@@ -1,14 +1,17 @@
 """`strategylab run` loads only what a run needs: the account, data and research commands are
-imported when one of them is asked for, and `--help` still lists every command."""
+imported when one of them is asked for, `--help` still lists every command, and a run of a CSV
+never imports pandas in the CLI process (its worker computes the indicators)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from app.cli import cli_app
+from app.data import generate_ohlcv
 from app.lazy_commands import LAZY_COMMANDS, LAZY_GROUPS
 
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "optuna", "app.auth", "app.db", "app.research")
@@ -21,6 +24,25 @@ def test_the_run_command_imports_no_database_or_research_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+SMA = Path(__file__).resolve().parents[2] / "strategies_examples" / "sma_crossover.py"
+
+
+def test_a_run_of_a_csv_never_imports_pandas_in_the_cli_process(tmp_path: Path) -> None:
+    data = tmp_path / "btc-1h.csv"
+    frame = generate_ohlcv(bars=600, timeframe="1h", seed=5)
+    frame.index.name = "time"
+    frame.to_csv(data)
+    args = ["strategylab", "run", str(SMA), "--data", str(data), "--out", str(tmp_path / "out")]
+    probe = (
+        f"import sys; sys.argv = {args!r}; from app.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as stop:\n    code = stop.code\n"
+        "print('exit', code, 'pandas', 'pandas.core' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "exit 0 pandas False", done.stderr
+    assert (tmp_path / "out" / "equity.csv").read_text(encoding="utf-8").count("\n") == 601
 
 
 def test_help_lists_every_command_with_its_help() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from app.data import columns as columns_module
@@ -131,3 +132,22 @@ def test_the_market_shares_the_columns_and_equals_the_frames(tmp_path: Path) -> 
     for name in ("time", "open", "high", "low", "close", "volume"):
         assert np.array_equal(getattr(market, name), getattr(expected, name))
     assert not market.close.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("column", "kind"),
+    [
+        (pa.array([1.5, None, 3.25, 4.0]).slice(1), pa.float64()),
+        (pa.array([None, None], pa.float64()), pa.float64()),
+        (pa.array([], pa.float64()), pa.float64()),
+        (pa.array([7, 8, 9], pa.int32()).slice(1), pa.float64()),
+        (pa.array([1, 2, 3], pa.timestamp("ms")).slice(2), pa.int64()),
+    ],
+)
+def test_a_blocks_numbers_are_arrows_own_values(column: pa.Array, kind: pa.DataType) -> None:
+    """The streaming reader reads Arrow's buffers itself (Array.to_numpy imports pandas)."""
+    is_int = kind == pa.int64()
+    values = columns_module._ints(column) if is_int else columns_module._floats(column)
+    expected = column.cast(kind).to_numpy(zero_copy_only=False).astype(values.dtype)
+    assert values.dtype == (np.int64 if is_int else np.float64)
+    assert np.array_equal(values, expected, equal_nan=True)

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import math
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +232,39 @@ def test_equity_written_in_blocks_is_the_per_row_writers_bytes(
     folder.write_equity_csv(tmp_path / "equity.csv", result)
     expected = reference_files(result)["equity.csv"]
     assert (tmp_path / "equity.csv").read_bytes() == expected.encode()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(AWKWARD_FLOATS), st.integers(1, 40)), min_size=1),
+    st.lists(any_float, min_size=1, max_size=50),
+    st.sampled_from([60_000_000_000, 86_400_000_000_000, 7 * 86_400_000_000_000 + 1, 2**50]),
+    st.integers(NS_MIN // 2, NS_MAX // 2),
+)
+def test_equity_rows_of_account_runs_and_any_times_are_the_per_row_writers_bytes(
+    runs: list[tuple[float, int]], moving: list[float], step: int, first: int
+) -> None:
+    """Cash, margin and position held for runs of bars (the shared `cash,margin,` and
+    `,position` texts), the PnL and equity moving, bars a minute, a day, a week and a bit,
+    or ~13 days of 2**50 ns apart (a range of days too wide for the table, np.unique's)."""
+    account = np.repeat([value for value, _ in runs], [count for _, count in runs])
+    bars = account.size
+    times = first + np.arange(bars, dtype=np.int64) * min(step, (NS_MAX - first) // max(bars, 1))
+    moving_column = np.resize(np.array(moving, dtype=np.float64), bars)
+    curve = EquityCurve(
+        time=times,
+        cash=account,
+        margin=account[::-1].copy(),
+        unrealized=moving_column,
+        equity=moving_column[::-1].copy(),
+        position=np.roll(account, 3),
+    )
+    result = dataclasses.replace(awkward_result(bars=0), equity=curve)
+    with tempfile.TemporaryDirectory() as folder_path:
+        path = Path(folder_path) / "equity.csv"
+        folder.write_equity_csv(path, result)
+        written = path.read_bytes()
+    assert written == reference_files(result)["equity.csv"].encode()
 
 
 def test_empty_equity_curve_is_the_header_alone(tmp_path: Path) -> None:
