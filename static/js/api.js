@@ -20,8 +20,14 @@ export function csrfToken() {
   return "";
 }
 
+// Set once the user asks to sign out: the sign-out control then sends the browser to /login
+// itself, and a request still in flight that comes back 401 must not race it there with a
+// `next` back to this page.
+let signingOut = false;
+
 /** Send the browser to the sign-in page, to come back to this page afterwards. */
 export function goToSignIn() {
+  if (signingOut) return;
   const here = window.location.pathname + window.location.search;
   window.location.assign(`/login?next=${encodeURIComponent(here)}`);
 }
@@ -141,7 +147,10 @@ export const api = {
   deleteRun: (id) => request("DELETE", run(id)),
 
   me: () => request("GET", "/api/auth/me"),
-  signOut: () => request("POST", "/api/auth/logout"),
+  signOut: () => {
+    signingOut = true;
+    return request("POST", "/api/auth/logout");
+  },
 };
 
 /** The list inside a response that may be a bare list or wrap it under a key. */

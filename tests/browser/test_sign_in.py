@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -72,3 +73,32 @@ def test_sign_in_work_and_sign_out(fresh_page: Page, accounts_url: str) -> None:
     fresh_page.goto(f"{accounts_url}/")
     expect(fresh_page).to_have_url(f"{accounts_url}/login")
     assert not [e for e in problems.errors if "401" not in e and "403" not in e]
+
+
+def test_a_request_that_fails_after_signing_out_does_not_race_the_page_to_sign_in(
+    fresh_page: Page, accounts_url: str
+) -> None:
+    """Once the user signs out, the sign-out control alone sends the browser to /login: a
+    request still in flight that comes back 401 must not send it to /login?next=... (under
+    load that navigation could land after the control's and win)."""
+    fresh_page.goto(f"{accounts_url}/login")
+    fresh_page.get_by_label("User name").fill("alice")
+    fresh_page.get_by_label("Password").fill(PASSWORD)
+    fresh_page.get_by_role("button", name="Sign in").click()
+    expect(fresh_page).to_have_url(f"{accounts_url}/")
+    fresh_page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    status = fresh_page.evaluate(
+        """async () => {
+            const {api} = await import("/static/js/api.js");
+            await api.signOut();
+            try {
+                await api.me();  // the session is gone: 401
+                return "no 401";
+            } catch (error) {
+                return String(error.status);
+            }
+        }"""
+    )
+    assert status == "401"
+    fresh_page.wait_for_timeout(500)  # a navigation the 401 started would have begun by now
+    assert urlsplit(fresh_page.url).path == "/", fresh_page.url  # still the editor, not /login
