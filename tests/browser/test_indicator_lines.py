@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -60,22 +61,32 @@ def test_indicators_on_the_price_chart_and_margins_in_the_trades_table(
     # Trades: leverage, margin, return on margin; PnL and returns green up, red down.
     page.get_by_role("tab", name="Trades").click()
     table = page.get_by_role("table", name="Trades")
-    headers = table.locator("thead th").all_inner_texts()
-    assert {"Leverage", "Margin", "PnL", "Return on margin %"} <= set(headers)
     trades = api_json(server_url, f"/api/runs/{run_id}/trades")
     assert isinstance(trades, list) and len(trades) > 4
+    expect(table.locator("tbody tr")).to_have_count(len(trades))
+    # The headers and the rows read in one step: the table as it stands at one moment (read
+    # apart, a re-render between the two reads could shift the columns under the test).
+    shown: dict[str, list[Any]] = table.evaluate(
+        """(t) => ({
+          headers: [...t.querySelectorAll("thead th")].map((h) => h.innerText),
+          rows: [...t.querySelectorAll("tbody tr")].map((r) =>
+            [...r.querySelectorAll("td")].map((c) => [c.innerText, c.className])),
+        })"""
+    )
+    headers = shown["headers"]
+    assert {"Leverage", "Margin", "PnL", "Return on margin %"} <= set(headers)
     column = {name: i for i, name in enumerate(headers)}
     for k in (0, 1, len(trades) - 1):
-        cells = table.locator("tbody tr").nth(k).locator("td")
+        cells = shown["rows"][k]
         trade = trades[k]
-        assert cells.nth(column["Leverage"]).inner_text() == "4x"
-        rom = cells.nth(column["Return on margin %"])
-        assert float(rom.inner_text().replace(",", "")) == pytest.approx(
+        assert cells[column["Leverage"]][0] == "4x"
+        rom_text, rom_class = cells[column["Return on margin %"]]
+        assert float(rom_text.replace(",", "")) == pytest.approx(
             trade["return_on_margin"] * 100, abs=0.006
         )
         tone = "gain" if trade["pnl"] > 0 else "loss"
-        expect(cells.nth(column["PnL"])).to_have_class(re.compile(rf"\b{tone}\b"))
-        expect(rom).to_have_class(re.compile(rf"\b{tone}\b"))
+        assert re.search(rf"\b{tone}\b", cells[column["PnL"]][1])
+        assert re.search(rf"\b{tone}\b", rom_class)
     screenshot(page, "40-trades-margins")
 
     # The price chart: a checkbox per self.indicator, all drawn at first.
