@@ -262,7 +262,6 @@ def ns_to_datetime(ns: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1_000)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAT = int(np.iinfo(np.int64).min)  # numpy's missing time, never a bar's
 
 
@@ -272,8 +271,7 @@ def ns_to_iso(ns: int) -> str:
     whole = int(ns)
     if whole == _NAT:
         raise ValueError("NaT (numpy's missing time) has no ISO 8601 text")
-    moment = _EPOCH + timedelta(seconds=whole // 1_000_000_000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ns_to_datetime(whole).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Cursor:
