@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import uuid
 from collections.abc import Iterator
@@ -20,8 +19,9 @@ from app.engine import Progress, RunConfig
 from app.jobs import DatasetCatalog, JobRunner, ProgressHub
 from app.runs import RunService
 from app.runs.checkpoints import CHECKPOINT_DIR, has_checkpoint
-from sandbox import SandboxError, WarmWorker, start_worker
+from sandbox import start_worker
 from tests.jobs.fixtures import SAMPLE_NAME, queued_run, write_sample
+from tests.killed_runs import until_killed
 
 CHECKPOINTED = RunConfig(symbol="TESTUSDT", checkpoint_every=300, keep_checkpoints=1)
 STATEFUL_CODE = """
@@ -71,40 +71,33 @@ def stored(engine: Engine, status: RunStatus = RunStatus.QUEUED, code: str = STA
 
 def crash_half_way(engine: Engine, tmp_path: Path, run_id: str) -> None:
     """What a server killed mid-run leaves: the run `running` in the database and its
-    checkpoints in its folder (its worker killed with SIGKILL at bar 1,500). On a loaded
-    machine the worker can finish before the parent reads the progress report that kills it:
-    that attempt ran to its end, which is not the case under test, so it is made again in a
-    fresh folder (KILL_ATTEMPTS times at most)."""
+    checkpoints in its folder (its worker killed with SIGKILL at bar 1,500; tests/killed_runs)."""
     service = RunService(runs_dir=tmp_path / "runs")
     with session_scope(engine) as session:
         run = crud.get_run(session, run_id=run_id)
         code, config = run.code, run.config
         run.status = RunStatus.RUNNING
-    for _ in range(KILL_ATTEMPTS):
-        shutil.rmtree(tmp_path / "runs" / run_id, ignore_errors=True)
+    folder = tmp_path / "runs" / run_id
+
+    def attempt() -> None:
         worker = start_worker()
 
-        def kill(progress: Progress, worker: WarmWorker = worker) -> None:
+        def kill(progress: Progress) -> None:
             if progress.bars_done >= 1_500 and worker.process.poll() is None:
                 os.killpg(worker.process.pid, signal.SIGKILL)
 
-        try:
-            service.run_stored(
-                run_id=run_id,
-                code=code,
-                dataset=SAMPLE_NAME,
-                config_data=config,
-                catalog=DatasetCatalog(tmp_path),
-                on_progress=kill,
-                worker=worker,
-            )
-        except SandboxError:
-            assert has_checkpoint(tmp_path / "runs" / run_id)
-            return
-    pytest.fail(f"the worker finished before its kill landed, {KILL_ATTEMPTS} times")
+        service.run_stored(
+            run_id=run_id,
+            code=code,
+            dataset=SAMPLE_NAME,
+            config_data=config,
+            catalog=DatasetCatalog(tmp_path),
+            on_progress=kill,
+            worker=worker,
+        )
 
-
-KILL_ATTEMPTS = 5
+    until_killed(attempt, folder)
+    assert has_checkpoint(folder)
 
 
 def folder(path: Path) -> dict[str, bytes]:

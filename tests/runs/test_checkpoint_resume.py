@@ -20,8 +20,9 @@ from app.runs import service as service_module
 from app.runs.checkpoints import CHECKPOINT_DIR, CheckpointStore, read_plan
 from app.runs.errors import CheckpointUnusable
 from app.runs.prepare import RunInputs
-from sandbox import SandboxError, WarmWorker, start_worker
+from sandbox import WarmWorker, start_worker
 from tests.jobs.fixtures import write_sample
+from tests.killed_runs import until_killed
 
 BARS = 2_000
 EVERY = 200
@@ -102,24 +103,15 @@ def killing_at(bar: int, workers: list[WarmWorker]) -> Callable[[Progress], None
     return on_progress
 
 
-KILL_ATTEMPTS = 5
-
-
 def run_killed_at(
     bar: int, out: Path, inputs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A run into `out` whose worker is SIGKILLed once `bar` bars are done. On a loaded machine
-    the worker can finish its few thousand bars before the parent reads the progress report
-    that kills it: that attempt ran to its end, which is not the case under test, so it is made
-    again in a fresh folder (KILL_ATTEMPTS times at most)."""
-    for _ in range(KILL_ATTEMPTS):
-        shutil.rmtree(out, ignore_errors=True)
-        workers = capture_workers(monkeypatch)
-        try:
-            run_file(out, inputs, on_progress=killing_at(bar, workers))
-        except SandboxError:
-            return
-    pytest.fail(f"the worker finished before its kill landed, {KILL_ATTEMPTS} times")
+    """A run into `out` whose worker is SIGKILLed once `bar` bars are done (tests/killed_runs)."""
+
+    def attempt() -> None:
+        run_file(out, inputs, on_progress=killing_at(bar, capture_workers(monkeypatch)))
+
+    until_killed(attempt, out)
 
 
 def capture_workers(monkeypatch: pytest.MonkeyPatch) -> list[WarmWorker]:
