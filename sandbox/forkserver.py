@@ -40,7 +40,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 MAX_PACKET: Final = 64 * 1024
 READY_TIMEOUT_S: Final = 120.0
 SPAWN_TIMEOUT_S: Final = 30.0
+SETTLE_S: Final = 5.0
+"""How long a poll waits for a dead server's last reports (its socket ends at once)."""
 MAX_STDERR_BYTES: Final = 64 * 1024
 CHILD_FAILED_EXIT: Final = 70  # EX_SOFTWARE: the child could not become a worker
 MAX_MARKETS: Final = 64
@@ -302,8 +304,18 @@ class ForkedProcess:
     It is not our child, so its exit status comes from the server; its pidfd tells when it
     has exited and lets `kill` signal exactly this process (no pid-reuse race)."""
 
-    def __init__(self, pid: int, pidfd: int, stdin: int, stdout: int, stderr: int) -> None:
+    def __init__(
+        self,
+        pid: int,
+        pidfd: int,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+        *,
+        settle: Callable[[], None] | None = None,
+    ) -> None:
         self.pid = pid
+        self._settle = settle
         self._pidfd = pidfd
         self.stdin: IO[bytes] | None = os.fdopen(stdin, "wb")
         self.stdout: IO[bytes] | None = os.fdopen(stdout, "rb", buffering=0)
@@ -322,6 +334,8 @@ class ForkedProcess:
             os.close(self._pidfd)
 
     def poll(self) -> int | None:
+        if self._returncode is None and self._settle is not None:
+            self._settle()  # a server that just died may not have been heard from yet
         return self._returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -440,7 +454,9 @@ class ForkServer:
                         os.close(fd)
                     raise ForkServerError(str(reply.get("error", "no pidfd in the reply")))
                 pid = int(reply["pid"])
-                process = ForkedProcess(pid, fds[0], stdin_w, stdout_r, stderr_r)
+                process = ForkedProcess(
+                    pid, fds[0], stdin_w, stdout_r, stderr_r, settle=self._settle_if_gone
+                )
                 ours = []
                 self._processes[pid] = process
                 if pid in self._early_exits:
@@ -524,6 +540,13 @@ class ForkServer:
             self._early_exits[pid] = code  # the reply with its pid is still on its way
         else:
             process._set_returncode(code)
+
+    def _settle_if_gone(self) -> None:
+        """Once the server process has exited, wait for the reader to take in its last reports
+        and mark the children nobody watches any more as killed (_stop_locked): until then such
+        a child looks alive, and a pool would hand it out to a run that its kill then fails."""
+        if self.process.poll() is not None and threading.current_thread() is not self._reader:
+            self._reader.join(SETTLE_S)
 
     def _stop_locked(self) -> None:
         """The server is gone: children it had not reported on are killed (their status can no

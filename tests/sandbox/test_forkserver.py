@@ -12,10 +12,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from app.engine import MarketData, RunConfig
-from sandbox import ForkServer, RunLimits, WorkerPool, codec, run_sandboxed
+from sandbox import ForkServer, RunLimits, WorkerPool, codec, forkserver, run_sandboxed
 from sandbox.protocol import WORKER_MESSAGES, FrameReader, encode_parts
-from sandbox.supervisor import WarmWorker, run_unvalidated_for_tests, start_worker
+from sandbox.supervisor import (
+    WarmWorker,
+    run_unvalidated_for_tests,
+    start_fork_server,
+    start_worker,
+)
 from tests.sandbox.conftest import outcome
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "strategies_examples"
@@ -188,6 +195,31 @@ def test_each_forked_worker_gets_its_own_working_directory(server: ForkServer) -
     finally:
         for worker in workers:
             worker.close()
+
+
+def test_a_child_of_a_dead_server_never_looks_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's end is seen by its reader thread a moment after the process is gone; a
+    poll in that moment must not call the child alive (a pool handed such a worker to a run,
+    which the reader's kill then failed). The reader is slowed down here to hold that moment
+    open: a poll must wait for it."""
+    receive = forkserver._receive
+
+    def slow_end(sock: object) -> tuple[object, list[int]]:
+        message, fds = receive(sock)  # type: ignore[arg-type]
+        if message is None:
+            time.sleep(1.0)
+        return message, fds
+
+    monkeypatch.setattr(forkserver, "_receive", slow_end)
+    server = start_fork_server()
+    try:
+        worker = start_worker(server)
+        server.process.kill()
+        server.process.wait(timeout=10)
+        assert worker.process.poll() == -signal.SIGKILL
+        worker.close()
+    finally:
+        server.close()
 
 
 def test_pool_forks_again_after_its_fork_server_died(market: MarketData) -> None:
